@@ -1,0 +1,31 @@
+// Shared jest settings: @swc/jest compiles TypeScript (legacy decorators with
+// metadata, as inversify and TypeORM need); workspace packages resolve to their
+// sources so tests never depend on a prior build.
+const path = require('node:path');
+
+/** @param {string} dir the package directory (pass __dirname) */
+module.exports = function preset(dir) {
+  return {
+    rootDir: dir,
+    testEnvironment: 'node',
+    testMatch: ['<rootDir>/test/**/*.spec.ts'],
+    transform: {
+      '^.+\\.ts$': [
+        '@swc/jest',
+        {
+          jsc: {
+            target: 'es2022',
+            parser: { syntax: 'typescript', decorators: true },
+            transform: { legacyDecorator: true, decoratorMetadata: true },
+          },
+          module: { type: 'commonjs' },
+          sourceMaps: 'inline',
+        },
+      ],
+    },
+    moduleNameMapper: {
+      '^@raftline/(core|testing)$': path.join(__dirname, 'packages/$1/src/index.ts'),
+    },
+    collectCoverageFrom: ['<rootDir>/src/**/*.ts'],
+  };
+};

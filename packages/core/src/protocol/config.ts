@@ -1,0 +1,85 @@
+import { ConfigError } from '../errors';
+
+/**
+ * Tunables of the pure protocol. Time is counted in ticks: the driver calls
+ * `tick()` at a fixed interval (RaftNode derives ticks from milliseconds).
+ */
+export interface ProtocolConfig {
+  /**
+   * A follower that hears no leader for a random number of ticks in
+   * [electionTicks, 2 × electionTicks) starts an election (§5.2). A leader
+   * under check-quorum steps down after electionTicks without a quorum.
+   */
+  readonly electionTicks: number;
+  /** The leader sends heartbeats every heartbeatTicks. Must be well below electionTicks. */
+  readonly heartbeatTicks: number;
+  /** Pre-vote (thesis §9.6): campaign only after a quorum says it would vote; a rejoining node raises no term. */
+  readonly preVote: boolean;
+  /** Check-quorum (thesis §6.2): a leader that hears from no quorum within electionTicks steps down. */
+  readonly checkQuorum: boolean;
+  /** Appends in flight to one follower in replicate state before the leader waits for acks (pipelining window). */
+  readonly maxInflightMessages: number;
+  /** At most this many entries in one AppendEntries. */
+  readonly maxEntriesPerMessage: number;
+  /** At most this many payload bytes in one AppendEntries (a single larger entry still goes alone). */
+  readonly maxBytesPerMessage: number;
+  /** At most this many committed entries handed out in one Ready. */
+  readonly maxCommittedPerReady: number;
+}
+
+/** Returns a fresh copy of the defaults: 10 election ticks, 1 heartbeat tick, pre-vote and check-quorum on. */
+export function defaultConfig(): ProtocolConfig {
+  return {
+    electionTicks: 10,
+    heartbeatTicks: 1,
+    preVote: true,
+    checkQuorum: true,
+    maxInflightMessages: 256,
+    maxEntriesPerMessage: 4096,
+    maxBytesPerMessage: 512 * 1024,
+    maxCommittedPerReady: 4096,
+  };
+}
+
+const POSITIVE_INTEGERS = [
+  'electionTicks',
+  'heartbeatTicks',
+  'maxInflightMessages',
+  'maxEntriesPerMessage',
+  'maxBytesPerMessage',
+  'maxCommittedPerReady',
+] as const;
+
+/**
+ * Returns the problems with `config`, each naming the fields involved and
+ * their values; an empty list means the configuration is usable.
+ */
+export function configProblems(config: ProtocolConfig): string[] {
+  const problems: string[] = [];
+  for (const field of POSITIVE_INTEGERS) {
+    const v = config[field];
+    if (!Number.isSafeInteger(v) || v < 1) problems.push(`${field} (${String(v)}) must be a positive integer`);
+  }
+  for (const field of ['preVote', 'checkQuorum'] as const) {
+    if (typeof config[field] !== 'boolean') problems.push(`${field} (${String(config[field])}) must be true or false`);
+  }
+  if (problems.length === 0 && config.electionTicks < 2 * config.heartbeatTicks) {
+    problems.push(
+      `electionTicks (${config.electionTicks}) must be at least 2 × heartbeatTicks (${config.heartbeatTicks}), ` +
+        'or followers time out between heartbeats',
+    );
+  }
+  return problems;
+}
+
+/**
+ * Fills missing fields from defaultConfig() and validates the result.
+ * @returns the complete configuration
+ * @throws ConfigError listing every problem, each naming its fields
+ */
+export function validateConfig(partial: Partial<ProtocolConfig> = {}): ProtocolConfig {
+  const config = { ...defaultConfig(), ...partial };
+  const problems = configProblems(config);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

@@ -1,0 +1,136 @@
+import type { FollowerProgress, NodeId } from './types';
+
+/**
+ * The leader's record of one follower (§5.3 nextIndex/matchIndex), with the
+ * flow control that makes replication pipelined but bounded.
+ *
+ * Invariant: match < next.
+ */
+export class Progress {
+  match = 0;
+  next: number;
+  state: 'probe' | 'replicate' = 'probe';
+  /** In probe state: an append is out and unanswered, so wait before sending another. */
+  probeSent = false;
+  /** Last index of each append in flight, oldest first (replicate state). */
+  private inflight: number[] = [];
+  /** Heard from since the last check-quorum round. */
+  recentActive = false;
+  /** The leader owes this follower an append, even an empty one (to carry the commit index). */
+  pendingEmpty = false;
+
+  constructor(
+    next: number,
+    private readonly maxInflight: number,
+  ) {
+    this.next = next;
+  }
+
+  becomeProbe(): void {
+    this.state = 'probe';
+    this.probeSent = false;
+    this.inflight = [];
+    this.next = this.match + 1;
+  }
+
+  becomeReplicate(): void {
+    this.state = 'replicate';
+    this.probeSent = false;
+    this.inflight = [];
+    this.next = this.match + 1;
+  }
+
+  /** Whether the leader must hold back further appends until a response arrives. */
+  isPaused(): boolean {
+    return this.state === 'probe' ? this.probeSent : this.inflight.length >= this.maxInflight;
+  }
+
+  /** Records an append sent with entries up to lastIndex. */
+  sent(lastIndex: number, entryCount: number): void {
+    if (this.state === 'replicate') {
+      if (entryCount > 0) {
+        this.next = lastIndex + 1;
+        this.inflight.push(lastIndex);
+      }
+    } else {
+      this.probeSent = true;
+    }
+  }
+
+  /**
+   * A success ack for index. Returns false when it is stale (not news).
+   */
+  maybeUpdate(index: number): boolean {
+    let updated = false;
+    if (index > this.match) {
+      this.match = index;
+      updated = true;
+      this.probeSent = false;
+    }
+    this.next = Math.max(this.next, index + 1);
+    let k = 0;
+    while (k < this.inflight.length && this.inflight[k]! <= index) k++;
+    if (k > 0) this.inflight.splice(0, k);
+    return updated;
+  }
+
+  /**
+   * A rejection of an append whose prevIndex was `rejected`; `hint` is the
+   * highest index the leader now thinks might match. Returns false when the
+   * rejection is stale and must be ignored.
+   */
+  maybeDecrTo(rejected: number, hint: number): boolean {
+    if (this.state === 'replicate') {
+      if (rejected <= this.match) return false;
+    } else if (rejected !== this.next - 1) {
+      return false;
+    }
+    this.state = 'probe';
+    this.inflight = [];
+    this.next = Math.max(this.match + 1, Math.min(rejected, hint + 1));
+    this.probeSent = false;
+    return true;
+  }
+
+  view(): FollowerProgress {
+    return {
+      match: this.match,
+      next: this.next,
+      state: this.state,
+      inflight: this.state === 'replicate' ? this.inflight.length : this.probeSent ? 1 : 0,
+      recentActive: this.recentActive,
+    };
+  }
+}
+
+/** The size of a majority of n voters. */
+export function quorumSize(n: number): number {
+  return Math.floor(n / 2) + 1;
+}
+
+/**
+ * The highest index that a majority of voters hold (§5.3): sort match
+ * indexes descending and take the quorum-th.
+ */
+export function quorumMatch(voters: readonly NodeId[], matchOf: (id: NodeId) => number): number {
+  const matches = voters.map(matchOf).sort((a, b) => b - a);
+  return matches[quorumSize(voters.length) - 1] ?? 0;
+}
+
+/** Outcome of a vote count: won once a quorum granted, lost once a quorum rejected. */
+export function voteResult(
+  voters: readonly NodeId[],
+  votes: ReadonlyMap<NodeId, boolean>,
+): 'won' | 'lost' | 'pending' {
+  let granted = 0;
+  let rejected = 0;
+  for (const id of voters) {
+    const v = votes.get(id);
+    if (v === true) granted++;
+    else if (v === false) rejected++;
+  }
+  const q = quorumSize(voters.length);
+  if (granted >= q) return 'won';
+  if (rejected >= q) return 'lost';
+  return 'pending';
+}

@@ -1,0 +1,563 @@
+import { NotLeaderError } from '../errors';
+import { validateConfig, type ProtocolConfig } from './config';
+import { RaftLog } from './log';
+import { Progress, quorumMatch, quorumSize, voteResult } from './progress';
+import type { RandomSource } from './random';
+import {
+  NONE,
+  type AppendRequest,
+  type AppendResponse,
+  type Entry,
+  type FollowerProgress,
+  type HardState,
+  type Heartbeat,
+  type Message,
+  type NodeId,
+  type ProtocolStatus,
+  type Ready,
+  type Role,
+  type SoftState,
+  type VoteRequest,
+  type VoteResponse,
+} from './types';
+
+/** What a RaftProtocol starts from: its identity, its peers, and whatever it had made durable. */
+export interface ProtocolOptions {
+  readonly id: NodeId;
+  /** Every voting member, this node included. */
+  readonly voters: readonly NodeId[];
+  readonly config?: Partial<ProtocolConfig>;
+  readonly random: RandomSource;
+  /** Durable term, vote and commit from a previous run. */
+  readonly hardState?: HardState;
+  /** The durable log from a previous run, contiguous. */
+  readonly entries?: readonly Entry[];
+  /** Index the state machine has already applied (it is not handed out again). */
+  readonly applied?: number;
+}
+
+/** The result of a proposal the leader accepted: its entries sit at firstIndex, firstIndex + 1, … in `term`. */
+export interface Proposed {
+  readonly firstIndex: number;
+  readonly term: number;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * One Raft peer as a pure, synchronous state machine (Raft paper, thesis
+ * ch. 3). Inputs are tick(), step(), propose(); the output is a Ready drained
+ * with ready() and acknowledged with advance(). It never does I/O, reads no
+ * clock and draws randomness only from the injected source, so a run is a
+ * function of its inputs.
+ *
+ * Roles are swapped step/tick handlers: becomeFollower sets stepRole = stepFollower.
+ */
+export class RaftProtocol {
+  readonly id: NodeId;
+  readonly config: ProtocolConfig;
+  readonly log: RaftLog;
+  private readonly random: RandomSource;
+  private voters: NodeId[];
+
+  private term = 0;
+  private vote: NodeId = NONE;
+  private leaderId: NodeId = NONE;
+  private role: Role = 'follower';
+
+  private readonly progress = new Map<NodeId, Progress>();
+  private readonly votes = new Map<NodeId, boolean>();
+  private electionElapsed = 0;
+  private heartbeatElapsed = 0;
+  private randomizedElectionTimeout = 0;
+
+  private messages: Message[] = [];
+  private leaderMessages: Message[] = [];
+  private prevSoft: SoftState;
+  private prevHard: HardState;
+  private stepRole: (m: Message) => void = (m) => this.stepFollower(m);
+  private tickRole: () => void = () => this.tickElection();
+
+  /** @throws ConfigError when options.config is invalid */
+  constructor(options: ProtocolOptions) {
+    this.id = options.id;
+    this.config = validateConfig(options.config);
+    this.random = options.random;
+    this.voters = [...new Set(options.voters)];
+    const hs = options.hardState ?? { term: 0, vote: NONE, commit: 0 };
+    this.log = new RaftLog(options.entries ?? [], hs.commit, options.applied ?? 0);
+    this.term = hs.term;
+    this.vote = hs.vote;
+    this.prevHard = this.hardState();
+    this.becomeFollower(this.term, NONE);
+    this.prevSoft = this.softState();
+  }
+
+  // ---------------------------------------------------------------- inputs
+
+  /** Advances logical time by one tick: may start an election, send heartbeats or step down. */
+  tick(): void {
+    this.tickRole();
+  }
+
+  /**
+   * Starts an election now, as if the election timeout had fired (pre-vote
+   * first when enabled). Does nothing on a leader or a non-voter.
+   */
+  campaign(): void {
+    if (this.role === 'leader' || !this.isVoter()) return;
+    if (this.config.preVote) this.becomePreCandidate();
+    else this.becomeCandidate();
+  }
+
+  /**
+   * Appends commands to the leader's log; they replicate on the next Ready.
+   * @returns where the entries landed
+   * @throws NotLeaderError on any node but the leader (with the leader it knows of)
+   */
+  propose(data: readonly Uint8Array[]): Proposed {
+    if (this.role !== 'leader') throw new NotLeaderError(this.id, this.leaderId);
+    const firstIndex = this.log.lastIndex() + 1;
+    this.log.append(data.map((d, k) => ({ index: firstIndex + k, term: this.term, type: 'normal', data: d })));
+    return { firstIndex, term: this.term };
+  }
+
+  /** Feeds a message from a peer. Messages from other terms are handled as §5.1 requires. */
+  step(m: Message): void {
+    if (m.to !== this.id) return;
+    if (m.term > this.term) {
+      if (!this.maybeAdoptTerm(m)) return;
+    } else if (m.term < this.term) {
+      this.handleStaleTerm(m);
+      return;
+    }
+    if (m.type === 'vote' || m.type === 'pre-vote') this.handleVoteRequest(m);
+    else this.stepRole(m);
+  }
+
+  // ------------------------------------------------------------ Ready cycle
+
+  /** Whether ready() has anything for the driver. */
+  hasReady(): boolean {
+    this.flushAppends();
+    const soft = this.softState();
+    const hard = this.hardState();
+    return (
+      soft.role !== this.prevSoft.role ||
+      soft.leaderId !== this.prevSoft.leaderId ||
+      !sameHardState(hard, this.prevHard) ||
+      this.log.persisting < this.log.lastIndex() ||
+      this.log.applying < this.log.committed ||
+      this.messages.length > 0 ||
+      this.leaderMessages.length > 0
+    );
+  }
+
+  /** Drains the pending work; see Ready for the order the driver must follow. Call advance(ready) when done. */
+  ready(): Ready {
+    this.flushAppends();
+    const soft = this.softState();
+    const hard = this.hardState();
+    const entries = this.log.unpersisted();
+    const committed = this.log.unapplied(this.config.maxCommittedPerReady);
+    const rd: {
+      -readonly [K in keyof Ready]: Ready[K];
+    } = { entries, committed, leaderMessages: this.leaderMessages, messages: this.messages };
+    if (soft.role !== this.prevSoft.role || soft.leaderId !== this.prevSoft.leaderId) rd.softState = soft;
+    if (!sameHardState(hard, this.prevHard)) rd.hardState = hard;
+    this.prevSoft = soft;
+    this.prevHard = hard;
+    this.messages = [];
+    this.leaderMessages = [];
+    if (entries.length > 0) this.log.persisting = entries[entries.length - 1]!.index;
+    if (committed.length > 0) this.log.applying = committed[committed.length - 1]!.index;
+    return rd;
+  }
+
+  /** Acknowledges that `rd` was persisted, sent and applied. */
+  advance(rd: Ready): void {
+    const last = rd.entries[rd.entries.length - 1];
+    if (last) this.log.stableTo(last.index, last.term);
+    const lastApplied = rd.committed[rd.committed.length - 1];
+    if (lastApplied) this.log.appliedTo(lastApplied.index);
+    // The leader counts itself toward a quorum only once its own entries are durable (thesis §10.2.1).
+    if (this.role === 'leader' && last) this.maybeCommit();
+  }
+
+  // --------------------------------------------------------------- queries
+
+  status(): ProtocolStatus {
+    let progress: Record<NodeId, FollowerProgress> | undefined;
+    if (this.role === 'leader') {
+      progress = {};
+      for (const [id, pr] of this.progress) progress[id] = pr.view();
+    }
+    return {
+      id: this.id,
+      role: this.role,
+      term: this.term,
+      vote: this.vote,
+      leaderId: this.leaderId,
+      commitIndex: this.log.committed,
+      appliedIndex: this.log.applied,
+      lastIndex: this.log.lastIndex(),
+      voters: [...this.voters],
+      ...(progress ? { progress } : {}),
+    };
+  }
+
+  softState(): SoftState {
+    return { role: this.role, leaderId: this.leaderId };
+  }
+
+  hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.log.committed };
+  }
+
+  // ----------------------------------------------------------- role changes
+
+  private becomeFollower(term: number, leaderId: NodeId): void {
+    this.reset(term);
+    this.role = 'follower';
+    this.leaderId = leaderId;
+    this.stepRole = (m) => this.stepFollower(m);
+    this.tickRole = () => this.tickElection();
+  }
+
+  /** Thesis §9.6: ask for votes for term + 1 without raising our term. */
+  private becomePreCandidate(): void {
+    this.role = 'pre-candidate';
+    this.leaderId = NONE;
+    this.votes.clear();
+    this.electionElapsed = 0;
+    this.resetRandomizedElectionTimeout();
+    this.stepRole = (m) => this.stepCandidate(m);
+    this.tickRole = () => this.tickElection();
+    this.requestVotes('pre-vote', this.term + 1);
+  }
+
+  /** §5.2: raise the term, vote for ourselves, ask everyone else. */
+  private becomeCandidate(): void {
+    this.reset(this.term + 1);
+    this.vote = this.id;
+    this.role = 'candidate';
+    this.stepRole = (m) => this.stepCandidate(m);
+    this.tickRole = () => this.tickElection();
+    this.requestVotes('vote', this.term);
+  }
+
+  private becomeLeader(): void {
+    this.reset(this.term);
+    this.role = 'leader';
+    this.leaderId = this.id;
+    this.stepRole = (m) => this.stepLeader(m);
+    this.tickRole = () => this.tickHeartbeat();
+    for (const id of this.voters) {
+      if (id === this.id) continue;
+      const pr = new Progress(this.log.lastIndex() + 1, this.config.maxInflightMessages);
+      pr.pendingEmpty = true;
+      pr.recentActive = true;
+      this.progress.set(id, pr);
+    }
+    // §5.4.2 / §8: entries of earlier terms commit only through one of ours.
+    this.log.append([{ index: this.log.lastIndex() + 1, term: this.term, type: 'noop', data: EMPTY }]);
+  }
+
+  private reset(term: number): void {
+    if (term !== this.term) {
+      this.term = term;
+      this.vote = NONE;
+    }
+    this.leaderId = NONE;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.resetRandomizedElectionTimeout();
+    this.votes.clear();
+    this.progress.clear();
+  }
+
+  /** §5.2: a timeout drawn from [electionTicks, 2 × electionTicks) so that split votes resolve. */
+  private resetRandomizedElectionTimeout(): void {
+    this.randomizedElectionTimeout = this.config.electionTicks + this.random.nextInt(this.config.electionTicks);
+  }
+
+  private requestVotes(type: 'vote' | 'pre-vote', term: number): void {
+    this.votes.set(this.id, true);
+    if (voteResult(this.voters, this.votes) === 'won') {
+      this.winVote(type);
+      return;
+    }
+    for (const to of this.voters) {
+      if (to === this.id) continue;
+      this.send({ type, from: this.id, to, term, lastIndex: this.log.lastIndex(), lastTerm: this.log.lastTerm() });
+    }
+  }
+
+  private winVote(type: 'vote' | 'pre-vote'): void {
+    if (type === 'pre-vote') this.becomeCandidate();
+    else this.becomeLeader();
+  }
+
+  // ------------------------------------------------------------------ ticks
+
+  private tickElection(): void {
+    this.electionElapsed++;
+    if (this.isVoter() && this.electionElapsed >= this.randomizedElectionTimeout) {
+      this.electionElapsed = 0;
+      this.campaign();
+    }
+  }
+
+  private tickHeartbeat(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.config.electionTicks) {
+      this.electionElapsed = 0;
+      if (this.config.checkQuorum && !this.quorumActive()) {
+        // Thesis §6.2: a leader that cannot reach a quorum stops serving.
+        this.becomeFollower(this.term, NONE);
+        return;
+      }
+    }
+    if (this.heartbeatElapsed >= this.config.heartbeatTicks) {
+      this.heartbeatElapsed = 0;
+      this.bcastHeartbeat();
+    }
+  }
+
+  /** Counts the followers heard from since the last check, then starts a new round. */
+  private quorumActive(): boolean {
+    let active = 1;
+    for (const [id, pr] of this.progress) {
+      if (pr.recentActive && this.voters.includes(id)) active++;
+      pr.recentActive = false;
+    }
+    return active >= quorumSize(this.voters.length);
+  }
+
+  // ------------------------------------------------------- term handling
+
+  /**
+   * A message from a higher term. Returns false when it must be dropped.
+   * Votes are ignored while we believe a leader is alive (the check-quorum
+   * lease, thesis §4.2.3), so a rejoining node cannot depose a healthy leader.
+   */
+  private maybeAdoptTerm(m: Message): boolean {
+    if (m.type === 'vote' || m.type === 'pre-vote') {
+      const inLease = this.config.checkQuorum && this.leaderId !== NONE && this.electionElapsed < this.config.electionTicks;
+      if (inLease) return false;
+    }
+    if (m.type === 'pre-vote') return true; // a pre-vote never changes our term
+    if (m.type === 'pre-vote-resp' && !m.reject) return true; // granted for the term we would campaign in
+    const leader = m.type === 'append' || m.type === 'heartbeat' ? m.from : NONE;
+    this.becomeFollower(m.term, leader);
+    return true;
+  }
+
+  /** A message from an older term. */
+  private handleStaleTerm(m: Message): void {
+    if ((this.config.checkQuorum || this.config.preVote) && (m.type === 'append' || m.type === 'heartbeat')) {
+      // A deposed leader may be cut off from everyone who would tell it; answer so it learns our term.
+      this.send({ type: 'append-resp', from: this.id, to: m.from, term: this.term, reject: false, index: 0, hintIndex: 0, hintTerm: 0 });
+    } else if (m.type === 'pre-vote') {
+      this.send({ type: 'pre-vote-resp', from: this.id, to: m.from, term: this.term, reject: true });
+    }
+  }
+
+  /** §5.2, §5.4.1: one vote per term, only for a log at least as up to date as ours. */
+  private handleVoteRequest(m: VoteRequest): void {
+    const canVote =
+      this.vote === m.from ||
+      (this.vote === NONE && this.leaderId === NONE) ||
+      (m.type === 'pre-vote' && m.term > this.term);
+    const respType = m.type === 'vote' ? 'vote-resp' : 'pre-vote-resp';
+    if (canVote && this.log.isUpToDate(m.lastIndex, m.lastTerm)) {
+      this.send({ type: respType, from: this.id, to: m.from, term: m.term, reject: false });
+      if (m.type === 'vote') {
+        this.electionElapsed = 0;
+        this.vote = m.from;
+      }
+    } else {
+      this.send({ type: respType, from: this.id, to: m.from, term: this.term, reject: true });
+    }
+  }
+
+  // ------------------------------------------------------------ step roles
+
+  private stepFollower(m: Message): void {
+    switch (m.type) {
+      case 'append':
+        this.electionElapsed = 0;
+        this.leaderId = m.from;
+        this.handleAppend(m);
+        return;
+      case 'heartbeat':
+        this.electionElapsed = 0;
+        this.leaderId = m.from;
+        this.handleHeartbeat(m);
+        return;
+      default:
+        return; // responses to a role we no longer hold
+    }
+  }
+
+  private stepCandidate(m: Message): void {
+    switch (m.type) {
+      case 'append':
+        this.becomeFollower(m.term, m.from);
+        this.handleAppend(m);
+        return;
+      case 'heartbeat':
+        this.becomeFollower(m.term, m.from);
+        this.handleHeartbeat(m);
+        return;
+      case 'vote-resp':
+      case 'pre-vote-resp':
+        this.handleVoteResponse(m);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private stepLeader(m: Message): void {
+    switch (m.type) {
+      case 'append-resp':
+        this.handleAppendResponse(m);
+        return;
+      case 'heartbeat-resp': {
+        const pr = this.progress.get(m.from);
+        if (!pr) return;
+        pr.recentActive = true;
+        pr.probeSent = false;
+        if (pr.match < this.log.lastIndex()) pr.pendingEmpty = true;
+        return;
+      }
+      case 'vote':
+      case 'pre-vote':
+      case 'vote-resp':
+      case 'pre-vote-resp':
+      case 'append':
+      case 'heartbeat':
+        return; // no other leader exists in our term (§5.2 election safety)
+      default:
+        assertNever(m);
+    }
+  }
+
+  private handleVoteResponse(m: VoteResponse): void {
+    const expected = this.role === 'pre-candidate' ? 'pre-vote-resp' : 'vote-resp';
+    if (m.type !== expected || !this.voters.includes(m.from)) return;
+    this.votes.set(m.from, !m.reject);
+    const result = voteResult(this.voters, this.votes);
+    if (result === 'won') this.winVote(m.type === 'pre-vote-resp' ? 'pre-vote' : 'vote');
+    else if (result === 'lost') this.becomeFollower(this.term, NONE);
+  }
+
+  // ------------------------------------------------- replication, follower
+
+  /** §5.3: accept entries that follow a matching (prevIndex, prevTerm); otherwise reject with a hint. */
+  private handleAppend(m: AppendRequest): void {
+    const reply = (fields: Pick<AppendResponse, 'reject' | 'index' | 'hintIndex' | 'hintTerm'>): void =>
+      this.send({ type: 'append-resp', from: this.id, to: m.from, term: this.term, ...fields });
+    if (m.prevIndex < this.log.committed) {
+      reply({ reject: false, index: this.log.committed, hintIndex: 0, hintTerm: 0 });
+      return;
+    }
+    if (this.log.matchTerm(m.prevIndex, m.prevTerm)) {
+      const lastNew = this.log.appendAfter(m.prevIndex, m.entries);
+      // Commit never beyond what we know matches the leader.
+      this.log.commitTo(Math.min(m.commit, lastNew));
+      reply({ reject: false, index: lastNew, hintIndex: 0, hintTerm: 0 });
+      return;
+    }
+    const hintIndex = this.log.findConflictByTerm(Math.min(m.prevIndex, this.log.lastIndex()), m.prevTerm);
+    reply({ reject: true, index: m.prevIndex, hintIndex, hintTerm: this.log.term(hintIndex) ?? 0 });
+  }
+
+  private handleHeartbeat(m: Heartbeat): void {
+    // The leader sends min(match, commit), so this never exceeds what matches.
+    this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
+    this.send({ type: 'heartbeat-resp', from: this.id, to: m.from, term: this.term });
+  }
+
+  // --------------------------------------------------- replication, leader
+
+  private handleAppendResponse(m: AppendResponse): void {
+    const pr = this.progress.get(m.from);
+    if (!pr) return;
+    pr.recentActive = true;
+    if (m.reject) {
+      // Skip the follower's whole conflicting term in one step.
+      const hint = m.hintTerm > 0 ? this.log.findConflictByTerm(m.hintIndex, m.hintTerm) : m.hintIndex;
+      if (pr.maybeDecrTo(m.index, hint)) pr.pendingEmpty = true;
+      return;
+    }
+    if (!pr.maybeUpdate(m.index)) return;
+    if (pr.state === 'probe') pr.becomeReplicate();
+    this.maybeCommit();
+  }
+
+  /**
+   * §5.3, §5.4.2: commit the highest index a quorum holds durably, but only
+   * if that entry is of the current term. Tells followers when it moves.
+   */
+  private maybeCommit(): void {
+    const q = quorumMatch(this.voters, (id) => (id === this.id ? this.log.stable : (this.progress.get(id)?.match ?? 0)));
+    if (q > this.log.committed && this.log.term(q) === this.term) {
+      this.log.commitTo(q);
+      for (const pr of this.progress.values()) pr.pendingEmpty = true;
+    }
+  }
+
+  private bcastHeartbeat(): void {
+    for (const [to, pr] of this.progress) {
+      this.send({ type: 'heartbeat', from: this.id, to, term: this.term, commit: Math.min(pr.match, this.log.committed) });
+    }
+  }
+
+  /**
+   * Sends each follower what it lacks, batching everything proposed since the
+   * last Ready into as few appends as the limits allow.
+   */
+  private flushAppends(): void {
+    if (this.role !== 'leader') return;
+    for (const [to, pr] of this.progress) {
+      if (pr.pendingEmpty) this.maybeSendAppend(to, pr, true);
+      while (this.maybeSendAppend(to, pr, false));
+    }
+  }
+
+  /** Returns whether an append was sent. */
+  private maybeSendAppend(to: NodeId, pr: Progress, sendIfEmpty: boolean): boolean {
+    if (pr.isPaused()) return false;
+    const prevIndex = pr.next - 1;
+    const prevTerm = this.log.term(prevIndex);
+    if (prevTerm === undefined) return false;
+    const entries = this.log.slice(pr.next, this.log.lastIndex(), this.config.maxEntriesPerMessage, this.config.maxBytesPerMessage);
+    if (entries.length === 0 && !sendIfEmpty) return false;
+    this.send({ type: 'append', from: this.id, to, term: this.term, prevIndex, prevTerm, entries, commit: this.log.committed });
+    pr.sent(prevIndex + entries.length, entries.length);
+    pr.pendingEmpty = false;
+    return true;
+  }
+
+  // ----------------------------------------------------------------- misc
+
+  private send(m: Message): void {
+    if (m.type === 'append' || m.type === 'heartbeat') this.leaderMessages.push(m);
+    else this.messages.push(m);
+  }
+
+  private isVoter(): boolean {
+    return this.voters.includes(this.id);
+  }
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
+
+function assertNever(x: never): never {
+  throw new Error(`unhandled message ${JSON.stringify(x)}`);
+}

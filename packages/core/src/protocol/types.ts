@@ -1,0 +1,167 @@
+/**
+ * Values the pure Raft protocol consumes and produces. Nothing here does I/O;
+ * every field is plain data so that it can be encoded with msgpackr as is.
+ */
+
+/** A node's identity, unique within one Raft group. */
+export type NodeId = string;
+
+/** No node: used for "no vote cast" and "no known leader". */
+export const NONE: NodeId = '';
+
+/**
+ * What an entry carries. `noop` is the empty entry a new leader appends in
+ * its term (§5.4.2, §8); `normal` carries an application command.
+ */
+export type EntryType = 'normal' | 'noop';
+
+/** One log entry. Invariant: index ≥ 1, term ≥ 1, and (index, term) identifies the entry (§5.3 Log Matching). */
+export interface Entry {
+  readonly index: number;
+  readonly term: number;
+  readonly type: EntryType;
+  readonly data: Uint8Array;
+}
+
+/** State that must be durable (Figure 2 "persistent state", plus the commit index as a hint). */
+export interface HardState {
+  readonly term: number;
+  readonly vote: NodeId;
+  /** Not needed for safety (it can be relearned), kept so a restart can apply at once. */
+  readonly commit: number;
+}
+
+export type Role = 'follower' | 'pre-candidate' | 'candidate' | 'leader';
+
+/** Volatile state the application may want to observe; never persisted. */
+export interface SoftState {
+  readonly role: Role;
+  readonly leaderId: NodeId;
+}
+
+interface MessageBase {
+  readonly from: NodeId;
+  readonly to: NodeId;
+  /** The sender's term; for a pre-vote request, the term it would campaign in. */
+  readonly term: number;
+}
+
+/** RequestVote (§5.2) and its pre-vote twin (thesis §9.6), which changes no term. */
+export interface VoteRequest extends MessageBase {
+  readonly type: 'vote' | 'pre-vote';
+  readonly lastIndex: number;
+  readonly lastTerm: number;
+}
+
+export interface VoteResponse extends MessageBase {
+  readonly type: 'vote-resp' | 'pre-vote-resp';
+  readonly reject: boolean;
+}
+
+/** AppendEntries (§5.3). */
+export interface AppendRequest extends MessageBase {
+  readonly type: 'append';
+  readonly prevIndex: number;
+  readonly prevTerm: number;
+  readonly entries: readonly Entry[];
+  readonly commit: number;
+}
+
+/**
+ * AppendEntries reply. On success `index` is the follower's last index known to
+ * match the leader. On rejection `index` is the rejected prevIndex and
+ * (`hintIndex`, `hintTerm`) point at the follower's last entry that might match,
+ * so the leader can skip a whole term per round trip (§5.3, "fast backtracking").
+ */
+export interface AppendResponse extends MessageBase {
+  readonly type: 'append-resp';
+  readonly reject: boolean;
+  readonly index: number;
+  readonly hintIndex: number;
+  readonly hintTerm: number;
+}
+
+/** Leader liveness ping; carries a commit index the follower is known to hold. */
+export interface Heartbeat extends MessageBase {
+  readonly type: 'heartbeat';
+  readonly commit: number;
+}
+
+export interface HeartbeatResponse extends MessageBase {
+  readonly type: 'heartbeat-resp';
+}
+
+/** Every message nodes exchange. Handled with `switch (m.type)` and an exhaustiveness check. */
+export type Message =
+  | VoteRequest
+  | VoteResponse
+  | AppendRequest
+  | AppendResponse
+  | Heartbeat
+  | HeartbeatResponse;
+
+export type MessageType = Message['type'];
+
+/** Every message type, for validating decoded frames. */
+export const MESSAGE_TYPES: readonly MessageType[] = [
+  'vote',
+  'pre-vote',
+  'vote-resp',
+  'pre-vote-resp',
+  'append',
+  'append-resp',
+  'heartbeat',
+  'heartbeat-resp',
+];
+
+/**
+ * The work the protocol hands to its driver. The driver must, in this order:
+ *
+ * 1. send `leaderMessages` — allowed before persisting (thesis §10.2.1: the
+ *    leader writes its own log in parallel with replication, and counts
+ *    itself toward a quorum only once `advance` says its entries are durable);
+ * 2. make `hardState` (if present) and `entries` durable: `entries[0].index`
+ *    may be ≤ the stored last index, in which case the stored suffix from that
+ *    index on is replaced;
+ * 3. send `messages` — only now, because votes and acknowledgements promise
+ *    durability (a vote after term and vote are durable, §5.2; an ack after
+ *    the acked entries are durable, §5.3);
+ * 4. apply `committed` to the state machine, in order;
+ * 5. call `advance(ready)`.
+ *
+ * Readies are processed strictly one after another: `ready()` may not be
+ * called again before `advance()`, though `step`, `tick` and `propose` may.
+ */
+export interface Ready {
+  readonly softState?: SoftState;
+  readonly hardState?: HardState;
+  readonly entries: readonly Entry[];
+  readonly committed: readonly Entry[];
+  readonly leaderMessages: readonly Message[];
+  readonly messages: readonly Message[];
+}
+
+/** Where the leader believes one follower's log is (§5.3 nextIndex/matchIndex). */
+export interface FollowerProgress {
+  readonly match: number;
+  readonly next: number;
+  /** probe: one append at a time until a match is found; replicate: pipelined appends. */
+  readonly state: 'probe' | 'replicate';
+  readonly inflight: number;
+  readonly recentActive: boolean;
+}
+
+/** A snapshot of the protocol's state, for status pages and tests. */
+export interface ProtocolStatus {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: number;
+  readonly vote: NodeId;
+  readonly leaderId: NodeId;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly lastIndex: number;
+  readonly voters: readonly NodeId[];
+  /** Present on the leader only: each follower's progress. */
+  readonly progress?: Readonly<Record<NodeId, FollowerProgress>>;
+}
