@@ -27,6 +27,112 @@ export class NotLeaderError extends RaftlineError {
     readonly nodeId: string,
     readonly leaderId: string,
   ) {
-    super(leaderId ? `node ${nodeId} is not the leader; the leader is ${leaderId}` : `node ${nodeId} is not the leader and knows no leader`);
+    super(
+      leaderId
+        ? `node ${nodeId} is not the leader; the leader is ${leaderId}`
+        : `node ${nodeId} is not the leader and knows no leader`,
+    );
   }
 }
+
+/**
+ * The node lost leadership before the command was known to commit. The
+ * outcome is unknown: the command may still commit under the next leader.
+ * Retry with the same client session to apply it at most once.
+ */
+export class LeadershipLostError extends RaftlineError {
+  constructor(readonly index: number) {
+    super(`leadership lost while entry ${index} was in flight; the command may or may not have committed`);
+  }
+}
+
+/** The command was not applied within timeoutMs. Like LeadershipLostError, its outcome is unknown. */
+export class ProposalTimeoutError extends RaftlineError {
+  constructor(readonly timeoutMs: number) {
+    super(`proposal not applied within ${timeoutMs} ms; the command may or may not have committed`);
+  }
+}
+
+/** The node was stopped (or is not started); nothing more is accepted. */
+export class NodeStoppedError extends RaftlineError {
+  constructor(readonly nodeId: string) {
+    super(`node ${nodeId} is stopped`);
+  }
+}
+
+/** The state machine's validation refused the command before it was replicated; nothing was applied. */
+export class CommandRejectedError extends RaftlineError {
+  constructor(
+    readonly command: string,
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`command ${command} rejected: ${reason}`, options);
+  }
+}
+
+/** The command's handler threw while applying; every replica saw the same failure. */
+export class CommandFailedError extends RaftlineError {
+  constructor(
+    readonly command: string,
+    readonly reason: string,
+  ) {
+    super(`command ${command} failed while applying: ${reason}`);
+  }
+}
+
+/** No handler is registered for that command or query name. */
+export class UnknownCommandError extends RaftlineError {
+  constructor(
+    readonly command: string,
+    readonly kind: 'command' | 'query' = 'command',
+  ) {
+    super(`unknown ${kind} ${command}`);
+  }
+}
+
+/** A state-machine class declares two handlers for one name, or two of a hook that allows one. */
+export class DuplicateHandlerError extends RaftlineError {}
+
+/** A state-machine class misses something the framework needs (the @StateMachine decorator, a validated command). */
+export class MissingHandlerError extends RaftlineError {}
+
+/**
+ * The client session was expired (or never registered) when a retried
+ * command arrived, so the framework cannot tell whether it already applied.
+ */
+export class SessionExpiredError extends RaftlineError {
+  constructor(readonly clientId: string) {
+    super(`client session ${clientId} is unknown or expired; start a new session`);
+  }
+}
+
+/** The requested log entries were compacted into a snapshot. */
+export class CompactedError extends RaftlineError {
+  constructor(
+    readonly index: number,
+    readonly firstIndex: number,
+  ) {
+    super(`entry ${index} is compacted; the log starts at ${firstIndex}`);
+  }
+}
+
+/** An append would leave a gap in the log. */
+export class LogGapError extends RaftlineError {
+  constructor(
+    readonly index: number,
+    readonly lastIndex: number,
+  ) {
+    super(`append at ${index} would leave a gap after last index ${lastIndex}`);
+  }
+}
+
+/** No snapshot has been committed yet. */
+export class SnapshotNotFoundError extends RaftlineError {
+  constructor() {
+    super('no snapshot');
+  }
+}
+
+/** A payload could not be decoded (malformed, truncated or of another version). */
+export class DecodeError extends RaftlineError {}

@@ -1,7 +1,48 @@
 // @raftline/core: the pure Raft protocol, its configuration and errors.
 
 // errors
-export { RaftlineError, ConfigError, NotLeaderError } from './errors';
+export {
+  RaftlineError,
+  ConfigError,
+  NotLeaderError,
+  LeadershipLostError,
+  ProposalTimeoutError,
+  NodeStoppedError,
+  CommandRejectedError,
+  CommandFailedError,
+  UnknownCommandError,
+  DuplicateHandlerError,
+  MissingHandlerError,
+  SessionExpiredError,
+  CompactedError,
+  LogGapError,
+  SnapshotNotFoundError,
+  DecodeError,
+} from './errors';
+
+// codec and logging
+export { pack, unpack } from './codec';
+export { silentLogger } from './logger';
+export type { Logger } from './logger';
+
+// ports
+export { systemClock } from './ports/clock';
+export { MemoryLogStore, MemoryStableStore, MemorySnapshotStore, MemoryNetwork } from './ports/memory';
+export type { Clock, Cancel } from './ports/clock';
+export type { LogStore } from './ports/log-store';
+export type { StableStore } from './ports/stable-store';
+export type { SnapshotStore, SnapshotWriter, SnapshotMeta } from './ports/snapshot-store';
+export type { Transport } from './ports/transport';
+
+// node
+export { RaftNode } from './node/raft-node';
+export { defaultNodeConfig, resolveNodeConfig } from './node/config';
+export { encodeCommand, decodeCommand } from './node/command';
+export type { RaftNodeOptions, ProposeOptions, NodeStatus } from './node/raft-node';
+export type { NodeConfig } from './node/config';
+export type { CommandRequest, CommandEnvelope, ClientSession } from './node/command';
+export type { Applier, ApplyContext, ApplyResult } from './node/applier';
+export type { CommittedEvent } from './node/committed-feed';
 
 // protocol
 export { RaftProtocol } from './protocol/raft';

@@ -1,0 +1,40 @@
+import type { NodeId, Role } from '../protocol/types';
+import type { CommandEnvelope, CommandRequest } from './command';
+
+/** What a handler sees of the entry it applies: replicated values only, never local ones. */
+export interface ApplyContext {
+  readonly index: number;
+  readonly term: number;
+  /** The leader's timestamp for the entry, made non-decreasing along the log. */
+  readonly time: number;
+}
+
+/** The outcome of applying one command, identical on every replica. */
+export type ApplyResult =
+  { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: Error };
+
+/**
+ * What RaftNode drives: the user's state machine behind the framework's
+ * bookkeeping (dispatch, sessions, snapshots). The state-machine layer
+ * implements it; a test can implement it directly.
+ */
+export interface Applier {
+  /**
+   * Checks a command before it is replicated (Ratis: reject bad input at the door).
+   * @throws CommandRejectedError or UnknownCommandError
+   */
+  validate(request: CommandRequest): void;
+  /** Applies one committed command. Must be deterministic: same state + same entry ⇒ same result and state. */
+  apply(command: CommandEnvelope, ctx: ApplyContext): ApplyResult;
+  /**
+   * Runs a read-only query against local state.
+   * @throws UnknownCommandError
+   */
+  query(name: string, args: readonly unknown[]): unknown;
+  /** Serializes the whole state (the machine's and the framework's) as of the last applied entry. */
+  snapshot(): Uint8Array;
+  /** Replaces the whole state with a snapshot() result. */
+  restore(data: Uint8Array): void;
+  /** Called when this node's role or known leader changes. */
+  onRoleChange?(role: Role, leaderId: NodeId, term: number): void;
+}

@@ -1,0 +1,93 @@
+import { ConfigError } from '../errors';
+import {
+  configProblems,
+  defaultConfig as defaultProtocolConfig,
+  type ProtocolConfig,
+} from '../protocol/config';
+
+/** Settings of a RaftNode, in milliseconds; the node converts them to protocol ticks. */
+export interface NodeConfig {
+  /** Base election timeout: a follower waits a random time in [electionTimeoutMs, 2 × electionTimeoutMs) for a leader. */
+  readonly electionTimeoutMs: number;
+  /** Leader heartbeat interval. electionTimeoutMs must be at least 3 × heartbeatMs. */
+  readonly heartbeatMs: number;
+  /** Granularity of the node's timer; both timeouts are rounded to whole ticks. */
+  readonly tickMs: number;
+  /** Default time a proposal may take before ProposalTimeoutError. */
+  readonly proposalTimeoutMs: number;
+  /** Pre-vote (thesis §9.6). */
+  readonly preVote: boolean;
+  /** Check-quorum (thesis §6.2). */
+  readonly checkQuorum: boolean;
+  /** Pipelining window per follower. */
+  readonly maxInflightMessages: number;
+  /** Most entries in one AppendEntries. */
+  readonly maxEntriesPerMessage: number;
+  /** Most payload bytes in one AppendEntries; keep below the transport's frame limit. */
+  readonly maxBytesPerMessage: number;
+  /** Command results kept for the committed stream (older entries stream without a result). */
+  readonly streamResultWindow: number;
+}
+
+/** Returns a fresh copy of the defaults: election 1000 ms, heartbeat 100 ms, tick 10 ms, proposals 5 s. */
+export function defaultNodeConfig(): NodeConfig {
+  const p = defaultProtocolConfig();
+  return {
+    electionTimeoutMs: 1000,
+    heartbeatMs: 100,
+    tickMs: 10,
+    proposalTimeoutMs: 5000,
+    preVote: p.preVote,
+    checkQuorum: p.checkQuorum,
+    maxInflightMessages: p.maxInflightMessages,
+    maxEntriesPerMessage: p.maxEntriesPerMessage,
+    maxBytesPerMessage: p.maxBytesPerMessage,
+    streamResultWindow: 4096,
+  };
+}
+
+/**
+ * Fills missing fields from defaultNodeConfig() and validates; returns the node
+ * configuration and the protocol configuration derived from it.
+ * @throws ConfigError naming every field involved in each problem
+ */
+export function resolveNodeConfig(partial: Partial<NodeConfig> = {}): {
+  node: NodeConfig;
+  protocol: ProtocolConfig;
+} {
+  const node = { ...defaultNodeConfig(), ...partial };
+  const problems: string[] = [];
+  for (const field of [
+    'electionTimeoutMs',
+    'heartbeatMs',
+    'tickMs',
+    'proposalTimeoutMs',
+    'streamResultWindow',
+  ] as const) {
+    const v = node[field];
+    if (!Number.isFinite(v) || v <= 0) problems.push(`${field} (${String(v)}) must be a positive number`);
+  }
+  if (problems.length === 0) {
+    if (node.electionTimeoutMs < 3 * node.heartbeatMs) {
+      problems.push(
+        `electionTimeoutMs (${node.electionTimeoutMs}) must be at least 3 × heartbeatMs (${node.heartbeatMs})`,
+      );
+    }
+    if (node.heartbeatMs < node.tickMs) {
+      problems.push(`heartbeatMs (${node.heartbeatMs}) must be at least tickMs (${node.tickMs})`);
+    }
+  }
+  const protocol: ProtocolConfig = {
+    ...defaultProtocolConfig(),
+    electionTicks: Math.max(1, Math.round(node.electionTimeoutMs / node.tickMs)),
+    heartbeatTicks: Math.max(1, Math.round(node.heartbeatMs / node.tickMs)),
+    preVote: node.preVote,
+    checkQuorum: node.checkQuorum,
+    maxInflightMessages: node.maxInflightMessages,
+    maxEntriesPerMessage: node.maxEntriesPerMessage,
+    maxBytesPerMessage: node.maxBytesPerMessage,
+  };
+  if (problems.length === 0) problems.push(...configProblems(protocol));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { node, protocol };
+}
