@@ -1,0 +1,32 @@
+// Lets plain `node -r ./scripts/ts-register.js file.ts` run the repo's TypeScript
+// (benchmarks, the demo, the simulation CLI) without a build: @swc/core compiles
+// each .ts file on require with the same settings jest uses, and workspace
+// packages resolve to their sources.
+const fs = require('node:fs');
+const path = require('node:path');
+const Module = require('node:module');
+const { transformSync } = require('@swc/core');
+
+const root = path.resolve(__dirname, '..');
+const workspace = /^@raftline\/(core|testing|transport-nats|store-postgres|cli)$/;
+
+const resolve = Module._resolveFilename;
+Module._resolveFilename = function (request, ...rest) {
+  const m = workspace.exec(request);
+  if (m) return path.join(root, 'packages', m[1], 'src', 'index.ts');
+  return resolve.call(this, request, ...rest);
+};
+
+require.extensions['.ts'] = function (module, filename) {
+  const { code } = transformSync(fs.readFileSync(filename, 'utf8'), {
+    filename,
+    jsc: {
+      target: 'es2022',
+      parser: { syntax: 'typescript', decorators: true },
+      transform: { legacyDecorator: true, decoratorMetadata: true },
+    },
+    module: { type: 'commonjs' },
+    sourceMaps: 'inline',
+  });
+  module._compile(code, filename);
+};
