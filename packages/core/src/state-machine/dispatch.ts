@@ -1,0 +1,162 @@
+import { DuplicateHandlerError, MissingHandlerError } from '../errors';
+import { ownMetadata, type MemberKind, type MemberRecord } from './decorators';
+
+/** Where a state machine's handlers live: names to method keys, read once from the decorators. */
+export interface DispatchTable {
+  /** The name given to @StateMachine. */
+  readonly name: string;
+  /** Command name → method key. */
+  readonly commands: ReadonlyMap<string, string>;
+  /** Query name → method key. */
+  readonly queries: ReadonlyMap<string, string>;
+  /** Command name → method key of its validator. */
+  readonly validators: ReadonlyMap<string, string>;
+  /** Lifecycle hooks' method keys, parents' first. */
+  readonly hooks: { readonly onRoleChange: readonly string[]; readonly onApplied: readonly string[] };
+}
+
+/** A member record with the class that declared it, for messages. */
+interface Declared extends MemberRecord {
+  readonly owner: string;
+}
+
+/** Constructors from the most basic to `ctor` itself. */
+function lineage(ctor: object): object[] {
+  const chain: object[] = [];
+  for (
+    let c: object | null = ctor;
+    c && c !== Function.prototype;
+    c = Object.getPrototypeOf(c) as object | null
+  ) {
+    chain.unshift(c);
+  }
+  return chain;
+}
+
+function className(ctor: object): string {
+  return (ctor as { name?: string }).name || '<anonymous class>';
+}
+
+const show = (m: Declared): string => `${m.owner}.${m.key}()`;
+
+/**
+ * Every member record in effect for ctor. A class that re-decorates a method
+ * its parent decorated (same key, same kind) replaces the parent's records
+ * for it; an undecorated override keeps them (the call reaches the override).
+ */
+function effectiveMembers(ctor: object): Declared[] {
+  const byMember = new Map<string, Declared[]>();
+  for (const level of lineage(ctor)) {
+    const meta = ownMetadata(level);
+    if (!meta) continue;
+    const owner = className(level);
+    const replaced = new Set<string>();
+    for (const record of meta.members) {
+      const id = `${record.kind}:${record.key}`;
+      if (!replaced.has(id)) byMember.set(id, []);
+      replaced.add(id);
+      const list = byMember.get(id) ?? [];
+      if (!list.some((m) => m.name === record.name)) list.push({ ...record, owner });
+      byMember.set(id, list);
+    }
+  }
+  return [...byMember.values()].flat();
+}
+
+function ofKind(members: readonly Declared[], kind: MemberKind): Declared[] {
+  return members.filter((m) => m.kind === kind);
+}
+
+/** name → member, throwing DuplicateHandlerError when two methods claim one name. */
+function byName(cls: string, members: readonly Declared[], what: string): Map<string, Declared> {
+  const out = new Map<string, Declared>();
+  for (const m of members) {
+    const prior = out.get(m.name);
+    if (prior && prior.key !== m.key) {
+      throw new DuplicateHandlerError(
+        `${cls}: ${what} "${m.name}" is declared by both ${show(prior)} and ${show(m)}`,
+      );
+    }
+    out.set(m.name, m);
+  }
+  return out;
+}
+
+function keys(members: ReadonlyMap<string, Declared>): Map<string, string> {
+  return new Map([...members].map(([name, m]) => [name, m.key]));
+}
+
+function hookKeys(members: readonly Declared[], kind: MemberKind): string[] {
+  return [...new Set(ofKind(members, kind).map((m) => m.key))];
+}
+
+function machineName(ctor: object, cls: string): string {
+  const names = ownMetadata(ctor)?.names ?? [];
+  const [name] = names;
+  if (names.length > 1) {
+    throw new DuplicateHandlerError(
+      `${cls}: @StateMachine is applied ${names.length} times (${names.join(', ')})`,
+    );
+  }
+  if (!name) {
+    const inherited = lineage(ctor).some((c) => c !== ctor && ownMetadata(c)?.names.length);
+    throw new MissingHandlerError(
+      `${cls} lacks @StateMachine(name)` +
+        (inherited ? ': each subclass must name itself, even when its parent is decorated' : ''),
+    );
+  }
+  return name;
+}
+
+/**
+ * Reads the decorators' metadata of a state-machine class (its own and its
+ * parents') into a dispatch table. Pure: it reads nothing but the metadata
+ * and changes nothing.
+ * @returns the class's dispatch table
+ * @throws MissingHandlerError when the class lacks @StateMachine (or has an
+ *   empty name), declares no @Command, has a @Validate naming no command, or
+ *   has a decorated static method
+ * @throws DuplicateHandlerError when two methods declare one command, one
+ *   query or one command's validator, when a name is both a command and a
+ *   query, or when @StateMachine is applied twice to the class
+ */
+export function buildDispatchTable(ctor: abstract new (...args: never[]) => unknown): DispatchTable {
+  const cls = className(ctor);
+  const name = machineName(ctor, cls);
+  const members = effectiveMembers(ctor);
+  const misplaced = members.find((m) => m.isStatic);
+  if (misplaced) {
+    throw new MissingHandlerError(
+      `${cls}: ${misplaced.owner}.${misplaced.key}() is static; decorated handlers and hooks must be instance methods`,
+    );
+  }
+  const commands = byName(cls, ofKind(members, 'command'), 'command');
+  const queries = byName(cls, ofKind(members, 'query'), 'query');
+  const validators = byName(cls, ofKind(members, 'validate'), 'validator of command');
+  if (commands.size === 0) {
+    throw new MissingHandlerError(`${cls} (state machine "${name}") declares no @Command handler`);
+  }
+  for (const [queryName, query] of queries) {
+    const command = commands.get(queryName);
+    if (command) {
+      throw new DuplicateHandlerError(
+        `${cls}: "${queryName}" is both a command (${show(command)}) and a query (${show(query)})`,
+      );
+    }
+  }
+  for (const [commandName, validator] of validators) {
+    if (!commands.has(commandName)) {
+      throw new MissingHandlerError(
+        `${cls}: @Validate("${commandName}") on ${show(validator)} names no @Command; ` +
+          `commands are: ${[...commands.keys()].join(', ')}`,
+      );
+    }
+  }
+  return {
+    name,
+    commands: keys(commands),
+    queries: keys(queries),
+    validators: keys(validators),
+    hooks: { onRoleChange: hookKeys(members, 'onRoleChange'), onApplied: hookKeys(members, 'onApplied') },
+  };
+}

@@ -1,0 +1,291 @@
+import { pack, unpack } from '../codec';
+import {
+  CommandFailedError,
+  CommandRejectedError,
+  ConfigError,
+  DecodeError,
+  MissingHandlerError,
+  SessionExpiredError,
+  UnknownCommandError,
+} from '../errors';
+import type { ApplyContext, ApplyResult, Applier } from '../node/applier';
+import type { ClientSession, CommandEnvelope, CommandRequest } from '../node/command';
+import type { NodeId, Role } from '../protocol/types';
+import { buildDispatchTable, type DispatchTable } from './dispatch';
+import { withContext, type ReplicatedStateMachine } from './machine';
+import { SessionTable, encodeResult } from './sessions';
+import { decodeTree, encodeTree } from './tree';
+
+/** Options of a MachineHost. */
+export interface MachineHostOptions {
+  /** A client session idle (by replicated time) for longer than this is dropped. Default: 1 hour. */
+  readonly sessionTtlMs?: number;
+  /** At most this many client sessions are kept; the least recently used go first. Default: 10 000. */
+  readonly maxSessions?: number;
+}
+
+/** The defaults of MachineHostOptions, in one place. */
+export const DEFAULT_MACHINE_HOST_OPTIONS: Required<MachineHostOptions> = {
+  sessionTtlMs: 60 * 60 * 1000,
+  maxSessions: 10_000,
+};
+
+/** Format version of snapshot(): bump when its layout changes. */
+const SNAPSHOT_VERSION = 1;
+
+type Invokable = Record<string, (...args: unknown[]) => unknown>;
+
+function reasonOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function validOptions(options: MachineHostOptions): Required<MachineHostOptions> {
+  const o = { ...DEFAULT_MACHINE_HOST_OPTIONS, ...options };
+  const problems: string[] = [];
+  if (!(o.sessionTtlMs > 0)) problems.push(`sessionTtlMs (${o.sessionTtlMs}) must be positive`);
+  if (!Number.isSafeInteger(o.maxSessions) || o.maxSessions < 1) {
+    problems.push(`maxSessions (${o.maxSessions}) must be an integer of at least 1`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return o;
+}
+
+function sessionProblem(s: ClientSession): string | undefined {
+  if (typeof s.clientId !== 'string' || s.clientId === '')
+    return 'session.clientId must be a non-empty string';
+  if (!Number.isSafeInteger(s.seq) || s.seq < 1)
+    return `session.seq (${s.seq}) must be an integer of at least 1`;
+  const acked = s.ackedBelow ?? 0;
+  if (!Number.isSafeInteger(acked) || acked < 0 || acked > s.seq) {
+    return `session.ackedBelow (${acked}) must be an integer from 0 to session.seq (${s.seq})`;
+  }
+  return undefined;
+}
+
+/**
+ * The framework side of a replicated state machine: the Applier RaftNode
+ * drives. It dispatches commands and queries to the machine's decorated
+ * handlers, validates before replication, keeps the non-decreasing
+ * replicated time, the applied index and the exactly-once client sessions
+ * (Raft thesis §6.3), and snapshots all of it together with the machine's
+ * own state.
+ *
+ * Every decision in apply() depends only on the host's state and the entry,
+ * so replicas that apply the same log hold byte-identical snapshots.
+ */
+export class MachineHost implements Applier {
+  /** The machine's dispatch table, built once at construction. */
+  readonly table: DispatchTable;
+  private readonly options: Required<MachineHostOptions>;
+  private sessions: SessionTable;
+  private lastTime = 0;
+  private applied = 0;
+
+  /**
+   * Wraps machine (freshly constructed, or to be restore()d) and builds its dispatch table.
+   * @throws MissingHandlerError or DuplicateHandlerError from
+   *   buildDispatchTable(), MissingHandlerError when a decorated member is not
+   *   a method of the instance, ConfigError for invalid options
+   */
+  constructor(
+    readonly machine: ReplicatedStateMachine,
+    options: MachineHostOptions = {},
+  ) {
+    this.table = buildDispatchTable(machine.constructor as abstract new () => ReplicatedStateMachine);
+    this.options = validOptions(options);
+    this.sessions = new SessionTable(this.options.sessionTtlMs, this.options.maxSessions);
+    const t = this.table;
+    const all = [...t.commands.values(), ...t.queries.values(), ...t.validators.values()];
+    for (const key of [...all, ...t.hooks.onApplied, ...t.hooks.onRoleChange]) {
+      if (typeof this.invokable[key] !== 'function') {
+        throw new MissingHandlerError(`${machine.constructor.name}: decorated member ${key} is not a method`);
+      }
+    }
+  }
+
+  /** Index of the last entry applied (0 before any). */
+  get appliedIndex(): number {
+    return this.applied;
+  }
+
+  /** Replicated time of the last entry applied, as handlers saw it (non-decreasing). */
+  get time(): number {
+    return this.lastTime;
+  }
+
+  /** Number of live client sessions. */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  private get invokable(): Invokable {
+    return this.machine as unknown as Invokable;
+  }
+
+  private call(key: string, args: readonly unknown[]): unknown {
+    const fn = this.invokable[key];
+    if (!fn) throw new MissingHandlerError(`${this.machine.constructor.name}: ${key} is not a method`);
+    return fn.apply(this.machine, args as unknown[]);
+  }
+
+  /**
+   * Checks a command before it is replicated: known name, well-formed
+   * arguments and session, then the command's @Validate hook if any.
+   * @throws UnknownCommandError when no @Command has that name
+   * @throws CommandRejectedError when the request is malformed or the
+   *   validator throws (the cause) or returns a reason
+   */
+  validate(request: CommandRequest): void {
+    const { name, args, session } = request;
+    if (!this.table.commands.has(name)) throw new UnknownCommandError(name, 'command');
+    if (!Array.isArray(args)) throw new CommandRejectedError(name, 'args must be an array');
+    const problem = session && sessionProblem(session);
+    if (problem) throw new CommandRejectedError(name, problem);
+    const validator = this.table.validators.get(name);
+    if (!validator) return;
+    let verdict: unknown;
+    try {
+      verdict = this.call(validator, args);
+    } catch (cause) {
+      if (cause instanceof CommandRejectedError) throw cause;
+      throw new CommandRejectedError(name, reasonOf(cause), { cause });
+    }
+    if (typeof verdict === 'string') throw new CommandRejectedError(name, verdict);
+  }
+
+  /**
+   * Applies one committed command: advances the replicated time, expires
+   * idle sessions, answers a retried (clientId, seq) from the session table,
+   * or runs the handler with this.context set, then calls @OnApplied hooks.
+   * Time is the envelope's (command.time, the leader's stamp in the log),
+   * clamped to be non-decreasing; ctx supplies the index and term.
+   * @returns { ok: true, value } with the handler's result, or { ok: false }
+   *   with CommandFailedError (the handler threw or returned a Promise, the
+   *   session is malformed, or its result is not plain data), UnknownCommandError (no such
+   *   command) or SessionExpiredError (the session cannot vouch for this seq)
+   */
+  apply(command: CommandEnvelope, ctx: ApplyContext): ApplyResult {
+    // The entry's time, clamped so that time never goes back along the log.
+    const time = Math.max(this.lastTime, command.time);
+    this.lastTime = time;
+    this.applied = ctx.index;
+    this.sessions.expire(time);
+    const context: ApplyContext = { index: ctx.index, term: ctx.term, time };
+    const result = command.session
+      ? this.applySession(command, command.session, context)
+      : this.dispatch(command, context);
+    for (const key of this.table.hooks.onApplied) this.call(key, [ctx.index]);
+    return result;
+  }
+
+  private applySession(command: CommandEnvelope, session: ClientSession, ctx: ApplyContext): ApplyResult {
+    const { clientId, seq } = session;
+    const problem = sessionProblem(session);
+    if (problem) return { ok: false, error: new CommandFailedError(command.name, problem) };
+    const found = this.sessions.lookup(clientId, seq);
+    if (found.kind === 'expired') return { ok: false, error: new SessionExpiredError(clientId) };
+    this.sessions.touch(clientId, seq, session.ackedBelow ?? 0, ctx.time);
+    if (found.kind === 'duplicate') return found.result;
+    let result = this.dispatch(command, ctx);
+    let stored: Uint8Array;
+    try {
+      stored = encodeResult(result);
+    } catch (err) {
+      result = {
+        ok: false,
+        error: new CommandFailedError(command.name, `its result cannot be kept: ${reasonOf(err)}`),
+      };
+      stored = encodeResult(result);
+    }
+    this.sessions.store(clientId, seq, stored);
+    return result;
+  }
+
+  private dispatch(command: CommandEnvelope, ctx: ApplyContext): ApplyResult {
+    const key = this.table.commands.get(command.name);
+    if (key === undefined) return { ok: false, error: new UnknownCommandError(command.name, 'command') };
+    try {
+      const value = withContext(this.machine, ctx, () => this.call(key, command.args));
+      if (value instanceof Promise) {
+        value.catch(() => undefined);
+        return {
+          ok: false,
+          error: new CommandFailedError(
+            command.name,
+            'handler returned a Promise; handlers must be synchronous',
+          ),
+        };
+      }
+      return { ok: true, value };
+    } catch (err) {
+      return { ok: false, error: new CommandFailedError(command.name, reasonOf(err)) };
+    }
+  }
+
+  /**
+   * Runs a @Query handler against local state (no context: queries are not
+   * replicated). What the handler throws propagates unchanged.
+   * @returns the handler's result
+   * @throws UnknownCommandError (kind 'query') when no @Query has that name
+   */
+  query(name: string, args: readonly unknown[]): unknown {
+    const key = this.table.queries.get(name);
+    if (key === undefined) throw new UnknownCommandError(name, 'query');
+    return this.call(key, args);
+  }
+
+  /**
+   * Serializes the machine's snapshotState(), the session table, the last
+   * replicated time and the applied index into one msgpack blob.
+   * @returns the snapshot
+   * @throws TypeError when the machine's state is not plain data (the message names the field)
+   */
+  snapshot(): Uint8Array {
+    const state = encodeTree(
+      this.machine.snapshotState(),
+      `${this.machine.constructor.name}.snapshotState()`,
+      'convert it in snapshotState()/restoreState()',
+    );
+    return pack([
+      SNAPSHOT_VERSION,
+      this.table.name,
+      this.applied,
+      this.lastTime,
+      state,
+      this.sessions.toRows(),
+    ]);
+  }
+
+  /**
+   * Replaces the machine's state, the sessions, the time and the applied
+   * index with a snapshot() result, so that this host then behaves exactly as
+   * the one that took it.
+   * @throws DecodeError when data is not a snapshot of this state machine
+   */
+  restore(data: Uint8Array): void {
+    const v = unpack(data);
+    if (!Array.isArray(v)) throw new DecodeError('not a state-machine snapshot');
+    const [version, name, applied, time, state, rows] = v as unknown[];
+    if (version !== SNAPSHOT_VERSION)
+      throw new DecodeError(`unsupported snapshot version ${String(version)}`);
+    if (name !== this.table.name) {
+      throw new DecodeError(
+        `snapshot is of state machine "${String(name)}", this host runs "${this.table.name}"`,
+      );
+    }
+    if (typeof applied !== 'number' || typeof time !== 'number')
+      throw new DecodeError('snapshot header is malformed');
+    const decoded = decodeTree(state);
+    const sessions = new SessionTable(this.options.sessionTtlMs, this.options.maxSessions);
+    sessions.fromRows(rows);
+    this.machine.restoreState(decoded);
+    this.sessions = sessions;
+    this.applied = applied;
+    this.lastTime = time;
+  }
+
+  /** Calls every @OnRoleChange hook with (role, leaderId, term). */
+  onRoleChange(role: Role, leaderId: NodeId, term: number): void {
+    for (const key of this.table.hooks.onRoleChange) this.call(key, [role, leaderId, term]);
+  }
+}

@@ -1,0 +1,97 @@
+import { DecodeError } from '../errors';
+import type { ApplyContext } from '../node/applier';
+
+/** Where the host puts the context of the command being applied; a symbol, so snapshots never see it. */
+const CONTEXT: unique symbol = Symbol('raftline.apply-context');
+
+/**
+ * The base class of a replicated state machine. Subclass it, decorate the
+ * class with @StateMachine(name), its command handlers with @Command, its
+ * read-only handlers with @Query and, optionally, validators with @Validate
+ * and hooks with @OnRoleChange / @OnApplied; then hand an instance to a
+ * MachineHost. The framework keeps the applied index, client sessions and
+ * snapshot bookkeeping: the subclass holds only its own state.
+ *
+ * Contract of a @Command handler (hashicorp/raft FSM.Apply):
+ * - deterministic: the same state and the same arguments give the same
+ *   result and the same new state on every replica, in every run;
+ * - synchronous: a handler returning a Promise fails the command;
+ * - no I/O, no Date.now(), no Math.random(), no iteration over anything
+ *   whose order is not itself replicated: read time from this.context.time
+ *   (the leader's, replicated and non-decreasing) and derive "randomness"
+ *   from replicated values (this.context.index, arguments);
+ * - validate before you mutate: a handler that throws fails the command with
+ *   CommandFailedError on every replica, but what it changed before throwing
+ *   stays changed (there is no rollback);
+ * - return plain data: it is the command's result, sent to the client and
+ *   kept for exactly-once retries.
+ *
+ * State lives in the instance's own fields. The default snapshot takes every
+ * own enumerable field, which must hold plain data: primitives, arrays, plain
+ * objects, Map, Set, Date, typed arrays (no class instances, functions or
+ * cycles). Override snapshotState()/restoreState() for anything else.
+ */
+export abstract class ReplicatedStateMachine {
+  declare private [CONTEXT]: ApplyContext | undefined;
+
+  /**
+   * The replicated context of the command being applied: its log index,
+   * term and time.
+   * @returns the current command's context
+   * @throws Error when read outside a @Command handler (in a constructor,
+   *   query, validator or hook), where no replicated context exists
+   */
+  protected get context(): ApplyContext {
+    const ctx = this[CONTEXT];
+    if (!ctx) {
+      throw new Error(
+        `${this.constructor.name}: this.context is only available while a @Command handler runs ` +
+          '(not in queries, validators, hooks or constructors)',
+      );
+    }
+    return ctx;
+  }
+
+  /**
+   * Captures the machine's state for a snapshot, as plain data (see the class
+   * comment). The default returns an object of the instance's own enumerable
+   * fields; it is encoded at once, so it may share references with live state.
+   * @returns the state restoreState() will receive back
+   */
+  snapshotState(): unknown {
+    const state: Record<string, unknown> = {};
+    for (const key of Object.keys(this)) state[key] = (this as unknown as Record<string, unknown>)[key];
+    return state;
+  }
+
+  /**
+   * Replaces the machine's state with what snapshotState() returned
+   * (decoded: plain objects, arrays, Maps and Sets as they were). The default
+   * removes the own enumerable fields the state lacks, then Object.assign()s
+   * the state onto the instance.
+   * @throws DecodeError when state is not a plain object (the default's format)
+   */
+  restoreState(state: unknown): void {
+    if (typeof state !== 'object' || state === null || Array.isArray(state) || state instanceof Map) {
+      throw new DecodeError(`${this.constructor.name}: snapshot state is not an object of fields`);
+    }
+    const self = this as unknown as Record<string, unknown>;
+    for (const key of Object.keys(this)) if (!Object.hasOwn(state, key)) delete self[key];
+    Object.assign(this, state);
+  }
+}
+
+/**
+ * Runs fn with ctx as machine's context, and clears it afterwards whatever
+ * happens. For MachineHost only (not exported from the package).
+ * @returns what fn returns
+ */
+export function withContext<T>(machine: ReplicatedStateMachine, ctx: ApplyContext, fn: () => T): T {
+  const holder = machine as unknown as { [CONTEXT]: ApplyContext | undefined };
+  holder[CONTEXT] = ctx;
+  try {
+    return fn();
+  } finally {
+    holder[CONTEXT] = undefined;
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * The exactly-once session table (Raft thesis §6.3): per client, the results
+ * of the commands it has not acknowledged yet, so that a retried
+ * (clientId, seq) returns its first result instead of applying again.
+ *
+ * Everything here is driven by replicated values only (the entry's time, the
+ * client's seq and ackedBelow), so every replica keeps the same table and a
+ * snapshot holds it byte for byte.
+ */
+import { CommandFailedError, DecodeError, UnknownCommandError } from '../errors';
+import type { ApplyResult } from '../node/applier';
+import { pack, unpack } from '../codec';
+import { decodeTree, encodeTree } from './tree';
+
+/** One client's session. */
+interface Session {
+  /** Replicated time of the last command that named this session. */
+  lastSeen: number;
+  /** Results of seqs below this one were acknowledged and dropped. */
+  ackedBelow: number;
+  /** seq → the first result, encoded (immutable, as it will be snapshotted). */
+  readonly results: Map<number, Uint8Array>;
+}
+
+/** A session as it sits in a snapshot. */
+type SessionRow = [clientId: string, lastSeen: number, ackedBelow: number, results: [number, Uint8Array][]];
+
+/** What the table knows about one (clientId, seq) before it is applied. */
+export type Lookup =
+  | { readonly kind: 'new' }
+  | { readonly kind: 'duplicate'; readonly result: ApplyResult }
+  | { readonly kind: 'expired' };
+
+const OK = 0;
+const FAILED = 1;
+const UNKNOWN = 2;
+
+/**
+ * Encodes a result for storage.
+ * @returns the encoded result
+ * @throws TypeError when a successful result's value is not plain data
+ */
+export function encodeResult(result: ApplyResult): Uint8Array {
+  if (result.ok) return pack([OK, encodeTree(result.value, 'the result', 'return plain data from handlers')]);
+  const e = result.error;
+  if (e instanceof UnknownCommandError) return pack([UNKNOWN, e.command, e.kind]);
+  if (e instanceof CommandFailedError) return pack([FAILED, e.command, e.reason]);
+  return pack([FAILED, '', e.message]);
+}
+
+/**
+ * Decodes a stored result.
+ * @returns a fresh copy of the stored result
+ * @throws DecodeError when data is not an encoded result
+ */
+export function decodeResult(data: Uint8Array): ApplyResult {
+  const v = unpack(data);
+  if (!Array.isArray(v)) throw new DecodeError('stored session result is malformed');
+  const [tag, a, b] = v as unknown[];
+  if (tag === OK) return { ok: true, value: decodeTree(a) };
+  if (tag === UNKNOWN && typeof a === 'string' && (b === 'command' || b === 'query')) {
+    return { ok: false, error: new UnknownCommandError(a, b) };
+  }
+  if (tag === FAILED && typeof a === 'string' && typeof b === 'string') {
+    return { ok: false, error: new CommandFailedError(a, b) };
+  }
+  throw new DecodeError('stored session result is malformed');
+}
+
+/**
+ * Client sessions ordered from least to most recently used.
+ * Invariant: map order is by lastSeen, non-decreasing (touch() moves a
+ * session to the end and time never goes back), so expiry and LRU eviction
+ * both take from the front.
+ */
+export class SessionTable {
+  private sessions = new Map<string, Session>();
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly maxSessions: number,
+  ) {}
+
+  /** Number of live sessions. */
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  /** Drops every session idle for longer than ttlMs at replicated time `now`. */
+  expire(now: number): void {
+    for (const [clientId, s] of this.sessions) {
+      if (now - s.lastSeen <= this.ttlMs) break;
+      this.sessions.delete(clientId);
+    }
+  }
+
+  /**
+   * Looks up (clientId, seq): a stored first result, a new command, or one
+   * the table can no longer vouch for (unknown client past seq 1, or a seq
+   * whose result was acknowledged and dropped).
+   * @returns the lookup's outcome
+   */
+  lookup(clientId: string, seq: number): Lookup {
+    const s = this.sessions.get(clientId);
+    if (!s) return seq === 1 ? { kind: 'new' } : { kind: 'expired' };
+    const stored = s.results.get(seq);
+    if (stored) return { kind: 'duplicate', result: decodeResult(stored) };
+    return seq < s.ackedBelow ? { kind: 'expired' } : { kind: 'new' };
+  }
+
+  /**
+   * Marks the session used at `now`, creating it if needed, raises its
+   * ackedBelow (never past seq, so this command's result stays) and drops
+   * acknowledged results; then evicts least recently used sessions beyond
+   * maxSessions. Never evicts this session (maxSessions ≥ 1).
+   */
+  touch(clientId: string, seq: number, ackedBelow: number, now: number): void {
+    const s = this.sessions.get(clientId) ?? { lastSeen: now, ackedBelow: 0, results: new Map() };
+    this.sessions.delete(clientId);
+    this.sessions.set(clientId, s);
+    s.lastSeen = now;
+    const acked = Math.min(ackedBelow, seq);
+    if (acked > s.ackedBelow) {
+      s.ackedBelow = acked;
+      for (const stored of s.results.keys()) if (stored < acked) s.results.delete(stored);
+    }
+    for (const [oldest] of this.sessions) {
+      if (this.sessions.size <= this.maxSessions) break;
+      this.sessions.delete(oldest);
+    }
+  }
+
+  /** Stores the first result of (clientId, seq); the session must exist (touch() first). */
+  store(clientId: string, seq: number, result: Uint8Array): void {
+    this.sessions.get(clientId)?.results.set(seq, result);
+  }
+
+  /** @returns the table as snapshot rows, least recently used first */
+  toRows(): SessionRow[] {
+    return [...this.sessions].map(([id, s]) => [id, s.lastSeen, s.ackedBelow, [...s.results]]);
+  }
+
+  /**
+   * Replaces the table with snapshot rows.
+   * @throws DecodeError when rows are malformed (the table is left unchanged)
+   */
+  fromRows(rows: unknown): void {
+    if (!Array.isArray(rows)) throw new DecodeError('snapshot session table is malformed');
+    const next = new Map<string, Session>();
+    for (const row of rows as unknown[]) {
+      const [id, lastSeen, ackedBelow, results] = Array.isArray(row) ? (row as unknown[]) : [];
+      if (
+        typeof id !== 'string' ||
+        typeof lastSeen !== 'number' ||
+        typeof ackedBelow !== 'number' ||
+        !Array.isArray(results) ||
+        !results.every((r) => Array.isArray(r) && typeof r[0] === 'number' && r[1] instanceof Uint8Array)
+      ) {
+        throw new DecodeError('snapshot session row is malformed');
+      }
+      next.set(id, { lastSeen, ackedBelow, results: new Map(results as [number, Uint8Array][]) });
+    }
+    this.sessions = next;
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * A lossless encoding of plain data for snapshots and stored results.
+ *
+ * The codec decodes every msgpack map as a Map (mapsAsObjects: false), so a
+ * plain object and a Map would come back alike. encodeTree() therefore turns
+ * every container into an array tagged with its kind, and leaves the leaves
+ * (primitives, Date, typed arrays) to the codec; decodeTree() reverses it.
+ * Every array in an encoded tree is a tagged container, so nothing is
+ * ambiguous. Shared references are copied (a DAG comes back as a tree).
+ */
+import { DecodeError } from '../errors';
+
+const ARRAY = 0;
+const OBJECT = 1;
+const MAP = 2;
+const SET = 3;
+
+/** An encoded value: a leaf or a tagged container. */
+export type Tree = unknown;
+
+function isLeaf(value: unknown): boolean {
+  const t = typeof value;
+  if (
+    value === null ||
+    t === 'string' ||
+    t === 'number' ||
+    t === 'boolean' ||
+    t === 'bigint' ||
+    t === 'undefined'
+  ) {
+    return true;
+  }
+  return value instanceof Date || (ArrayBuffer.isView(value) && !(value instanceof DataView));
+}
+
+function isPlainObject(value: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'symbol') return 'a symbol';
+  const ctor = (Object.getPrototypeOf(value) as { constructor?: { name?: string } } | null)?.constructor;
+  return `an instance of ${ctor?.name || 'an unnamed class'}`;
+}
+
+function encodeAt(value: unknown, path: string, hint: string, open: Set<object>): Tree {
+  if (isLeaf(value)) return value;
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    !(Array.isArray(value) || value instanceof Map || value instanceof Set || isPlainObject(value))
+  ) {
+    throw new TypeError(
+      `${path} holds ${describe(value)}, which is not plain data ` +
+        `(objects, arrays, Map, Set, Date, typed arrays, primitives): ${hint}`,
+    );
+  }
+  if (open.has(value))
+    throw new TypeError(`${path} refers back to one of its parents; plain data cannot hold a cycle`);
+  open.add(value);
+  let out: unknown[];
+  if (Array.isArray(value)) {
+    out = [ARRAY, ...Array.from(value, (v, i) => encodeAt(v, `${path}[${i}]`, hint, open))];
+  } else if (value instanceof Map) {
+    out = [MAP];
+    let i = 0;
+    for (const [k, v] of value) {
+      out.push(
+        encodeAt(k, `${path}<key ${i}>`, hint, open),
+        encodeAt(v, `${path}.get(${String(k)})`, hint, open),
+      );
+      i++;
+    }
+  } else if (value instanceof Set) {
+    out = [SET, ...Array.from(value, (v, i) => encodeAt(v, `${path}<element ${i}>`, hint, open))];
+  } else {
+    out = [OBJECT];
+    for (const k of Object.keys(value))
+      out.push(k, encodeAt((value as Record<string, unknown>)[k], `${path}.${k}`, hint, open));
+  }
+  open.delete(value);
+  return out;
+}
+
+/**
+ * Encodes plain data so that the codec round-trips it exactly.
+ * @param path how to name the value in error messages, e.g. 'Counter.snapshotState()'
+ * @param hint what to do about a value that is not plain data
+ * @returns the encoded tree, ready for pack()
+ * @throws TypeError naming the path of a function, symbol, class instance or cycle
+ */
+export function encodeTree(value: unknown, path: string, hint: string): Tree {
+  return encodeAt(value, path, hint, new Set());
+}
+
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  // defineProperty, not assignment: a key "__proto__" must stay a plain key.
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/**
+ * Rebuilds the value encodeTree() encoded (after a pack/unpack round trip).
+ * @returns the decoded value: plain objects, arrays, Maps and Sets as they were
+ * @throws DecodeError when the input is not an encoded tree
+ */
+export function decodeTree(tree: Tree): unknown {
+  if (!Array.isArray(tree)) {
+    if (tree instanceof Map || tree instanceof Set)
+      throw new DecodeError('snapshot tree holds an untagged container');
+    return tree;
+  }
+  const [tag, ...items] = tree as unknown[];
+  switch (tag) {
+    case ARRAY:
+      return items.map(decodeTree);
+    case SET:
+      return new Set(items.map(decodeTree));
+    case MAP:
+    case OBJECT: {
+      if (items.length % 2 !== 0) throw new DecodeError('snapshot tree holds an odd-length map');
+      const map = new Map<unknown, unknown>();
+      const object: Record<string, unknown> = {};
+      for (let i = 0; i < items.length; i += 2) {
+        const k = decodeTree(items[i]);
+        const v = decodeTree(items[i + 1]);
+        if (tag === MAP) map.set(k, v);
+        else if (typeof k === 'string') setOwn(object, k, v);
+        else throw new DecodeError('snapshot tree holds an object with a non-string key');
+      }
+      return tag === MAP ? map : object;
+    }
+    default:
+      throw new DecodeError(`snapshot tree holds an unknown container tag ${String(tag)}`);
+  }
+}
