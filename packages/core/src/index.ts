@@ -81,3 +81,7 @@ export { commandProxy, queryProxy } from './state-machine/proxy';
 export type { DispatchTable } from './state-machine/dispatch';
 export type { MachineHostOptions } from './state-machine/host';
 export type { CommandsOf, QueriesOf, QueryRequest } from './state-machine/proxy';
+
+// assembly
+export { Replica, replicaModule, replicaFrom, RAFTLINE } from './replica';
+export type { ReplicaOptions } from './replica';

@@ -137,10 +137,16 @@ export class RaftNode {
    * @throws NodeStoppedError when the node is not running
    */
   propose(request: CommandRequest, options: ProposeOptions = {}): Promise<unknown> {
-    const protocol = this.running();
-    this.options.applier.validate(request);
-    const envelope: CommandEnvelope = { ...request, time: this.options.clock.now() };
-    const { firstIndex, term } = protocol.propose([encodeCommand(envelope)]);
+    let firstIndex: number;
+    let term: number;
+    try {
+      const protocol = this.running();
+      this.options.applier.validate(request);
+      const envelope: CommandEnvelope = { ...request, time: this.options.clock.now() };
+      ({ firstIndex, term } = protocol.propose([encodeCommand(envelope)]));
+    } catch (err) {
+      return Promise.reject(err); // one error channel: every failure is a rejection
+    }
     const timeoutMs = options.timeoutMs ?? this.config.proposalTimeoutMs;
     const result = new Promise<unknown>((resolve, reject) => {
       const cancelTimer = this.options.clock.setTimeout(() => {

@@ -82,7 +82,7 @@ describe('RaftNode - in-memory cluster', () => {
       Array.from({ length: 20 }, (_, i) => i + 1),
     );
     const follower = [...replicas.values()].find((r) => r !== leader)!;
-    expect(() => follower.node.propose({ name: 'inc', args: ['x'] })).toThrow(NotLeaderError);
+    await expect(follower.node.propose({ name: 'inc', args: ['x'] })).rejects.toBeInstanceOf(NotLeaderError);
 
     for (let i = 0; i < 200 && [...replicas.values()].some((r) => r.applier.counts.get('x') !== 20); i++) {
       await new Promise((r) => setTimeout(r, 5));

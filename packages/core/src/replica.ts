@@ -1,0 +1,119 @@
+import { ContainerModule, type Container } from 'inversify';
+import { silentLogger, type Logger } from './logger';
+import { RaftNode, type NodeStatus, type ProposeOptions } from './node/raft-node';
+import type { NodeConfig } from './node/config';
+import type { CommittedEvent } from './node/committed-feed';
+import type { CommandRequest } from './node/command';
+import { systemClock, type Clock } from './ports/clock';
+import type { LogStore } from './ports/log-store';
+import type { StableStore } from './ports/stable-store';
+import type { Transport } from './ports/transport';
+import { seededRandom, type RandomSource } from './protocol/random';
+import type { NodeId } from './protocol/types';
+import { MachineHost, type MachineHostOptions } from './state-machine/host';
+import type { ReplicatedStateMachine } from './state-machine/machine';
+import { commandProxy, queryProxy, type CommandsOf, type QueriesOf } from './state-machine/proxy';
+
+/** Everything one replica is assembled from; clock, random, config and logger have defaults. */
+export interface ReplicaOptions<M extends ReplicatedStateMachine> {
+  readonly id: NodeId;
+  readonly voters: readonly NodeId[];
+  readonly machine: M;
+  readonly logStore: LogStore;
+  readonly stableStore: StableStore;
+  readonly transport: Transport;
+  /** Default: the system clock. */
+  readonly clock?: Clock;
+  /** Default: seeded from the system clock and process id; pass seededRandom(n) for reproducible runs. */
+  readonly random?: RandomSource;
+  readonly config?: Partial<NodeConfig>;
+  readonly hostOptions?: MachineHostOptions;
+  readonly logger?: Logger;
+}
+
+/**
+ * One replica of a user's state machine: a RaftNode driving a MachineHost,
+ * with typed proxies. `replica.commands.put('k', 'v')` proposes through Raft
+ * and resolves with put's return value once applied here;
+ * `replica.queries.get('k')` reads this replica's local state (possibly stale
+ * on a follower).
+ */
+export class Replica<M extends ReplicatedStateMachine> {
+  readonly node: RaftNode;
+  readonly host: MachineHost;
+  readonly machine: M;
+  /** Typed commands: each call validates, replicates, applies, and resolves with the handler's result. */
+  readonly commands: CommandsOf<M>;
+  /** Typed local queries against this replica's applied state. */
+  readonly queries: QueriesOf<M>;
+
+  /** @throws ConfigError, MissingHandlerError, DuplicateHandlerError for a bad configuration or machine */
+  constructor(options: ReplicaOptions<M>) {
+    this.machine = options.machine;
+    this.host = new MachineHost(options.machine, options.hostOptions);
+    this.node = new RaftNode({
+      id: options.id,
+      voters: options.voters,
+      logStore: options.logStore,
+      stableStore: options.stableStore,
+      transport: options.transport,
+      clock: options.clock ?? systemClock,
+      random: options.random ?? seededRandom((Date.now() ^ (process.pid << 16)) >>> 0),
+      applier: this.host,
+      ...(options.config ? { config: options.config } : {}),
+      logger: options.logger ?? silentLogger,
+    });
+    this.commands = commandProxy<M>((req) => this.node.propose(req));
+    this.queries = queryProxy<M>(async (req) => this.node.queryLocal(req.name, req.args).value);
+  }
+
+  /** Proposes a command by name, with options (timeout, client session). See RaftNode.propose for errors. */
+  propose(request: CommandRequest, options?: ProposeOptions): Promise<unknown> {
+    return this.node.propose(request, options);
+  }
+
+  start(): Promise<void> {
+    return this.node.start();
+  }
+
+  stop(): Promise<void> {
+    return this.node.stop();
+  }
+
+  status(): NodeStatus {
+    return this.node.status();
+  }
+
+  committed(options?: { fromIndex?: number }): AsyncIterable<CommittedEvent> {
+    return this.node.committed(options);
+  }
+}
+
+/** Service identifiers of the raftline container module. */
+export const RAFTLINE = {
+  Options: Symbol.for('raftline.ReplicaOptions'),
+  Replica: Symbol.for('raftline.Replica'),
+} as const;
+
+/**
+ * An inversify container module that binds RAFTLINE.Options to `options` and
+ * RAFTLINE.Replica to a singleton Replica built from them. Rebind
+ * RAFTLINE.Options (or load another module) to swap a transport or store:
+ *
+ *     const container = new Container();
+ *     container.loadSync(replicaModule({ id: 'n1', voters, machine: new Kv(), logStore, stableStore, transport }));
+ *     const replica = container.get<Replica<Kv>>(RAFTLINE.Replica);
+ */
+export function replicaModule<M extends ReplicatedStateMachine>(options: ReplicaOptions<M>): ContainerModule {
+  return new ContainerModule(({ bind }) => {
+    bind<ReplicaOptions<M>>(RAFTLINE.Options).toConstantValue(options);
+    bind<Replica<M>>(RAFTLINE.Replica)
+      .toDynamicValue((ctx) => new Replica(ctx.get<ReplicaOptions<M>>(RAFTLINE.Options)))
+      .inSingletonScope();
+  });
+}
+
+/** Resolves the Replica a container holds. */
+export function replicaFrom<M extends ReplicatedStateMachine>(container: Container): Replica<M> {
+  return container.get<Replica<M>>(RAFTLINE.Replica);
+}
