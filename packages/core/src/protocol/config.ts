@@ -58,10 +58,12 @@ export function configProblems(config: ProtocolConfig): string[] {
   const problems: string[] = [];
   for (const field of POSITIVE_INTEGERS) {
     const v = config[field];
-    if (!Number.isSafeInteger(v) || v < 1) problems.push(`${field} (${String(v)}) must be a positive integer`);
+    if (!Number.isSafeInteger(v) || v < 1)
+      problems.push(`${field} (${String(v)}) must be a positive integer`);
   }
   for (const field of ['preVote', 'checkQuorum'] as const) {
-    if (typeof config[field] !== 'boolean') problems.push(`${field} (${String(config[field])}) must be true or false`);
+    if (typeof config[field] !== 'boolean')
+      problems.push(`${field} (${String(config[field])}) must be true or false`);
   }
   if (problems.length === 0 && config.electionTicks < 2 * config.heartbeatTicks) {
     problems.push(

@@ -103,7 +103,8 @@ export class RaftLog {
 
   /** Drops entries at index ≥ i. Invariant kept: never drops a committed entry. */
   private truncateFrom(i: number): void {
-    if (i <= this.committed) throw new Error(`refusing to truncate committed entry ${i} (committed ${this.committed})`);
+    if (i <= this.committed)
+      throw new Error(`refusing to truncate committed entry ${i} (committed ${this.committed})`);
     this.entries.length = i - this.offset - 1;
     this.stable = Math.min(this.stable, i - 1);
     this.persisting = Math.min(this.persisting, i - 1);

@@ -26,13 +26,6 @@ export class Progress {
     this.next = next;
   }
 
-  becomeProbe(): void {
-    this.state = 'probe';
-    this.probeSent = false;
-    this.inflight = [];
-    this.next = this.match + 1;
-  }
-
   becomeReplicate(): void {
     this.state = 'replicate';
     this.probeSent = false;
@@ -43,6 +36,17 @@ export class Progress {
   /** Whether the leader must hold back further appends until a response arrives. */
   isPaused(): boolean {
     return this.state === 'probe' ? this.probeSent : this.inflight.length >= this.maxInflight;
+  }
+
+  /**
+   * A heartbeat answered while the replicate window is full: the appends in it
+   * may all have been lost, and with the window full nothing else would go out,
+   * so the follower could never catch up. Free the oldest slot (as etcd does):
+   * the next append either is acked or, if the follower lacks what it follows,
+   * is rejected and turns this progress back to probing.
+   */
+  freeFirstInflight(): void {
+    if (this.state === 'replicate') this.inflight.shift();
   }
 
   /** Records an append sent with entries up to lastIndex. */

@@ -118,7 +118,9 @@ export class RaftProtocol {
   propose(data: readonly Uint8Array[]): Proposed {
     if (this.role !== 'leader') throw new NotLeaderError(this.id, this.leaderId);
     const firstIndex = this.log.lastIndex() + 1;
-    this.log.append(data.map((d, k) => ({ index: firstIndex + k, term: this.term, type: 'normal', data: d })));
+    this.log.append(
+      data.map((d, k) => ({ index: firstIndex + k, term: this.term, type: 'normal', data: d })),
+    );
     return { firstIndex, term: this.term };
   }
 
@@ -278,7 +280,8 @@ export class RaftProtocol {
 
   /** §5.2: a timeout drawn from [electionTicks, 2 × electionTicks) so that split votes resolve. */
   private resetRandomizedElectionTimeout(): void {
-    this.randomizedElectionTimeout = this.config.electionTicks + this.random.nextInt(this.config.electionTicks);
+    this.randomizedElectionTimeout =
+      this.config.electionTicks + this.random.nextInt(this.config.electionTicks);
   }
 
   private requestVotes(type: 'vote' | 'pre-vote', term: number): void {
@@ -289,7 +292,14 @@ export class RaftProtocol {
     }
     for (const to of this.voters) {
       if (to === this.id) continue;
-      this.send({ type, from: this.id, to, term, lastIndex: this.log.lastIndex(), lastTerm: this.log.lastTerm() });
+      this.send({
+        type,
+        from: this.id,
+        to,
+        term,
+        lastIndex: this.log.lastIndex(),
+        lastTerm: this.log.lastTerm(),
+      });
     }
   }
 
@@ -341,10 +351,16 @@ export class RaftProtocol {
    * A message from a higher term. Returns false when it must be dropped.
    * Votes are ignored while we believe a leader is alive (the check-quorum
    * lease, thesis §4.2.3), so a rejoining node cannot depose a healthy leader.
+   * Pre-votes are ignored then even without check-quorum: thesis §9.6 grants
+   * a pre-vote only if the voter "has not received heartbeats from a valid
+   * leader for at least a baseline election timeout" (otherwise a rejoining
+   * node with an up-to-date log passes pre-vote and deposes the leader).
    */
   private maybeAdoptTerm(m: Message): boolean {
     if (m.type === 'vote' || m.type === 'pre-vote') {
-      const inLease = this.config.checkQuorum && this.leaderId !== NONE && this.electionElapsed < this.config.electionTicks;
+      const leaseApplies = this.config.checkQuorum || m.type === 'pre-vote';
+      const inLease =
+        leaseApplies && this.leaderId !== NONE && this.electionElapsed < this.config.electionTicks;
       if (inLease) return false;
     }
     if (m.type === 'pre-vote') return true; // a pre-vote never changes our term
@@ -358,7 +374,16 @@ export class RaftProtocol {
   private handleStaleTerm(m: Message): void {
     if ((this.config.checkQuorum || this.config.preVote) && (m.type === 'append' || m.type === 'heartbeat')) {
       // A deposed leader may be cut off from everyone who would tell it; answer so it learns our term.
-      this.send({ type: 'append-resp', from: this.id, to: m.from, term: this.term, reject: false, index: 0, hintIndex: 0, hintTerm: 0 });
+      this.send({
+        type: 'append-resp',
+        from: this.id,
+        to: m.from,
+        term: this.term,
+        reject: false,
+        index: 0,
+        hintIndex: 0,
+        hintTerm: 0,
+      });
     } else if (m.type === 'pre-vote') {
       this.send({ type: 'pre-vote-resp', from: this.id, to: m.from, term: this.term, reject: true });
     }
@@ -430,6 +455,8 @@ export class RaftProtocol {
         if (!pr) return;
         pr.recentActive = true;
         pr.probeSent = false;
+        // A full window of lost appends would otherwise stall this follower for good.
+        if (pr.isPaused()) pr.freeFirstInflight();
         if (pr.match < this.log.lastIndex()) pr.pendingEmpty = true;
         return;
       }
@@ -503,7 +530,9 @@ export class RaftProtocol {
    * if that entry is of the current term. Tells followers when it moves.
    */
   private maybeCommit(): void {
-    const q = quorumMatch(this.voters, (id) => (id === this.id ? this.log.stable : (this.progress.get(id)?.match ?? 0)));
+    const q = quorumMatch(this.voters, (id) =>
+      id === this.id ? this.log.stable : (this.progress.get(id)?.match ?? 0),
+    );
     if (q > this.log.committed && this.log.term(q) === this.term) {
       this.log.commitTo(q);
       for (const pr of this.progress.values()) pr.pendingEmpty = true;
@@ -512,7 +541,13 @@ export class RaftProtocol {
 
   private bcastHeartbeat(): void {
     for (const [to, pr] of this.progress) {
-      this.send({ type: 'heartbeat', from: this.id, to, term: this.term, commit: Math.min(pr.match, this.log.committed) });
+      this.send({
+        type: 'heartbeat',
+        from: this.id,
+        to,
+        term: this.term,
+        commit: Math.min(pr.match, this.log.committed),
+      });
     }
   }
 
@@ -534,9 +569,23 @@ export class RaftProtocol {
     const prevIndex = pr.next - 1;
     const prevTerm = this.log.term(prevIndex);
     if (prevTerm === undefined) return false;
-    const entries = this.log.slice(pr.next, this.log.lastIndex(), this.config.maxEntriesPerMessage, this.config.maxBytesPerMessage);
+    const entries = this.log.slice(
+      pr.next,
+      this.log.lastIndex(),
+      this.config.maxEntriesPerMessage,
+      this.config.maxBytesPerMessage,
+    );
     if (entries.length === 0 && !sendIfEmpty) return false;
-    this.send({ type: 'append', from: this.id, to, term: this.term, prevIndex, prevTerm, entries, commit: this.log.committed });
+    this.send({
+      type: 'append',
+      from: this.id,
+      to,
+      term: this.term,
+      prevIndex,
+      prevTerm,
+      entries,
+      commit: this.log.committed,
+    });
     pr.sent(prevIndex + entries.length, entries.length);
     pr.pendingEmpty = false;
     return true;

@@ -12,7 +12,9 @@ export interface RandomSource {
  * cryptography; good enough to spread election timeouts and fault schedules.
  * The same seed always yields the same sequence.
  */
-export function seededRandom(seed: number): RandomSource & { nextFloat(): number; fork(): RandomSource & { nextFloat(): number } } {
+export function seededRandom(
+  seed: number,
+): RandomSource & { nextFloat(): number; fork(): RandomSource & { nextFloat(): number } } {
   let state = seed >>> 0 || 0x9e3779b9;
   const nextUint32 = (): number => {
     state = (state + 0x6d2b79f5) >>> 0;

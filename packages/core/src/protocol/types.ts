@@ -93,12 +93,7 @@ export interface HeartbeatResponse extends MessageBase {
 
 /** Every message nodes exchange. Handled with `switch (m.type)` and an exhaustiveness check. */
 export type Message =
-  | VoteRequest
-  | VoteResponse
-  | AppendRequest
-  | AppendResponse
-  | Heartbeat
-  | HeartbeatResponse;
+  VoteRequest | VoteResponse | AppendRequest | AppendResponse | Heartbeat | HeartbeatResponse;
 
 export type MessageType = Message['type'];
 

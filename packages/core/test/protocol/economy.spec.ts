@@ -1,0 +1,93 @@
+import type { Message } from '../../src/index';
+import { Net } from '../support/net';
+import { ofType, tickSettle, tickStaggered, watchReadies } from '../support/drive';
+
+const ABC = ['a', 'b', 'c'];
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+function countByType(msgs: readonly Message[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of msgs) out[m.type] = (out[m.type] ?? 0) + 1;
+  return out;
+}
+
+describe('message economy: an election', () => {
+  it.each([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])(
+    'the first election of a quiet 3-node cluster takes one round: 2 pre-votes, 2 votes, one leader (seed %i)',
+    (seed) => {
+      const net = new Net(ABC, {}, seed);
+      const elected = tickStaggered(net, 100, () => net.leaders().length > 0);
+      expect(elected).toBe(true);
+      expect(net.leaders()).toHaveLength(1);
+      const leader = net.leaders()[0]!;
+      expect(net.node(leader).status().term).toBe(1);
+      const counts = countByType(net.sent);
+      expect([counts['pre-vote'], counts['vote']]).toEqual([2, 2]);
+      expect(ofType(net.sent, 'pre-vote').every((m) => m.from === leader)).toBe(true);
+      expect(ofType(net.sent, 'vote').every((m) => m.from === leader)).toBe(true);
+      // The new leader announces itself with one append per follower.
+      expect(ofType(net.sent, 'append', leader).filter((m) => m.entries.length > 0)).toHaveLength(2);
+    },
+  );
+});
+
+describe('message economy: replication batches', () => {
+  it.each([
+    {
+      how: 'in one propose() call',
+      propose: (net: Net) => net.node('a').propose(Array.from({ length: 10 }, (_, k) => enc(`p${k}`))),
+    },
+    {
+      how: 'in ten propose() calls',
+      propose: (net: Net) => Array.from({ length: 10 }, (_, k) => net.node('a').propose([enc(`p${k}`)])),
+    },
+  ])(
+    '10 proposals made before one Ready ($how) reach each follower in at most 3 AppendEntries',
+    ({ propose }) => {
+      const net = new Net(ABC);
+      net.elect('a');
+      const mark = net.sent.length;
+      propose(net);
+      net.settle();
+      const sent = net.sent.slice(mark);
+      for (const to of ['b', 'c']) {
+        const appends = ofType(sent, 'append', 'a', to);
+        expect(appends.length).toBeLessThanOrEqual(3);
+        expect(appends[0]!.entries).toHaveLength(10); // every proposal in the first one
+        expect(ofType(sent, 'append-resp', to, 'a').length).toBe(appends.length);
+        expect(net.node(to).status().commitIndex).toBe(11);
+      }
+    },
+  );
+
+  it('a steady stream of proposals costs one append per follower per Ready, plus one to carry the commit index', () => {
+    const net = new Net(ABC);
+    net.elect('a');
+    const mark = net.sent.length;
+    for (let k = 0; k < 20; k++) net.propose('a', `p${k}`);
+    expect(ofType(net.sent.slice(mark), 'append', 'a', 'b').length).toBeLessThanOrEqual(2 * 20);
+    expect(net.node('b').status().commitIndex).toBe(21);
+  });
+});
+
+describe('message economy: an idle cluster', () => {
+  it.each([1, 3])(
+    'an idle leader sends only heartbeats, one per follower every heartbeatTicks (%i)',
+    (heartbeatTicks) => {
+      const net = new Net(ABC, { heartbeatTicks });
+      net.elect('a');
+      const seen = watchReadies(net);
+      const mark = net.sent.length;
+      tickSettle(net, 120);
+      const sent = net.sent.slice(mark);
+      expect(countByType(sent)).toEqual({
+        heartbeat: 2 * (120 / heartbeatTicks),
+        'heartbeat-resp': 2 * (120 / heartbeatTicks),
+      });
+      expect(ofType(sent, 'heartbeat').every((m) => m.from === 'a' && m.commit === 1)).toBe(true);
+      // Nothing is written either: no entries, no hard state.
+      expect(seen.filter(({ rd }) => rd.entries.length > 0 || rd.hardState !== undefined)).toEqual([]);
+      expect(net.leaders()).toEqual(['a']);
+    },
+  );
+});
