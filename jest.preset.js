@@ -24,7 +24,10 @@ module.exports = function preset(dir) {
       ],
     },
     moduleNameMapper: {
-      '^@raftline/(core|testing)$': path.join(__dirname, 'packages/$1/src/index.ts'),
+      '^@raftline/(core|testing|store-postgres|transport-nats)$': path.join(
+        __dirname,
+        'packages/$1/src/index.ts',
+      ),
     },
     collectCoverageFrom: ['<rootDir>/src/**/*.ts'],
   };

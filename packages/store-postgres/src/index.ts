@@ -1,0 +1,32 @@
+// @raftline/store-postgres: LogStore, StableStore and SnapshotStore over
+// PostgreSQL (pg) or embedded PGlite; TypeORM entities and migrations own the schema.
+import 'reflect-metadata';
+
+// factory
+export { createPostgresStores, storeOptionProblems } from './factory';
+export type { PostgresStoresOptions, PostgresStores } from './factory';
+
+// stores
+export { PostgresLogStore } from './log-store';
+export { PostgresStableStore } from './stable-store';
+export { PostgresSnapshotStore } from './snapshot-store';
+
+// errors
+export { StoreUnavailableError, StoreClosedError } from './errors';
+
+// schema
+export { migrate, MIGRATIONS_TABLE } from './schema/migrate';
+export {
+  storeEntities,
+  LogEntryRow,
+  LogBoundsRow,
+  HardStateRow,
+  SnapshotRow,
+  SnapshotChunkRow,
+} from './schema/entities';
+export { storeMigrations } from './schema/migrations';
+
+// executors
+export { pgExecutor, pgliteExecutor } from './executor';
+export { embeddedExecutor } from './embedded';
+export type { SqlExecutor, SqlSession, SqlResult } from './executor';

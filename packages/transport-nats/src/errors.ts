@@ -1,0 +1,69 @@
+import { RaftlineError } from '@raftline/core';
+
+/**
+ * A cluster id, group id or node id cannot be used as one NATS subject token:
+ * it is empty or contains a dot, whitespace, a control character or a
+ * wildcard (`*`, `>`). `field` names the option and `value` the offending value.
+ */
+export class SubjectTokenError extends RaftlineError {
+  constructor(
+    readonly field: string,
+    readonly value: string,
+    readonly problem: string,
+  ) {
+    super(`${field} (${JSON.stringify(value)}) is not a valid NATS subject token: ${problem}`);
+  }
+}
+
+/** The transport was used after close(), or listen() was called twice. */
+export class TransportStateError extends RaftlineError {}
+
+/**
+ * A replica refused or failed the command. `remoteName` is the replica's
+ * error name (CommandRejectedError, CommandFailedError, UnknownCommandError, …).
+ * When `outcomeUnknown` is true (LeadershipLostError, ProposalTimeoutError,
+ * NodeStoppedError) the command may or may not have committed: retry with the
+ * same client session to apply it at most once.
+ */
+export class RemoteCommandError extends RaftlineError {
+  constructor(
+    readonly remoteName: string,
+    message: string,
+    readonly outcomeUnknown: boolean,
+  ) {
+    super(`${remoteName}: ${message}`);
+  }
+}
+
+/**
+ * The request was sent but no answer came back (a timeout, or the connection
+ * dropped meanwhile): the command may or may not have committed.
+ */
+export class OutcomeUnknownError extends RaftlineError {}
+
+/**
+ * No replica accepted the command within the client's timeout: every attempt
+ * was refused (no leader known, no replica reachable), so nothing was applied.
+ */
+export class LeaderUnavailableError extends RaftlineError {
+  constructor(readonly timeoutMs: number) {
+    super(`no leader accepted the command within ${timeoutMs} ms; it was not applied`);
+  }
+}
+
+/**
+ * The committed stream in JetStream cannot be continued from this replica's
+ * log: its last message is gone (deleted, or expired by a stream limit), it
+ * does not decode, or it disagrees with the log at its index (the stream
+ * holds another cluster's history). The mirror does not publish while this
+ * holds; it retries, and reports the problem in its status.
+ */
+export class CommittedStreamError extends RaftlineError {
+  constructor(
+    readonly stream: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`stream ${stream}: ${message}`, options);
+  }
+}

@@ -1,0 +1,49 @@
+// @raftline/transport-nats: raftline's Transport port over NATS (nats.js v3).
+
+export { NatsTransport } from './transport';
+export { NatsRaftClient, serveClients } from './client';
+export { JetStreamMirror, mirrorCommitted } from './mirror';
+export { COMMITTED_HEADERS, decodeCommittedRecord, encodeCommittedRecord } from './committed';
+export {
+  registerReplicaService,
+  discoverReplicas,
+  REPLICA_SERVICE_NAME,
+  REPLICA_SERVICE_VERSION,
+  REPLICA_ENDPOINTS,
+} from './service';
+export { connectNats, DEFAULT_CONNECTION_OPTIONS } from './connection';
+export { groupSubjects, checkToken, committedStreamName, SUBJECT_ROOT, CLIENT_QUEUE } from './subjects';
+export { FrameCodec, PROTOCOL_VERSION, MAC_BYTES } from './frame';
+export { DROP_REASONS } from './drops';
+export {
+  SubjectTokenError,
+  TransportStateError,
+  RemoteCommandError,
+  OutcomeUnknownError,
+  LeaderUnavailableError,
+  CommittedStreamError,
+} from './errors';
+
+export type { NatsTransportOptions, NatsTransportStats, SendDropReason } from './transport';
+export type { GroupSubjects } from './subjects';
+export type { NatsRaftClientOptions, ClientServerOptions, ProposingNode } from './client';
+export type { MirrorOptions, MirrorSource, MirrorStatus } from './mirror';
+export type { CommittedRecord } from './committed';
+export type {
+  ReplicaServiceOptions,
+  ReplicaService,
+  ReplicaStats,
+  StatusSource,
+  DiscoveredReplica,
+} from './service';
+export type {
+  NatsConnection,
+  NodeConnectionOptions,
+  ConnectionOptions,
+  Msg,
+  Subscription,
+  JetStreamOptions,
+  StreamConfig,
+} from './nats';
+export type { Frame, FrameHeader, RaftFrame, ChunkFrame, FrameCodecOptions } from './frame';
+export type { DropReason } from './drops';

@@ -1,0 +1,422 @@
+import { ConfigError, silentLogger, type CommittedEvent, type Logger, type NodeId } from '@raftline/core';
+import { COMMITTED_HEADERS, decodeCommittedRecord, encodeCommittedRecord } from './committed';
+import { CommittedStreamError } from './errors';
+import {
+  jetstreamModule,
+  natsCoreModule,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JetStreamOptions,
+  type NatsConnection,
+  type StreamConfig,
+  type StreamInfo,
+} from './nats';
+import { committedStreamName, groupSubjects } from './subjects';
+
+/** What the mirror needs of a replica: RaftNode satisfies it. */
+export interface MirrorSource {
+  readonly id: NodeId;
+  /** Whether this replica leads now; polled every rolePollMs. */
+  isLeader(): boolean;
+  /** The committed commands in log order from fromIndex (RaftNode.committed). */
+  committed(options?: { fromIndex?: number }): AsyncIterable<CommittedEvent>;
+}
+
+/** How a replica mirrors its group's committed commands into JetStream. */
+export interface MirrorOptions {
+  readonly node: MirrorSource;
+  readonly connection: NatsConnection;
+  readonly cluster: string;
+  readonly group: string;
+  /** The stream's name (default committedStreamName(cluster, group): `raftline_<cluster>_<group>`). */
+  readonly stream?: string;
+  /**
+   * Settings for the stream when the mirror creates it (storage, num_replicas,
+   * max_bytes, …); name and subjects are the mirror's. Defaults: file storage,
+   * one replica, deny_delete and deny_purge. A limit must never remove the
+   * stream's last message (max_age on an idle stream would): the mirror reads
+   * it to know where to resume.
+   */
+  readonly streamConfig?: Partial<StreamConfig>;
+  /** JetStream options (domain, apiPrefix, timeout). */
+  readonly jetStream?: JetStreamOptions;
+  /** Most publishes awaiting their ack at once (default 256). */
+  readonly maxInFlight?: number;
+  /** How often the mirror checks whether this replica leads (default 50 ms). */
+  readonly rolePollMs?: number;
+  /** How long one publish waits for its ack (default 5000 ms). */
+  readonly publishTimeoutMs?: number;
+  readonly logger?: Logger;
+}
+
+/** What a mirror reports about itself. */
+export interface MirrorStatus {
+  readonly stream: string;
+  readonly subject: string;
+  /** Whether this replica leads and is mirroring now. */
+  readonly active: boolean;
+  /** The log index of the last command this mirror knows the stream holds (0: none). */
+  readonly lastIndex: number;
+  /** The stream sequence of that command. */
+  readonly lastSequence: number;
+  /** Messages this mirror stored. */
+  readonly published: number;
+  /** Publishes the stream refused because another writer got there first (each leads to a resync). */
+  readonly conflicts: number;
+  /** Times the mirror read the stream's tail to (re)start from it. */
+  readonly resyncs: number;
+  /** Other failures (timeouts, JetStream unavailable, CommittedStreamError). */
+  readonly errors: number;
+  /** The last failure, if any. */
+  readonly lastError?: string;
+}
+
+const DEFAULT_MAX_IN_FLIGHT = 256;
+const DEFAULT_ROLE_POLL_MS = 50;
+const DEFAULT_PUBLISH_TIMEOUT_MS = 5000;
+const MAX_BACKOFF_MS = 2000;
+/** JetStream API error codes: wrong last sequence, stream not found, stream name already in use. */
+const WRONG_LAST_SEQUENCE = 10071;
+const STREAM_NOT_FOUND = 10059;
+const STREAM_NAME_IN_USE = 10058;
+const LOST = Symbol('leadership lost');
+
+/** Raised inside the mirror when another writer stored a message first; the mirror resyncs. */
+class Conflict extends Error {}
+
+/**
+ * Mirrors a group's committed commands into one JetStream stream while this
+ * replica leads, so that any NATS client can consume them in log order with
+ * an ordinary consumer and resume from a stream sequence.
+ *
+ * Guarantee: the stream holds every committed command entry (no-op entries
+ * are skipped) exactly once, in log order, across leader changes and
+ * concurrent writers. Each message is published with `Nats-Msg-Id` = its log
+ * index and `Nats-Expected-Last-Sequence` = the sequence of the message the
+ * publisher believes is last. A publisher starts (at each leadership) by
+ * reading the stream's last message, checking it against its own log (same
+ * index and term), and continuing from the next committed command; a refused
+ * publish (another writer stored first) sends it back to read the tail again.
+ * Because every append is conditional on the exact previous message, two
+ * writers (a new leader and a deposed one that does not know it yet) can
+ * never both append, skip or repeat an index, whatever the dedup window.
+ */
+export class JetStreamMirror {
+  /** The stream's name. */
+  readonly stream: string;
+  /** The subject the mirror publishes on (groupSubjects(cluster, group).committed). */
+  readonly subject: string;
+  private readonly node: MirrorSource;
+  private readonly js: JetStreamClient;
+  private readonly jsm: JetStreamManager;
+  private readonly logger: Logger;
+  private readonly maxInFlight: number;
+  private readonly rolePollMs: number;
+  private readonly publishTimeoutMs: number;
+  private closed = false;
+  private active = false;
+  private running: Promise<void> = Promise.resolve();
+  private wake: () => void = () => {};
+  private readonly closing: Promise<void>;
+  private last = { index: 0, seq: 0 };
+  private readonly counters = { published: 0, conflicts: 0, resyncs: 0, errors: 0 };
+  private lastError: string | undefined;
+
+  /**
+   * Creates the stream if it does not exist (or checks that the existing one
+   * captures the group's subject), then starts mirroring in the background.
+   * @returns the running mirror; close() stops it
+   * @throws ConfigError for a bad option or an existing stream that does not capture the subject
+   * @throws SubjectTokenError when cluster or group is not a valid subject token
+   * @throws the nats.js JetStream error when JetStream is not reachable
+   */
+  static async start(options: MirrorOptions): Promise<JetStreamMirror> {
+    validate(options);
+    const jsm = await jetstreamModule.jetstreamManager(options.connection, options.jetStream);
+    const mirror = new JetStreamMirror(options, jsm);
+    await mirror.ensureStream(options.streamConfig ?? {});
+    mirror.running = mirror.run();
+    return mirror;
+  }
+
+  private constructor(options: MirrorOptions, jsm: JetStreamManager) {
+    this.node = options.node;
+    this.subject = groupSubjects(options.cluster, options.group).committed;
+    this.stream = options.stream ?? committedStreamName(options.cluster, options.group);
+    this.jsm = jsm;
+    this.js = jetstreamModule.jetstream(options.connection, options.jetStream);
+    this.logger = options.logger ?? silentLogger;
+    this.maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+    this.rolePollMs = options.rolePollMs ?? DEFAULT_ROLE_POLL_MS;
+    this.publishTimeoutMs = options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
+    this.closing = new Promise((resolve) => (this.wake = resolve));
+  }
+
+  /** @returns a snapshot of the mirror's state and counters */
+  status(): MirrorStatus {
+    return {
+      stream: this.stream,
+      subject: this.subject,
+      active: this.active,
+      lastIndex: this.last.index,
+      lastSequence: this.last.seq,
+      ...this.counters,
+      ...(this.lastError ? { lastError: this.lastError } : {}),
+    };
+  }
+
+  /** Stops mirroring and waits for the publishes in flight to settle. Idempotent; leaves the connection open. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.wake();
+    await this.running;
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private async ensureStream(overrides: Partial<StreamConfig>): Promise<void> {
+    let info: StreamInfo | undefined = await this.streamInfo();
+    if (!info) {
+      const config = {
+        storage: 'file' as const,
+        num_replicas: 1,
+        deny_delete: true,
+        deny_purge: true,
+        ...overrides,
+        name: this.stream,
+        subjects: [this.subject],
+      };
+      try {
+        info = await this.jsm.streams.add(config);
+      } catch (err) {
+        // Another replica created it meanwhile, with other settings: use it if it fits.
+        if (apiCode(err) !== STREAM_NAME_IN_USE) throw err;
+        info = await this.streamInfo();
+      }
+    }
+    if (!info?.config.subjects?.includes(this.subject)) {
+      throw new ConfigError([
+        `stream (${this.stream}) exists but does not capture the committed subject ${this.subject}; pass another stream name`,
+      ]);
+    }
+  }
+
+  private async streamInfo(): Promise<StreamInfo | undefined> {
+    try {
+      return await this.jsm.streams.info(this.stream);
+    } catch (err) {
+      if (apiCode(err) === STREAM_NOT_FOUND) return undefined;
+      throw err;
+    }
+  }
+
+  /** Mirrors during each leadership of this replica, until closed. */
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (!this.closed) {
+      if (!this.node.isLeader()) {
+        this.active = false;
+        await this.sleep(this.rolePollMs);
+        continue;
+      }
+      this.active = true;
+      try {
+        const ended = await this.mirrorLeadership();
+        this.active = false;
+        failures = 0;
+        // The committed stream ended while this replica still says it leads: the node stopped.
+        if (ended) await this.sleep(MAX_BACKOFF_MS);
+      } catch (err) {
+        this.active = false;
+        failures++;
+        const conflict = err instanceof Conflict || apiCode(err) === WRONG_LAST_SEQUENCE;
+        if (conflict) this.counters.conflicts++;
+        else this.counters.errors++;
+        this.lastError = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+        const log = conflict ? this.logger.debug : this.logger.warn;
+        log.call(this.logger, { node: this.node.id, stream: this.stream, err }, 'committed mirror resyncs');
+        await this.sleep(conflict ? 5 : Math.min(MAX_BACKOFF_MS, 25 * 2 ** Math.min(failures, 7)));
+      }
+    }
+    this.active = false;
+  }
+
+  /**
+   * Reads the stream's tail, checks it against the log, then publishes the
+   * committed commands after it, pipelined, until leadership is lost (returns
+   * false) or the committed stream ends (returns true: the node stopped), or
+   * a publish fails (throws, after the publishes in flight settle).
+   */
+  private async mirrorLeadership(): Promise<boolean> {
+    const lost = this.watchLeadership();
+    const tail = await this.readTail();
+    this.counters.resyncs++;
+    this.last = { index: tail.index, seq: tail.seq };
+    const events = this.node.committed({ fromIndex: Math.max(1, tail.index) })[Symbol.asyncIterator]();
+    const inflight = new Set<Promise<void>>();
+    let failure: { err: unknown } | undefined;
+    let failed: (stop: typeof LOST) => void = () => {};
+    // Stop waiting for the next event when leadership is lost or a publish failed.
+    const stop = Promise.race([lost.signal, new Promise<typeof LOST>((resolve) => (failed = resolve))]);
+    let expected = tail.seq;
+    try {
+      if (tail.index > 0) {
+        const first = await nextOrStop(events, stop);
+        if (first === LOST) return false;
+        if (first.done) return true;
+        if (first.value.index !== tail.index || first.value.term !== tail.term) {
+          throw new CommittedStreamError(
+            this.stream,
+            `its last message is index ${tail.index} term ${tail.term}, but this log has ` +
+              `index ${first.value.index} term ${first.value.term} there: it holds another history`,
+          );
+        }
+      }
+      let ended = false;
+      while (!failure) {
+        const next = await nextOrStop(events, stop);
+        if (next === LOST) break;
+        if (next.done) {
+          ended = true;
+          break;
+        }
+        while (inflight.size >= this.maxInFlight && !failure) await Promise.race(inflight);
+        if (failure) break;
+        // Invariant: the stream's messages up to seq `expected` are the committed commands before this one.
+        const p: Promise<void> = this.publish(next.value, expected++)
+          .catch((err: unknown) => {
+            failure ??= { err };
+            failed(LOST);
+          })
+          .finally(() => inflight.delete(p));
+        inflight.add(p);
+      }
+      await Promise.all(inflight);
+      if (failure) throw failure.err;
+      return ended;
+    } finally {
+      lost.cancel();
+      events.return?.(undefined)?.catch(() => undefined);
+    }
+  }
+
+  /** Publishes one committed command, on condition that the stream's last sequence is expectedLast. */
+  private async publish(event: CommittedEvent, expectedLast: number): Promise<void> {
+    const h = natsCoreModule.headers();
+    h.set(COMMITTED_HEADERS.index, String(event.index));
+    h.set(COMMITTED_HEADERS.term, String(event.term));
+    h.set(COMMITTED_HEADERS.command, event.command.name);
+    const ack = await this.js.publish(this.subject, encodeCommittedRecord(event), {
+      msgID: String(event.index),
+      expect: { lastSequence: expectedLast },
+      headers: h,
+      timeout: this.publishTimeoutMs,
+    });
+    // A duplicate skips the expectation check: the index was stored by another writer.
+    if (ack.duplicate) throw new Conflict(`index ${event.index} is already stored (seq ${ack.seq})`);
+    if (ack.seq !== expectedLast + 1) {
+      throw new Conflict(`index ${event.index} stored at seq ${ack.seq}, expected ${expectedLast + 1}`);
+    }
+    if (ack.seq > this.last.seq) this.last = { index: event.index, seq: ack.seq };
+    this.counters.published++;
+  }
+
+  /**
+   * The stream's last message: its sequence, index and term (all 0 when the stream is empty).
+   * @throws CommittedStreamError when that message is gone or does not decode
+   */
+  private async readTail(): Promise<{ seq: number; index: number; term: number }> {
+    const info = await this.jsm.streams.info(this.stream);
+    const seq = info.state.last_seq;
+    if (seq === 0) return { seq: 0, index: 0, term: 0 };
+    const msg = await this.jsm.streams.getMessage(this.stream, { seq });
+    if (!msg) {
+      throw new CommittedStreamError(
+        this.stream,
+        `its last message (seq ${seq}) is gone (deleted or expired by a limit): cannot tell where to resume`,
+      );
+    }
+    try {
+      const { index, term } = decodeCommittedRecord(msg.data);
+      return { seq, index, term };
+    } catch (err) {
+      throw new CommittedStreamError(this.stream, `its last message (seq ${seq}) does not decode`, {
+        cause: err,
+      });
+    }
+  }
+
+  /** A signal that fires when this replica stops leading or the mirror closes. */
+  private watchLeadership(): { signal: Promise<typeof LOST>; cancel(): void } {
+    let timer: NodeJS.Timeout | undefined;
+    let cancelled = false;
+    const signal = new Promise<typeof LOST>((resolve) => {
+      const check = () => {
+        if (cancelled) return;
+        if (this.closed || !this.node.isLeader()) resolve(LOST);
+        else timer = setTimeout(check, this.rolePollMs);
+      };
+      timer = setTimeout(check, this.rolePollMs);
+      void this.closing.then(() => resolve(LOST));
+    });
+    return {
+      signal,
+      cancel: () => {
+        cancelled = true;
+        clearTimeout(timer);
+      },
+    };
+  }
+
+  /** Resolves after ms, or at once when the mirror closes. */
+  private sleep(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+      this.closing,
+    ]).finally(() => clearTimeout(timer));
+  }
+}
+
+/**
+ * Starts mirroring a replica's committed commands into its group's JetStream
+ * stream (see JetStreamMirror): `await mirrorCommitted({ node: replica.node, connection, cluster, group })`.
+ * Every replica of the group may run one; only the leader's publishes.
+ * @returns the running mirror; close it before stopping the node
+ * @throws as JetStreamMirror.start
+ */
+export function mirrorCommitted(options: MirrorOptions): Promise<JetStreamMirror> {
+  return JetStreamMirror.start(options);
+}
+
+/** The next event, or LOST if stop fires first (the pending next() is then abandoned, never rejected unhandled). */
+async function nextOrStop<T>(
+  it: AsyncIterator<T>,
+  stop: Promise<typeof LOST>,
+): Promise<IteratorResult<T> | typeof LOST> {
+  const next = it.next();
+  next.catch(() => undefined);
+  return Promise.race([next, stop]);
+}
+
+/** The JetStream API error code of err, if it is one. */
+function apiCode(err: unknown): number | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+function validate(options: MirrorOptions): void {
+  const problems: string[] = [];
+  for (const field of ['maxInFlight', 'rolePollMs', 'publishTimeoutMs'] as const) {
+    const v = options[field];
+    if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) {
+      problems.push(`${field} (${String(v)}) must be a positive integer`);
+    }
+  }
+  if (options.stream !== undefined && !/^[^\s.*>/\\]+$/.test(options.stream)) {
+    problems.push(
+      `stream (${JSON.stringify(options.stream)}) must be non-empty, without whitespace, '.', '*', '>', '/' or '\\'`,
+    );
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+}

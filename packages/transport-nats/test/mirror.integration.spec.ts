@@ -1,0 +1,155 @@
+import { DecodeError, pack } from '@raftline/core';
+import {
+  committedStreamName,
+  connectNats,
+  decodeCommittedRecord,
+  encodeCommittedRecord,
+  mirrorCommitted,
+  type JetStreamMirror,
+  type NatsConnection,
+} from '../src/index';
+import { deleteStream, readStream, ScriptedSource } from './support/jetstream';
+import { SHARED_NATS, uniqueCluster, waitFor } from './support/nats-server';
+
+/** Commands at indices 2, 3, 5, 6, … (1 and every third one are no-ops, as after each election). */
+function history(count: number, term = 1): { index: number; term: number; key: string }[] {
+  const out = [];
+  for (let index = 2; out.length < count; index++) {
+    if (index % 3 !== 1) out.push({ index, term, key: `k${index}` });
+  }
+  return out;
+}
+
+describe('committed records - the payload of a committed stream message', () => {
+  it('round-trips index, term and the command, session included', () => {
+    const record = {
+      index: 7,
+      term: 2,
+      command: { name: 'put', args: ['a', 1], time: 5, session: { clientId: 'c', seq: 3, ackedBelow: 2 } },
+    };
+    expect(decodeCommittedRecord(encodeCommittedRecord(record))).toEqual(record);
+    const plain = { index: 1, term: 1, command: { name: 'x', args: [], time: 0 } };
+    expect(decodeCommittedRecord(encodeCommittedRecord(plain))).toEqual(plain);
+  });
+
+  it('refuses what is not a record with a DecodeError', () => {
+    expect(() => decodeCommittedRecord(new Uint8Array([0xc1]))).toThrow(DecodeError);
+    expect(() => decodeCommittedRecord(pack({ index: 0, term: 1, name: 'x', args: [], time: 0 }))).toThrow(
+      DecodeError,
+    );
+    expect(() => decodeCommittedRecord(pack({ index: 1, term: 1, name: 'x', time: 0 }))).toThrow(DecodeError);
+  });
+});
+
+describe('JetStreamMirror - the committed stream in JetStream (shared NATS)', () => {
+  let nc: NatsConnection;
+  const mirrors: JetStreamMirror[] = [];
+  const streams: string[] = [];
+
+  beforeAll(async () => {
+    nc = await connectNats({ servers: SHARED_NATS });
+  });
+  afterEach(async () => {
+    await Promise.all(mirrors.splice(0).map((m) => m.close()));
+    await Promise.all(streams.splice(0).map((s) => deleteStream(nc, s)));
+  });
+  afterAll(async () => {
+    await nc.close();
+  });
+
+  async function start(source: ScriptedSource, cluster: string, extra: { maxInFlight?: number } = {}) {
+    const mirror = await mirrorCommitted({ node: source, connection: nc, cluster, group: 'g', ...extra });
+    mirrors.push(mirror);
+    if (!streams.includes(mirror.stream)) streams.push(mirror.stream);
+    return mirror;
+  }
+
+  it('publishes each committed command once, in log order, with the index as message id; a consumer resumes from any sequence', async () => {
+    const cluster = uniqueCluster('m');
+    const source = new ScriptedSource('n1');
+    const mirror = await start(source, cluster);
+    expect(mirror.stream).toBe(committedStreamName(cluster, 'g'));
+    expect(mirror.subject).toBe(`raftline.${cluster}.g.committed`);
+    const script = history(300);
+    source.add(...script.slice(0, 100));
+    await waitFor('100 mirrored', () => mirror.status().lastIndex === script[99]!.index);
+    source.add(...script.slice(100));
+    await waitFor('300 mirrored', () => mirror.status().lastIndex === script[299]!.index);
+
+    const all = await readStream(nc, mirror.stream);
+    expect(all.map((m) => m.record.index)).toEqual(script.map((e) => e.index));
+    expect(all.map((m) => m.record.command.args[0])).toEqual(script.map((e) => e.key));
+    expect(all.map((m) => m.seq)).toEqual(script.map((_, i) => i + 1));
+    expect(all.map((m) => m.msgId)).toEqual(script.map((e) => String(e.index)));
+    const resumed = await readStream(nc, mirror.stream, 201);
+    expect(resumed).toEqual(all.slice(200));
+    expect(mirror.status()).toMatchObject({ active: true, published: 300, conflicts: 0, errors: 0 });
+  });
+
+  it('two writers at once (a deposed leader that does not know it yet) store each index once, in order', async () => {
+    const cluster = uniqueCluster('m');
+    const a = new ScriptedSource('a');
+    const b = new ScriptedSource('b');
+    // Small windows so that the writers interleave many times.
+    const ma = await start(a, cluster, { maxInFlight: 4 });
+    const mb = await start(b, cluster, { maxInFlight: 7 });
+    const script = history(600);
+    // Chunks of 30: alternately one writer hears of them first, or both at once (a race).
+    for (let i = 0, round = 0; i < script.length; i += 30, round++) {
+      const chunk = script.slice(i, i + 30);
+      const [first, second] = round % 2 === 0 ? [a, b] : [b, a];
+      first.add(...chunk);
+      if (round % 3 !== 2) await new Promise((resolve) => setTimeout(resolve, 15));
+      second.add(...chunk);
+    }
+    const lastIndex = script[script.length - 1]!.index;
+    await waitFor('both mirrors see the whole stream', () =>
+      [ma, mb].every((m) => m.status().lastIndex === lastIndex),
+    );
+    const all = await readStream(nc, ma.stream);
+    expect(all.map((m) => m.record.index)).toEqual(script.map((e) => e.index));
+    expect(all.map((m) => m.seq)).toEqual(script.map((_, i) => i + 1));
+    const [sa, sb] = [ma.status(), mb.status()];
+    expect(sa.published + sb.published).toBe(script.length);
+    // Both wrote, and each refusal made the loser resync rather than append out of place.
+    expect(sa.published).toBeGreaterThan(0);
+    expect(sb.published).toBeGreaterThan(0);
+    expect(sa.conflicts + sb.conflicts).toBeGreaterThan(0);
+  });
+
+  it('a new leader resumes after the last stored index; a follower publishes nothing', async () => {
+    const cluster = uniqueCluster('m');
+    const a = new ScriptedSource('a');
+    const b = new ScriptedSource('b');
+    b.leader = false;
+    const ma = await start(a, cluster);
+    const mb = await start(b, cluster);
+    const script = history(120);
+    a.add(...script.slice(0, 60));
+    b.add(...script); // b applied more than a mirrored, as a follower does
+    await waitFor('a mirrored 60', () => ma.status().lastIndex === script[59]!.index);
+    a.leader = false;
+    b.leader = true;
+    await waitFor('b mirrored the rest', () => mb.status().lastIndex === script[119]!.index);
+    expect(mb.status().published).toBe(60);
+    const all = await readStream(nc, ma.stream);
+    expect(all.map((m) => m.record.index)).toEqual(script.map((e) => e.index));
+    expect(ma.status().active).toBe(false);
+  });
+
+  it('refuses to continue a stream that holds another history, and reports why', async () => {
+    const cluster = uniqueCluster('m');
+    const a = new ScriptedSource('a');
+    const ma = await start(a, cluster);
+    a.add(...history(10, 1));
+    await waitFor('a mirrored 10', () => ma.status().published === 10);
+    await ma.close();
+    const other = new ScriptedSource('x');
+    other.add(...history(20, 2)); // same indices, another term: another cluster's log
+    const mx = await start(other, cluster);
+    await waitFor('the mirror reports the divergence', () => mx.status().errors > 0);
+    expect(mx.status().lastError).toMatch(/CommittedStreamError: .*another history/);
+    expect(mx.status().published).toBe(0);
+    expect((await readStream(nc, mx.stream)).length).toBe(10);
+  });
+});

@@ -1,0 +1,29 @@
+import { checkToken, groupSubjects, SubjectTokenError } from '../src/index';
+
+describe('subjects - one namespace per cluster and group', () => {
+  it('names the raft and client subjects of a group', () => {
+    const s = groupSubjects('prod', 'orders');
+    expect(s.raft('n1')).toBe('raftline.prod.orders.raft.n1');
+    expect(s.client).toBe('raftline.prod.orders.client');
+    expect(s.clientNode('n2')).toBe('raftline.prod.orders.client.n2');
+  });
+
+  it.each([
+    ['', 'it is empty'],
+    ['a.b', "it contains '.'"],
+    ['a*', 'wildcard'],
+    ['>', 'wildcard'],
+    ['a b', 'whitespace'],
+    ['a\tb', 'whitespace'],
+    ['a\u0000', 'control character'],
+  ])('refuses %j as a token with a SubjectTokenError naming the field', (value, problem) => {
+    expect(() => checkToken('cluster', value)).toThrow(SubjectTokenError);
+    expect(() => checkToken('cluster', value)).toThrow(problem);
+    expect(() => groupSubjects('ok', value)).toThrow(/^group /);
+    expect(() => groupSubjects('ok', 'ok').raft(value)).toThrow(/^node id /);
+  });
+
+  it('accepts ids with dashes, underscores, colons and unicode', () => {
+    for (const v of ['node-1', 'a_b', 'eu:west', 'nœud']) expect(checkToken('node id', v)).toBe(v);
+  });
+});

@@ -1,0 +1,83 @@
+import type { CommittedEvent } from '@raftline/core';
+import { decodeCommittedRecord, type CommittedRecord, type MirrorSource } from '../../src/index';
+import { jetstreamModule, type NatsConnection } from '../../src/nats';
+
+/** One message of a committed stream as an ordinary consumer sees it. */
+export interface StreamEntry {
+  readonly seq: number;
+  readonly msgId: string;
+  readonly record: CommittedRecord;
+}
+
+/**
+ * Reads a stream with an ordinary (ordered) JetStream consumer, from stream
+ * sequence fromSeq up to the last sequence the stream had when called.
+ * @throws Error when the messages do not all arrive within 10 s
+ */
+export async function readStream(nc: NatsConnection, stream: string, fromSeq = 1): Promise<StreamEntry[]> {
+  const js = jetstreamModule.jetstream(nc);
+  const jsm = await jetstreamModule.jetstreamManager(nc);
+  const last = (await jsm.streams.info(stream)).state.last_seq;
+  const out: StreamEntry[] = [];
+  if (last < fromSeq) return out;
+  const consumer = await js.consumers.get(stream, { opt_start_seq: fromSeq, deliver_policy: 'by_start_sequence' });
+  const deadline = Date.now() + 10_000;
+  while (out.length === 0 || out[out.length - 1]!.seq < last) {
+    if (Date.now() > deadline) throw new Error(`read ${out.length} messages of ${stream}, not up to seq ${last}`);
+    const batch = await consumer.fetch({ max_messages: 1000, expires: 1000 });
+    for await (const m of batch) {
+      out.push({
+        seq: m.seq,
+        msgId: m.headers?.get('Nats-Msg-Id') ?? '',
+        record: decodeCommittedRecord(m.data),
+      });
+      if (m.seq >= last) break;
+    }
+  }
+  await consumer.delete().catch(() => undefined);
+  return out;
+}
+
+/** Deletes a stream if it exists. */
+export async function deleteStream(nc: NatsConnection, stream: string): Promise<void> {
+  const jsm = await jetstreamModule.jetstreamManager(nc);
+  await jsm.streams.delete(stream).catch(() => undefined);
+}
+
+/**
+ * A replica stand-in for the mirror: a committed history the test extends
+ * with add(), and a leadership flag it sets.
+ */
+export class ScriptedSource implements MirrorSource {
+  leader = true;
+  private readonly events: CommittedEvent[] = [];
+  private waiters: (() => void)[] = [];
+  constructor(readonly id: string) {}
+
+  isLeader(): boolean {
+    return this.leader;
+  }
+
+  /** Appends committed commands (indices must increase); the term and args come from the caller. */
+  add(...events: { index: number; term: number; key: string }[]): void {
+    for (const e of events) {
+      this.events.push({ index: e.index, term: e.term, command: { name: 'inc', args: [e.key], time: 0 } });
+    }
+    const w = this.waiters;
+    this.waiters = [];
+    w.forEach((f) => f());
+  }
+
+  async *committed(options: { fromIndex?: number } = {}): AsyncGenerator<CommittedEvent> {
+    let next = options.fromIndex ?? 1;
+    for (;;) {
+      const e = this.events.find((x) => x.index >= next);
+      if (!e) {
+        await new Promise<void>((resolve) => this.waiters.push(resolve));
+        continue;
+      }
+      next = e.index + 1;
+      yield e;
+    }
+  }
+}
