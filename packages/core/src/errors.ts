@@ -36,6 +36,19 @@ export class NotLeaderError extends RaftlineError {
 }
 
 /**
+ * The leader is handing leadership over (thesis §3.10) and accepts no
+ * proposals meanwhile; retry shortly, at the new leader.
+ */
+export class LeadershipTransferError extends RaftlineError {
+  constructor(
+    readonly nodeId: string,
+    readonly transferee: string,
+  ) {
+    super(`node ${nodeId} is transferring leadership to ${transferee}; retry shortly`);
+  }
+}
+
+/**
  * The node lost leadership before the command was known to commit. The
  * outcome is unknown: the command may still commit under the next leader.
  * Retry with the same client session to apply it at most once.
@@ -43,6 +56,20 @@ export class NotLeaderError extends RaftlineError {
 export class LeadershipLostError extends RaftlineError {
   constructor(readonly index: number) {
     super(`leadership lost while entry ${index} was in flight; the command may or may not have committed`);
+  }
+}
+
+/**
+ * A linearizable or lease read could not be confirmed: leadership changed,
+ * no leader is known, or the confirmation took longer than timeoutMs.
+ * Nothing was read; reads are always safe to retry.
+ */
+export class ReadNotConfirmedError extends RaftlineError {
+  constructor(
+    readonly nodeId: string,
+    readonly reason: string,
+  ) {
+    super(`read on node ${nodeId} not confirmed: ${reason}`);
   }
 }
 

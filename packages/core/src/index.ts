@@ -6,6 +6,8 @@ export {
   ConfigError,
   NotLeaderError,
   LeadershipLostError,
+  LeadershipTransferError,
+  ReadNotConfirmedError,
   ProposalTimeoutError,
   NodeStoppedError,
   CommandRejectedError,
@@ -38,7 +40,14 @@ export type { Transport } from './ports/transport';
 export { RaftNode } from './node/raft-node';
 export { defaultNodeConfig, resolveNodeConfig } from './node/config';
 export { encodeCommand, decodeCommand } from './node/command';
-export type { RaftNodeOptions, ProposeOptions, NodeStatus } from './node/raft-node';
+export type {
+  RaftNodeOptions,
+  ProposeOptions,
+  NodeStatus,
+  ReadConsistency,
+  QueryOptions,
+  QueryResult,
+} from './node/raft-node';
 export type { NodeConfig } from './node/config';
 export type { CommandRequest, CommandEnvelope, ClientSession } from './node/command';
 export type { Applier, ApplyContext, ApplyResult } from './node/applier';
@@ -66,6 +75,10 @@ export type {
   NodeId,
   ProtocolStatus,
   Ready,
+  ReadState,
+  ReadIndexRequest,
+  ReadIndexResponse,
+  TimeoutNow,
   Role,
   SoftState,
   VoteRequest,

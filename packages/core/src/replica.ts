@@ -1,6 +1,12 @@
 import { ContainerModule, type Container } from 'inversify';
 import { silentLogger, type Logger } from './logger';
-import { RaftNode, type NodeStatus, type ProposeOptions } from './node/raft-node';
+import {
+  RaftNode,
+  type NodeStatus,
+  type ProposeOptions,
+  type QueryOptions,
+  type QueryResult,
+} from './node/raft-node';
 import type { NodeConfig } from './node/config';
 import type { CommittedEvent } from './node/committed-feed';
 import type { CommandRequest } from './node/command';
@@ -35,8 +41,8 @@ export interface ReplicaOptions<M extends ReplicatedStateMachine> {
  * One replica of a user's state machine: a RaftNode driving a MachineHost,
  * with typed proxies. `replica.commands.put('k', 'v')` proposes through Raft
  * and resolves with put's return value once applied here;
- * `replica.queries.get('k')` reads this replica's local state (possibly stale
- * on a follower).
+ * `replica.queries.get('k')` is a linearizable read (ReadIndex) served by this
+ * replica; `replica.query(name, args, { consistency })` picks the level.
  */
 export class Replica<M extends ReplicatedStateMachine> {
   readonly node: RaftNode;
@@ -44,7 +50,7 @@ export class Replica<M extends ReplicatedStateMachine> {
   readonly machine: M;
   /** Typed commands: each call validates, replicates, applies, and resolves with the handler's result. */
   readonly commands: CommandsOf<M>;
-  /** Typed local queries against this replica's applied state. */
+  /** Typed linearizable queries (ReadIndex), answered from this replica's state. */
   readonly queries: QueriesOf<M>;
 
   /** @throws ConfigError, MissingHandlerError, DuplicateHandlerError for a bad configuration or machine */
@@ -64,7 +70,7 @@ export class Replica<M extends ReplicatedStateMachine> {
       logger: options.logger ?? silentLogger,
     });
     this.commands = commandProxy<M>((req) => this.node.propose(req));
-    this.queries = queryProxy<M>(async (req) => this.node.queryLocal(req.name, req.args).value);
+    this.queries = queryProxy<M>(async (req) => (await this.node.query(req.name, req.args)).value);
   }
 
   /** Proposes a command by name, with options (timeout, client session). See RaftNode.propose for errors. */
@@ -72,12 +78,18 @@ export class Replica<M extends ReplicatedStateMachine> {
     return this.node.propose(request, options);
   }
 
+  /** Runs a query with the chosen consistency. See RaftNode.query for guarantees and errors. */
+  query(name: string, args: readonly unknown[] = [], options?: QueryOptions): Promise<QueryResult> {
+    return this.node.query(name, args, options);
+  }
+
   start(): Promise<void> {
     return this.node.start();
   }
 
-  stop(): Promise<void> {
-    return this.node.stop();
+  /** Stops the replica; with transferLeadership a leader hands over first. */
+  stop(options?: { transferLeadership?: boolean }): Promise<void> {
+    return this.node.stop(options);
   }
 
   status(): NodeStatus {

@@ -27,6 +27,13 @@ export interface NodeConfig {
   readonly maxBytesPerMessage: number;
   /** Command results kept for the committed stream (older entries stream without a result). */
   readonly streamResultWindow: number;
+  /**
+   * Lease reads assume no node's clock runs more than this fraction faster or
+   * slower than another's (and no process pauses longer than the margin this
+   * leaves): the leader trusts its lease for electionTimeoutMs × (1 − maxClockDrift)
+   * minus a tick after a quorum acknowledged it. Default 0.1.
+   */
+  readonly maxClockDrift: number;
 }
 
 /** Returns a fresh copy of the defaults: election 1000 ms, heartbeat 100 ms, tick 10 ms, proposals 5 s. */
@@ -43,6 +50,7 @@ export function defaultNodeConfig(): NodeConfig {
     maxEntriesPerMessage: p.maxEntriesPerMessage,
     maxBytesPerMessage: p.maxBytesPerMessage,
     streamResultWindow: 4096,
+    maxClockDrift: 0.1,
   };
 }
 
@@ -67,6 +75,9 @@ export function resolveNodeConfig(partial: Partial<NodeConfig> = {}): {
     const v = node[field];
     if (!Number.isFinite(v) || v <= 0) problems.push(`${field} (${String(v)}) must be a positive number`);
   }
+  if (!(node.maxClockDrift >= 0 && node.maxClockDrift < 0.5)) {
+    problems.push(`maxClockDrift (${String(node.maxClockDrift)}) must be at least 0 and below 0.5`);
+  }
   if (problems.length === 0) {
     if (node.electionTimeoutMs < 3 * node.heartbeatMs) {
       problems.push(
@@ -77,9 +88,11 @@ export function resolveNodeConfig(partial: Partial<NodeConfig> = {}): {
       problems.push(`heartbeatMs (${node.heartbeatMs}) must be at least tickMs (${node.tickMs})`);
     }
   }
+  const electionTicks = Math.max(1, Math.round(node.electionTimeoutMs / node.tickMs));
   const protocol: ProtocolConfig = {
     ...defaultProtocolConfig(),
-    electionTicks: Math.max(1, Math.round(node.electionTimeoutMs / node.tickMs)),
+    electionTicks,
+    leaseDriftTicks: Math.min(electionTicks - 1, Math.ceil(electionTicks * node.maxClockDrift) + 1),
     heartbeatTicks: Math.max(1, Math.round(node.heartbeatMs / node.tickMs)),
     preVote: node.preVote,
     checkQuorum: node.checkQuorum,

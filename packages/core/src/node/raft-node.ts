@@ -1,4 +1,11 @@
-import { LeadershipLostError, NodeStoppedError, ProposalTimeoutError, RaftlineError } from '../errors';
+import {
+  LeadershipLostError,
+  LeadershipTransferError,
+  NodeStoppedError,
+  ProposalTimeoutError,
+  RaftlineError,
+  ReadNotConfirmedError,
+} from '../errors';
 import { silentLogger, type Logger } from '../logger';
 import type { Clock, Cancel } from '../ports/clock';
 import type { LogStore } from '../ports/log-store';
@@ -6,7 +13,15 @@ import type { StableStore } from '../ports/stable-store';
 import type { Transport } from '../ports/transport';
 import { RaftProtocol } from '../protocol/raft';
 import type { RandomSource } from '../protocol/random';
-import type { Entry, FollowerProgress, Message, NodeId, Ready, Role } from '../protocol/types';
+import {
+  NONE,
+  type Entry,
+  type FollowerProgress,
+  type Message,
+  type NodeId,
+  type Ready,
+  type Role,
+} from '../protocol/types';
 import type { Applier, ApplyResult } from './applier';
 import { decodeCommand, encodeCommand, type CommandEnvelope, type CommandRequest } from './command';
 import { resolveNodeConfig, type NodeConfig } from './config';
@@ -35,6 +50,41 @@ export interface ProposeOptions {
   readonly timeoutMs?: number;
 }
 
+/**
+ * How fresh a query must be:
+ * - 'linearizable' (ReadIndex, thesis §6.4): the leader confirms it still leads
+ *   with a heartbeat round, and the query runs once this replica applied the
+ *   leader's commit index as of the request. Never stale, on any replica.
+ * - 'lease': like linearizable, but the leader skips the heartbeat round while
+ *   its lease holds (a quorum acknowledged it within electionTimeoutMs ×
+ *   (1 − maxClockDrift)). Correct as long as clocks drift and processes pause
+ *   less than that margin; falls back to a heartbeat round otherwise.
+ * - 'stale': this replica's local state, at once; reports the index it read at.
+ */
+export type ReadConsistency = 'linearizable' | 'lease' | 'stale';
+
+/** Options of one query. */
+export interface QueryOptions {
+  readonly consistency?: ReadConsistency;
+  /** Overrides NodeConfig.proposalTimeoutMs for confirming the read. */
+  readonly timeoutMs?: number;
+}
+
+/** A query's answer and the log index of the state it read. */
+export interface QueryResult {
+  readonly value: unknown;
+  readonly appliedIndex: number;
+}
+
+interface PendingRead {
+  readonly name: string;
+  readonly args: readonly unknown[];
+  index: number | undefined;
+  resolve(value: QueryResult): void;
+  reject(error: Error): void;
+  cancelTimer: Cancel;
+}
+
 /** What status() reports. */
 export interface NodeStatus {
   readonly id: NodeId;
@@ -46,6 +96,8 @@ export interface NodeStatus {
   readonly lastIndex: number;
   readonly snapshotIndex: number;
   readonly members: { readonly voters: readonly NodeId[] };
+  /** The node leadership is being transferred to, while a transfer runs. */
+  readonly leadTransferee?: NodeId;
   /** On the leader: each follower's match and next index. */
   readonly followers?: Readonly<Record<NodeId, FollowerProgress>>;
   /** The last storage error, while the node is retrying it. */
@@ -87,6 +139,11 @@ export class RaftNode {
   private storageError: string | undefined;
   private droppedMessages = 0;
   private role: Role = 'follower';
+  private leaderId: NodeId = NONE;
+  private readSeq = 0;
+  private readonly reads = new Map<string, PendingRead>();
+  /** Proposals held back while a leadership transfer runs (thesis §3.10). */
+  private transferWaiters: (() => void)[] = [];
 
   /** @throws ConfigError when options.config is invalid */
   constructor(options: RaftNodeOptions) {
@@ -145,6 +202,8 @@ export class RaftNode {
       const envelope: CommandEnvelope = { ...request, time: this.options.clock.now() };
       ({ firstIndex, term } = protocol.propose([encodeCommand(envelope)]));
     } catch (err) {
+      if (err instanceof LeadershipTransferError)
+        return this.afterTransfer(() => this.propose(request, options));
       return Promise.reject(err); // one error channel: every failure is a rejection
     }
     const timeoutMs = options.timeoutMs ?? this.config.proposalTimeoutMs;
@@ -156,6 +215,61 @@ export class RaftNode {
     });
     this.kick();
     return result;
+  }
+
+  /**
+   * Runs a read-only query with the requested consistency (default
+   * 'linearizable'; see ReadConsistency for what each level guarantees).
+   * @throws UnknownCommandError for an unknown query name
+   * @throws ReadNotConfirmedError when the read could not be confirmed (no
+   *   leader, leadership changed, timeout): nothing was read, retry freely
+   * @throws NodeStoppedError when the node is not running
+   */
+  query(name: string, args: readonly unknown[] = [], options: QueryOptions = {}): Promise<QueryResult> {
+    const consistency = options.consistency ?? 'linearizable';
+    try {
+      const protocol = this.running();
+      if (consistency === 'stale') return Promise.resolve(this.queryLocal(name, args));
+      const context = `${this.id}/${++this.readSeq}`;
+      if (!protocol.readIndex(context, consistency === 'lease' ? 'lease' : 'safe')) {
+        throw new ReadNotConfirmedError(this.id, 'no leader is known');
+      }
+      const timeoutMs = options.timeoutMs ?? this.config.proposalTimeoutMs;
+      const result = new Promise<QueryResult>((resolve, reject) => {
+        const cancelTimer = this.options.clock.setTimeout(() => {
+          if (this.reads.delete(context)) {
+            reject(new ReadNotConfirmedError(this.id, `not confirmed within ${timeoutMs} ms`));
+          }
+        }, timeoutMs);
+        this.reads.set(context, { name, args, index: undefined, resolve, reject, cancelTimer });
+      });
+      this.kick();
+      return result;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Moves leadership to `to`, or to the most up-to-date other voter (thesis
+   * §3.10). Proposals made meanwhile wait, then go to whichever node leads.
+   * @returns the new leader's id, once this node has heard of it ('' if it heard of none in time)
+   * @throws NotLeaderError when this node is not the leader
+   * @throws LeadershipTransferError when the transfer did not finish within an election timeout
+   */
+  async transferLeadership(to?: NodeId): Promise<NodeId> {
+    const protocol = this.running();
+    protocol.transferLeader(to);
+    this.kick();
+    await new Promise<void>((resolve) => this.transferWaiters.push(resolve));
+    if (protocol.status().role === 'leader') {
+      throw new LeadershipTransferError(this.id, to ?? 'the most up-to-date voter');
+    }
+    for (let waited = 0; this.leaderId === NONE || this.leaderId === this.id; waited += this.config.tickMs) {
+      if (waited > 2 * this.config.electionTimeoutMs || this.state !== 'running') break;
+      await this.sleep(this.config.tickMs);
+    }
+    return this.leaderId === this.id ? NONE : this.leaderId;
   }
 
   /**
@@ -191,6 +305,7 @@ export class RaftNode {
       lastIndex: s.lastIndex,
       snapshotIndex: 0,
       members: { voters: s.voters },
+      ...(s.leadTransferee !== NONE ? { leadTransferee: s.leadTransferee } : {}),
       ...(s.progress ? { followers: s.progress } : {}),
       ...(this.storageError ? { storageError: this.storageError } : {}),
       droppedMessages: this.droppedMessages,
@@ -207,13 +322,25 @@ export class RaftNode {
    * current step, and fails pending proposals with NodeStoppedError. The
    * stores are left open: their owner closes them.
    */
-  async stop(): Promise<void> {
+  async stop(options: { transferLeadership?: boolean } = {}): Promise<void> {
     if (this.state === 'stopped') return;
+    if (
+      options.transferLeadership &&
+      this.state === 'running' &&
+      this.isLeader() &&
+      this.options.voters.length > 1
+    ) {
+      await this.transferLeadership().catch((err: unknown) =>
+        this.logger.warn({ node: this.id, err }, 'leadership transfer before stop failed'),
+      );
+    }
     this.state = 'stopped';
     this.cancelTick();
     await this.options.transport.close();
     await this.processing;
     this.failPending(() => new NodeStoppedError(this.id));
+    this.failReads('node stopped', true);
+    this.releaseTransferWaiters();
     this.feed.close();
     this.logger.info({ node: this.id }, 'raft node stopped');
   }
@@ -229,6 +356,7 @@ export class RaftNode {
     this.cancelTick = this.options.clock.setTimeout(() => {
       if (this.state !== 'running') return;
       this.protocol!.tick();
+      this.maybeEndTransfer();
       this.kick();
       this.scheduleTick();
     }, this.config.tickMs);
@@ -270,7 +398,13 @@ export class RaftNode {
       if (!persisted) return; // stopped while retrying: nothing unpersisted is acknowledged
       if (rd.messages.length > 0) this.options.transport.send(rd.messages);
       this.apply(rd.committed);
+      for (const rs of rd.readStates) {
+        const read = this.reads.get(rs.context);
+        if (read) read.index = rs.index;
+      }
       p.advance(rd);
+      this.serveReads();
+      this.maybeEndTransfer();
     }
   }
 
@@ -336,7 +470,9 @@ export class RaftNode {
 
   private changeRole(role: Role, leaderId: NodeId, term: number): void {
     const wasLeader = this.role === 'leader';
+    if (leaderId !== this.leaderId) this.failReads(`leadership changed (now ${leaderId || 'none'})`, false);
     this.role = role;
+    this.leaderId = leaderId;
     this.logger.info({ node: this.id, role, leaderId, term }, 'role changed');
     if (wasLeader && role !== 'leader') {
       for (const index of [...this.pending.keys()]) {
@@ -347,6 +483,47 @@ export class RaftNode {
       }
     }
     this.options.applier.onRoleChange?.(role, leaderId, term);
+  }
+
+  /** Runs every read whose read index this replica has applied. */
+  private serveReads(): void {
+    const applied = this.protocol!.log.applied;
+    for (const [context, read] of this.reads) {
+      if (read.index === undefined || read.index > applied) continue;
+      this.reads.delete(context);
+      read.cancelTimer();
+      try {
+        read.resolve(this.queryLocal(read.name, read.args));
+      } catch (err) {
+        read.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+  }
+
+  /** Fails reads whose confirmation may never come (all of them when `all`, e.g. on stop). */
+  private failReads(reason: string, all: boolean): void {
+    for (const [context, read] of this.reads) {
+      if (read.index !== undefined && !all) continue; // confirmed: it only waits for apply
+      this.reads.delete(context);
+      read.cancelTimer();
+      read.reject(new ReadNotConfirmedError(this.id, reason));
+    }
+  }
+
+  /** Holds fn until the running leadership transfer ends, then runs it. */
+  private afterTransfer<T>(fn: () => Promise<T>): Promise<T> {
+    return new Promise<void>((resolve) => this.transferWaiters.push(resolve)).then(fn);
+  }
+
+  private maybeEndTransfer(): void {
+    if (this.transferWaiters.length === 0) return;
+    if (this.protocol!.status().leadTransferee === NONE) this.releaseTransferWaiters();
+  }
+
+  private releaseTransferWaiters(): void {
+    const waiters = this.transferWaiters;
+    this.transferWaiters = [];
+    for (const w of waiters) w();
   }
 
   private failPending(error: () => Error): void {

@@ -25,6 +25,12 @@ export interface ProtocolConfig {
   readonly maxBytesPerMessage: number;
   /** At most this many committed entries handed out in one Ready. */
   readonly maxCommittedPerReady: number;
+  /**
+   * Lease reads: the leader trusts its lease for electionTicks − leaseDriftTicks
+   * ticks after a quorum acknowledged a heartbeat. The margin absorbs clocks
+   * that run at different rates on different nodes (see RaftNode's maxClockDrift).
+   */
+  readonly leaseDriftTicks: number;
 }
 
 /** Returns a fresh copy of the defaults: 10 election ticks, 1 heartbeat tick, pre-vote and check-quorum on. */
@@ -38,6 +44,7 @@ export function defaultConfig(): ProtocolConfig {
     maxEntriesPerMessage: 4096,
     maxBytesPerMessage: 512 * 1024,
     maxCommittedPerReady: 4096,
+    leaseDriftTicks: 2,
   };
 }
 
@@ -65,11 +72,19 @@ export function configProblems(config: ProtocolConfig): string[] {
     if (typeof config[field] !== 'boolean')
       problems.push(`${field} (${String(config[field])}) must be true or false`);
   }
-  if (problems.length === 0 && config.electionTicks < 2 * config.heartbeatTicks) {
+  const drift = config.leaseDriftTicks;
+  if (!Number.isSafeInteger(drift) || drift < 0) {
+    problems.push(`leaseDriftTicks (${String(drift)}) must be a non-negative integer`);
+  }
+  if (problems.length > 0) return problems;
+  if (config.electionTicks < 2 * config.heartbeatTicks) {
     problems.push(
       `electionTicks (${config.electionTicks}) must be at least 2 × heartbeatTicks (${config.heartbeatTicks}), ` +
         'or followers time out between heartbeats',
     );
+  }
+  if (drift >= config.electionTicks) {
+    problems.push(`leaseDriftTicks (${drift}) must be less than electionTicks (${config.electionTicks})`);
   }
   return problems;
 }

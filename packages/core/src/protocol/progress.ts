@@ -16,6 +16,8 @@ export class Progress {
   private inflight: number[] = [];
   /** Heard from since the last check-quorum round. */
   recentActive = false;
+  /** sentAt of the newest heartbeat this follower acknowledged (the leader lease's evidence). */
+  lastAckSentAt = -Infinity;
   /** The leader owes this follower an append, even an empty one (to carry the commit index). */
   pendingEmpty = false;
 

@@ -1,8 +1,9 @@
-import { NotLeaderError } from '../errors';
+import { LeadershipTransferError, NotLeaderError, RaftlineError } from '../errors';
 import { validateConfig, type ProtocolConfig } from './config';
 import { RaftLog } from './log';
 import { Progress, quorumMatch, quorumSize, voteResult } from './progress';
 import type { RandomSource } from './random';
+import { ReadOnlyQueue, type PendingRead } from './read-only';
 import {
   NONE,
   type AppendRequest,
@@ -14,6 +15,7 @@ import {
   type Message,
   type NodeId,
   type ProtocolStatus,
+  type ReadState,
   type Ready,
   type Role,
   type SoftState,
@@ -73,6 +75,17 @@ export class RaftProtocol {
 
   private messages: Message[] = [];
   private leaderMessages: Message[] = [];
+  private readStates: ReadState[] = [];
+  /** Leader: ticks since becoming leader, the clock of the read lease. */
+  private ticks = 0;
+  /** Leader: reads waiting for leadership confirmation by a heartbeat round. */
+  private readonly reads = new ReadOnlyQueue();
+  /** Leader: reads that arrived before the first commit of this term (§6.4 step 1). */
+  private readsBeforeCommit: { context: string; from: NodeId; lease: boolean }[] = [];
+  private leadTransferee: NodeId = NONE;
+  private transferElapsed = 0;
+  /** Leader: a TimeoutNow went out this term, so voters may ignore our lease: no more lease reads. */
+  private transferredThisTerm = false;
   private prevSoft: SoftState;
   private prevHard: HardState;
   private stepRole: (m: Message) => void = (m) => this.stepFollower(m);
@@ -117,11 +130,62 @@ export class RaftProtocol {
    */
   propose(data: readonly Uint8Array[]): Proposed {
     if (this.role !== 'leader') throw new NotLeaderError(this.id, this.leaderId);
+    if (this.leadTransferee !== NONE) throw new LeadershipTransferError(this.id, this.leadTransferee);
     const firstIndex = this.log.lastIndex() + 1;
     this.log.append(
       data.map((d, k) => ({ index: firstIndex + k, term: this.term, type: 'normal', data: d })),
     );
     return { firstIndex, term: this.term };
+  }
+
+  /**
+   * Starts moving leadership to `to`, or to the most up-to-date other voter
+   * (thesis §3.10): the leader brings the target up to date, then sends it
+   * TimeoutNow. Proposals are refused (LeadershipTransferError) while it runs;
+   * it is abandoned after electionTicks.
+   * @throws NotLeaderError on a non-leader
+   * @throws RaftlineError when `to` is not another voter, or there is none
+   */
+  transferLeader(to?: NodeId): void {
+    if (this.role !== 'leader') throw new NotLeaderError(this.id, this.leaderId);
+    const target = to ?? this.mostUpToDateFollower();
+    if (target === undefined || target === this.id || !this.voters.includes(target)) {
+      throw new RaftlineError(
+        `cannot transfer leadership to ${String(target ?? 'nobody')}: not another voter`,
+      );
+    }
+    if (this.leadTransferee === target) return;
+    this.leadTransferee = target;
+    this.transferElapsed = 0;
+    const pr = this.progress.get(target)!;
+    if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(target);
+    else pr.pendingEmpty = true;
+  }
+
+  /**
+   * Asks for a read index (thesis §6.4). The answer arrives in a later
+   * Ready's readStates with the same context: a read served once applied ≥
+   * index is linearizable. 'lease' answers at once from the leader lease
+   * when it is valid (check-quorum on, no transfer this term) and falls back
+   * to a heartbeat round otherwise. A follower forwards the request to its leader.
+   * @returns false when no leader is known (nothing was sent)
+   */
+  readIndex(context: string, mode: 'safe' | 'lease' = 'safe'): boolean {
+    if (this.role === 'leader') {
+      this.handleReadRequest(context, this.id, mode === 'lease');
+      return true;
+    }
+    if (this.leaderId === NONE) return false;
+    const m = {
+      type: 'read-index',
+      from: this.id,
+      to: this.leaderId,
+      term: this.term,
+      context,
+      lease: mode === 'lease',
+    } as const;
+    this.send(m);
+    return true;
   }
 
   /** Feeds a message from a peer. Messages from other terms are handled as §5.1 requires. */
@@ -151,7 +215,8 @@ export class RaftProtocol {
       this.log.persisting < this.log.lastIndex() ||
       this.log.applying < this.log.committed ||
       this.messages.length > 0 ||
-      this.leaderMessages.length > 0
+      this.leaderMessages.length > 0 ||
+      this.readStates.length > 0
     );
   }
 
@@ -164,13 +229,20 @@ export class RaftProtocol {
     const committed = this.log.unapplied(this.config.maxCommittedPerReady);
     const rd: {
       -readonly [K in keyof Ready]: Ready[K];
-    } = { entries, committed, leaderMessages: this.leaderMessages, messages: this.messages };
+    } = {
+      entries,
+      committed,
+      leaderMessages: this.leaderMessages,
+      messages: this.messages,
+      readStates: this.readStates,
+    };
     if (soft.role !== this.prevSoft.role || soft.leaderId !== this.prevSoft.leaderId) rd.softState = soft;
     if (!sameHardState(hard, this.prevHard)) rd.hardState = hard;
     this.prevSoft = soft;
     this.prevHard = hard;
     this.messages = [];
     this.leaderMessages = [];
+    this.readStates = [];
     if (entries.length > 0) this.log.persisting = entries[entries.length - 1]!.index;
     if (committed.length > 0) this.log.applying = committed[committed.length - 1]!.index;
     return rd;
@@ -204,6 +276,7 @@ export class RaftProtocol {
       appliedIndex: this.log.applied,
       lastIndex: this.log.lastIndex(),
       voters: [...this.voters],
+      leadTransferee: this.leadTransferee,
       ...(progress ? { progress } : {}),
     };
   }
@@ -238,14 +311,14 @@ export class RaftProtocol {
     this.requestVotes('pre-vote', this.term + 1);
   }
 
-  /** §5.2: raise the term, vote for ourselves, ask everyone else. */
-  private becomeCandidate(): void {
+  /** §5.2: raise the term, vote for ourselves, ask everyone else. `transfer`: told to by TimeoutNow. */
+  private becomeCandidate(transfer = false): void {
     this.reset(this.term + 1);
     this.vote = this.id;
     this.role = 'candidate';
     this.stepRole = (m) => this.stepCandidate(m);
     this.tickRole = () => this.tickElection();
-    this.requestVotes('vote', this.term);
+    this.requestVotes('vote', this.term, transfer);
   }
 
   private becomeLeader(): void {
@@ -254,6 +327,8 @@ export class RaftProtocol {
     this.leaderId = this.id;
     this.stepRole = (m) => this.stepLeader(m);
     this.tickRole = () => this.tickHeartbeat();
+    this.ticks = 0;
+    this.transferredThisTerm = false;
     for (const id of this.voters) {
       if (id === this.id) continue;
       const pr = new Progress(this.log.lastIndex() + 1, this.config.maxInflightMessages);
@@ -276,6 +351,9 @@ export class RaftProtocol {
     this.resetRandomizedElectionTimeout();
     this.votes.clear();
     this.progress.clear();
+    this.reads.clear();
+    this.readsBeforeCommit = [];
+    this.leadTransferee = NONE;
   }
 
   /** §5.2: a timeout drawn from [electionTicks, 2 × electionTicks) so that split votes resolve. */
@@ -284,7 +362,7 @@ export class RaftProtocol {
       this.config.electionTicks + this.random.nextInt(this.config.electionTicks);
   }
 
-  private requestVotes(type: 'vote' | 'pre-vote', term: number): void {
+  private requestVotes(type: 'vote' | 'pre-vote', term: number, transfer = false): void {
     this.votes.set(this.id, true);
     if (voteResult(this.voters, this.votes) === 'won') {
       this.winVote(type);
@@ -299,6 +377,7 @@ export class RaftProtocol {
         term,
         lastIndex: this.log.lastIndex(),
         lastTerm: this.log.lastTerm(),
+        transfer,
       });
     }
   }
@@ -319,8 +398,12 @@ export class RaftProtocol {
   }
 
   private tickHeartbeat(): void {
+    this.ticks++;
     this.heartbeatElapsed++;
     this.electionElapsed++;
+    if (this.leadTransferee !== NONE && ++this.transferElapsed >= this.config.electionTicks) {
+      this.leadTransferee = NONE; // thesis §3.10: abort a transfer that does not finish in an election timeout
+    }
     if (this.electionElapsed >= this.config.electionTicks) {
       this.electionElapsed = 0;
       if (this.config.checkQuorum && !this.quorumActive()) {
@@ -358,7 +441,8 @@ export class RaftProtocol {
    */
   private maybeAdoptTerm(m: Message): boolean {
     if (m.type === 'vote' || m.type === 'pre-vote') {
-      const leaseApplies = this.config.checkQuorum || m.type === 'pre-vote';
+      // A transfer's campaign was started by the leader itself: the lease does not protect against it.
+      const leaseApplies = (this.config.checkQuorum || m.type === 'pre-vote') && !m.transfer;
       const inLease =
         leaseApplies && this.leaderId !== NONE && this.electionElapsed < this.config.electionTicks;
       if (inLease) return false;
@@ -421,6 +505,13 @@ export class RaftProtocol {
         this.leaderId = m.from;
         this.handleHeartbeat(m);
         return;
+      case 'timeout-now':
+        // Thesis §3.10: campaign at once, skipping pre-vote; our log is as up to date as the leader's.
+        if (this.isVoter()) this.becomeCandidate(true);
+        return;
+      case 'read-index-resp':
+        if (!m.reject) this.readStates.push({ index: m.index, context: m.context });
+        return;
       default:
         return; // responses to a role we no longer hold
     }
@@ -455,17 +546,24 @@ export class RaftProtocol {
         if (!pr) return;
         pr.recentActive = true;
         pr.probeSent = false;
+        pr.lastAckSentAt = Math.max(pr.lastAckSentAt, m.sentAt);
         // A full window of lost appends would otherwise stall this follower for good.
         if (pr.isPaused()) pr.freeFirstInflight();
         if (pr.match < this.log.lastIndex()) pr.pendingEmpty = true;
+        if (m.context !== '') this.handleReadAck(m.from, m.context);
         return;
       }
+      case 'read-index':
+        if (this.progress.has(m.from)) this.handleReadRequest(m.context, m.from, m.lease);
+        return;
       case 'vote':
       case 'pre-vote':
       case 'vote-resp':
       case 'pre-vote-resp':
       case 'append':
       case 'heartbeat':
+      case 'timeout-now':
+      case 'read-index-resp':
         return; // no other leader exists in our term (§5.2 election safety)
       default:
         assertNever(m);
@@ -505,7 +603,14 @@ export class RaftProtocol {
   private handleHeartbeat(m: Heartbeat): void {
     // The leader sends min(match, commit), so this never exceeds what matches.
     this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
-    this.send({ type: 'heartbeat-resp', from: this.id, to: m.from, term: this.term });
+    this.send({
+      type: 'heartbeat-resp',
+      from: this.id,
+      to: m.from,
+      term: this.term,
+      context: m.context,
+      sentAt: m.sentAt,
+    });
   }
 
   // --------------------------------------------------- replication, leader
@@ -523,6 +628,7 @@ export class RaftProtocol {
     if (!pr.maybeUpdate(m.index)) return;
     if (pr.state === 'probe') pr.becomeReplicate();
     this.maybeCommit();
+    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
   }
 
   /**
@@ -536,10 +642,16 @@ export class RaftProtocol {
     if (q > this.log.committed && this.log.term(q) === this.term) {
       this.log.commitTo(q);
       for (const pr of this.progress.values()) pr.pendingEmpty = true;
+      // §6.4: reads wait for the first commit of the term, which proves our commit index is current.
+      const waiting = this.readsBeforeCommit;
+      this.readsBeforeCommit = [];
+      for (const r of waiting) this.handleReadRequest(r.context, r.from, r.lease);
     }
   }
 
+  /** Heartbeats to every follower, carrying the newest waiting read's context (thesis §6.4). */
   private bcastHeartbeat(): void {
+    const context = this.reads.lastContext();
     for (const [to, pr] of this.progress) {
       this.send({
         type: 'heartbeat',
@@ -547,8 +659,84 @@ export class RaftProtocol {
         to,
         term: this.term,
         commit: Math.min(pr.match, this.log.committed),
+        context,
+        sentAt: this.ticks,
       });
     }
+  }
+
+  // ------------------------------------------------------- reads, transfer
+
+  /** Leader side of ReadIndex (thesis §6.4) for a read from `from` (ourselves or a follower). */
+  private handleReadRequest(context: string, from: NodeId, lease: boolean): void {
+    if (this.log.term(this.log.committed) !== this.term) {
+      this.readsBeforeCommit.push({ context, from, lease });
+      return;
+    }
+    const read = { context, index: this.log.committed, from };
+    if (this.voters.length === 1 || (lease && this.leaseValid())) {
+      this.serveRead(read);
+      return;
+    }
+    this.reads.add(context, read.index, from, this.id);
+    this.bcastHeartbeat();
+  }
+
+  private handleReadAck(from: NodeId, context: string): void {
+    const acks = this.reads.recvAck(from, context);
+    if (!acks) return;
+    const votes = new Map([...acks].map((id) => [id, true] as const));
+    if (voteResult(this.voters, votes) !== 'won') return;
+    for (const r of this.reads.release(context)) this.serveRead(r);
+  }
+
+  private serveRead(r: Pick<PendingRead, 'context' | 'index' | 'from'>): void {
+    if (r.from === this.id) this.readStates.push({ index: r.index, context: r.context });
+    else {
+      this.send({
+        type: 'read-index-resp',
+        from: this.id,
+        to: r.from,
+        term: this.term,
+        context: r.context,
+        index: r.index,
+        reject: false,
+      });
+    }
+  }
+
+  /**
+   * The leader lease: a quorum acknowledged a heartbeat sent less than
+   * electionTicks − leaseDriftTicks ticks ago, and voters ignore other
+   * candidates for electionTicks after hearing from us, so no other leader
+   * can exist yet. Never valid once this term sent a TimeoutNow (a transfer's
+   * votes bypass the lease) or without check-quorum.
+   */
+  private leaseValid(): boolean {
+    if (!this.config.checkQuorum || this.transferredThisTerm || this.leadTransferee !== NONE) return false;
+    const confirmed = quorumMatch(this.voters, (id) =>
+      id === this.id ? this.ticks : (this.progress.get(id)?.lastAckSentAt ?? -Infinity),
+    );
+    return this.ticks - confirmed < this.config.electionTicks - this.config.leaseDriftTicks;
+  }
+
+  private sendTimeoutNow(to: NodeId): void {
+    this.transferredThisTerm = true;
+    this.send({ type: 'timeout-now', from: this.id, to, term: this.term });
+  }
+
+  /** The other voter with the highest match index (first in voter order on a tie). */
+  private mostUpToDateFollower(): NodeId | undefined {
+    let best: NodeId | undefined;
+    let bestMatch = -1;
+    for (const id of this.voters) {
+      const match = this.progress.get(id)?.match ?? -1;
+      if (id !== this.id && match > bestMatch) {
+        best = id;
+        bestMatch = match;
+      }
+    }
+    return best;
   }
 
   /**
@@ -594,7 +782,8 @@ export class RaftProtocol {
   // ----------------------------------------------------------------- misc
 
   private send(m: Message): void {
-    if (m.type === 'append' || m.type === 'heartbeat') this.leaderMessages.push(m);
+    if (m.type === 'append' || m.type === 'heartbeat' || m.type === 'timeout-now')
+      this.leaderMessages.push(m);
     else this.messages.push(m);
   }
 

@@ -51,6 +51,8 @@ export interface VoteRequest extends MessageBase {
   readonly type: 'vote' | 'pre-vote';
   readonly lastIndex: number;
   readonly lastTerm: number;
+  /** Sent by a node told to campaign by TimeoutNow (thesis §3.10): voters skip the leader-lease check. */
+  readonly transfer: boolean;
 }
 
 export interface VoteResponse extends MessageBase {
@@ -85,15 +87,51 @@ export interface AppendResponse extends MessageBase {
 export interface Heartbeat extends MessageBase {
   readonly type: 'heartbeat';
   readonly commit: number;
+  /** The newest ReadIndex request this round confirms ('' for none), thesis §6.4. */
+  readonly context: string;
+  /** The leader's tick count when it sent this; echoed back to time the leader lease. */
+  readonly sentAt: number;
 }
 
+/** Echoes the heartbeat's context and sentAt. */
 export interface HeartbeatResponse extends MessageBase {
   readonly type: 'heartbeat-resp';
+  readonly context: string;
+  readonly sentAt: number;
+}
+
+/** Leadership transfer (thesis §3.10): the leader tells an up-to-date follower to campaign at once. */
+export interface TimeoutNow extends MessageBase {
+  readonly type: 'timeout-now';
+}
+
+/** A follower asks the leader for a read index on behalf of its client (thesis §6.4). */
+export interface ReadIndexRequest extends MessageBase {
+  readonly type: 'read-index';
+  readonly context: string;
+  /** Serve from the leader lease when it is valid instead of a heartbeat round. */
+  readonly lease: boolean;
+}
+
+/** The leader's answer: reads at `index` are linearizable once applied; reject = the leader could not serve it. */
+export interface ReadIndexResponse extends MessageBase {
+  readonly type: 'read-index-resp';
+  readonly context: string;
+  readonly index: number;
+  readonly reject: boolean;
 }
 
 /** Every message nodes exchange. Handled with `switch (m.type)` and an exhaustiveness check. */
 export type Message =
-  VoteRequest | VoteResponse | AppendRequest | AppendResponse | Heartbeat | HeartbeatResponse;
+  | VoteRequest
+  | VoteResponse
+  | AppendRequest
+  | AppendResponse
+  | Heartbeat
+  | HeartbeatResponse
+  | TimeoutNow
+  | ReadIndexRequest
+  | ReadIndexResponse;
 
 export type MessageType = Message['type'];
 
@@ -107,7 +145,19 @@ export const MESSAGE_TYPES: readonly MessageType[] = [
   'append-resp',
   'heartbeat',
   'heartbeat-resp',
+  'timeout-now',
+  'read-index',
+  'read-index-resp',
 ];
+
+/**
+ * A confirmed read index (thesis §6.4): once this node has applied `index`,
+ * a read of its state is linearizable with respect to the request `context`.
+ */
+export interface ReadState {
+  readonly index: number;
+  readonly context: string;
+}
 
 /**
  * The work the protocol hands to its driver. The driver must, in this order:
@@ -134,6 +184,8 @@ export interface Ready {
   readonly committed: readonly Entry[];
   readonly leaderMessages: readonly Message[];
   readonly messages: readonly Message[];
+  /** Read indexes confirmed since the last Ready, in request order; serve each once applied ≥ index. */
+  readonly readStates: readonly ReadState[];
 }
 
 /** Where the leader believes one follower's log is (§5.3 nextIndex/matchIndex). */
@@ -157,6 +209,8 @@ export interface ProtocolStatus {
   readonly appliedIndex: number;
   readonly lastIndex: number;
   readonly voters: readonly NodeId[];
+  /** The node a leadership transfer is moving leadership to, or '' when none runs. */
+  readonly leadTransferee: NodeId;
   /** Present on the leader only: each follower's progress. */
   readonly progress?: Readonly<Record<NodeId, FollowerProgress>>;
 }

@@ -170,7 +170,9 @@ describe('§5.3 followers learn the commit index from the leader', () => {
     const rd = cycleLone(b);
     expect(b.status().commitIndex).toBe(2);
     expect(rd.committed.map((e) => e.index)).toEqual([1, 2]);
-    expect(rd.messages).toEqual([{ type: 'heartbeat-resp', from: 'b', to: 'a', term: 1 }]);
+    expect(rd.messages).toEqual([
+      { type: 'heartbeat-resp', from: 'b', to: 'a', term: 1, context: '', sentAt: 0 },
+    ]);
   });
 
   it('an AppendEntries older than the follower\u2019s commit index is acknowledged up to that index', () => {

@@ -225,8 +225,9 @@ export function voteReq(
   lastIndex: number,
   lastTerm: number,
   type: 'vote' | 'pre-vote' = 'vote',
+  transfer = false,
 ): Message {
-  return { type, from, to, term, lastIndex, lastTerm };
+  return { type, from, to, term, lastIndex, lastTerm, transfer };
 }
 
 export function voteResp(
@@ -252,7 +253,7 @@ export function appendReq(
 }
 
 export function heartbeat(from: NodeId, to: NodeId, term: number, commit: number): Message {
-  return { type: 'heartbeat', from, to, term, commit };
+  return { type: 'heartbeat', from, to, term, commit, context: '', sentAt: 0 };
 }
 
 export function appendResp(from: NodeId, to: NodeId, term: number, index: number, reject = false): Message {
