@@ -1,15 +1,14 @@
-import { LeadershipTransferError, NotLeaderError, RaftlineError } from '../errors';
+import { LeadershipTransferError, NotLeaderError } from '../errors';
 import { validateConfig, type ProtocolConfig } from './config';
+import { Leader } from './leader';
 import { RaftLog } from './log';
-import { Progress, quorumMatch, quorumSize, voteResult } from './progress';
+import { voteResult } from './progress';
 import type { RandomSource } from './random';
-import { ReadOnlyQueue, type PendingRead } from './read-only';
 import {
   NONE,
   type AppendRequest,
   type AppendResponse,
   type Entry,
-  type FollowerProgress,
   type HardState,
   type Heartbeat,
   type Message,
@@ -67,7 +66,8 @@ export class RaftProtocol {
   private leaderId: NodeId = NONE;
   private role: Role = 'follower';
 
-  private readonly progress = new Map<NodeId, Progress>();
+  /** Present while this node leads: the leader-only state. */
+  private leader: Leader | undefined;
   private readonly votes = new Map<NodeId, boolean>();
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
@@ -76,16 +76,6 @@ export class RaftProtocol {
   private messages: Message[] = [];
   private leaderMessages: Message[] = [];
   private readStates: ReadState[] = [];
-  /** Leader: ticks since becoming leader, the clock of the read lease. */
-  private ticks = 0;
-  /** Leader: reads waiting for leadership confirmation by a heartbeat round. */
-  private readonly reads = new ReadOnlyQueue();
-  /** Leader: reads that arrived before the first commit of this term (§6.4 step 1). */
-  private readsBeforeCommit: { context: string; from: NodeId; lease: boolean }[] = [];
-  private leadTransferee: NodeId = NONE;
-  private transferElapsed = 0;
-  /** Leader: a TimeoutNow went out this term, so voters may ignore our lease: no more lease reads. */
-  private transferredThisTerm = false;
   private prevSoft: SoftState;
   private prevHard: HardState;
   private stepRole: (m: Message) => void = (m) => this.stepFollower(m);
@@ -130,7 +120,7 @@ export class RaftProtocol {
    */
   propose(data: readonly Uint8Array[]): Proposed {
     if (this.role !== 'leader') throw new NotLeaderError(this.id, this.leaderId);
-    if (this.leadTransferee !== NONE) throw new LeadershipTransferError(this.id, this.leadTransferee);
+    if (this.leader!.transferee !== NONE) throw new LeadershipTransferError(this.id, this.leader!.transferee);
     const firstIndex = this.log.lastIndex() + 1;
     this.log.append(
       data.map((d, k) => ({ index: firstIndex + k, term: this.term, type: 'normal', data: d })),
@@ -147,19 +137,8 @@ export class RaftProtocol {
    * @throws RaftlineError when `to` is not another voter, or there is none
    */
   transferLeader(to?: NodeId): void {
-    if (this.role !== 'leader') throw new NotLeaderError(this.id, this.leaderId);
-    const target = to ?? this.mostUpToDateFollower();
-    if (target === undefined || target === this.id || !this.voters.includes(target)) {
-      throw new RaftlineError(
-        `cannot transfer leadership to ${String(target ?? 'nobody')}: not another voter`,
-      );
-    }
-    if (this.leadTransferee === target) return;
-    this.leadTransferee = target;
-    this.transferElapsed = 0;
-    const pr = this.progress.get(target)!;
-    if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(target);
-    else pr.pendingEmpty = true;
+    if (!this.leader) throw new NotLeaderError(this.id, this.leaderId);
+    this.leader.transfer(to);
   }
 
   /**
@@ -171,8 +150,8 @@ export class RaftProtocol {
    * @returns false when no leader is known (nothing was sent)
    */
   readIndex(context: string, mode: 'safe' | 'lease' = 'safe'): boolean {
-    if (this.role === 'leader') {
-      this.handleReadRequest(context, this.id, mode === 'lease');
+    if (this.leader) {
+      this.leader.readIndex(context, this.id, mode === 'lease');
       return true;
     }
     if (this.leaderId === NONE) return false;
@@ -205,7 +184,7 @@ export class RaftProtocol {
 
   /** Whether ready() has anything for the driver. */
   hasReady(): boolean {
-    this.flushAppends();
+    this.leader?.flushAppends();
     const soft = this.softState();
     const hard = this.hardState();
     return (
@@ -222,7 +201,7 @@ export class RaftProtocol {
 
   /** Drains the pending work; see Ready for the order the driver must follow. Call advance(ready) when done. */
   ready(): Ready {
-    this.flushAppends();
+    this.leader?.flushAppends();
     const soft = this.softState();
     const hard = this.hardState();
     const entries = this.log.unpersisted();
@@ -255,17 +234,13 @@ export class RaftProtocol {
     const lastApplied = rd.committed[rd.committed.length - 1];
     if (lastApplied) this.log.appliedTo(lastApplied.index);
     // The leader counts itself toward a quorum only once its own entries are durable (thesis §10.2.1).
-    if (this.role === 'leader' && last) this.maybeCommit();
+    if (last) this.leader?.maybeCommit();
   }
 
   // --------------------------------------------------------------- queries
 
   status(): ProtocolStatus {
-    let progress: Record<NodeId, FollowerProgress> | undefined;
-    if (this.role === 'leader') {
-      progress = {};
-      for (const [id, pr] of this.progress) progress[id] = pr.view();
-    }
+    const progress = this.leader?.view();
     return {
       id: this.id,
       role: this.role,
@@ -276,7 +251,7 @@ export class RaftProtocol {
       appliedIndex: this.log.applied,
       lastIndex: this.log.lastIndex(),
       voters: [...this.voters],
-      leadTransferee: this.leadTransferee,
+      leadTransferee: this.leader?.transferee ?? NONE,
       ...(progress ? { progress } : {}),
     };
   }
@@ -327,15 +302,21 @@ export class RaftProtocol {
     this.leaderId = this.id;
     this.stepRole = (m) => this.stepLeader(m);
     this.tickRole = () => this.tickHeartbeat();
-    this.ticks = 0;
-    this.transferredThisTerm = false;
-    for (const id of this.voters) {
-      if (id === this.id) continue;
-      const pr = new Progress(this.log.lastIndex() + 1, this.config.maxInflightMessages);
-      pr.pendingEmpty = true;
-      pr.recentActive = true;
-      this.progress.set(id, pr);
-    }
+    const termOf = (): number => this.term; // the leader reads term and voters live
+    const votersOf = (): readonly NodeId[] => this.voters;
+    this.leader = new Leader({
+      id: this.id,
+      config: this.config,
+      log: this.log,
+      get term() {
+        return termOf();
+      },
+      get voters() {
+        return votersOf();
+      },
+      send: (m) => this.send(m),
+      readState: (rs) => this.readStates.push(rs),
+    });
     // §5.4.2 / §8: entries of earlier terms commit only through one of ours.
     this.log.append([{ index: this.log.lastIndex() + 1, term: this.term, type: 'noop', data: EMPTY }]);
   }
@@ -350,10 +331,7 @@ export class RaftProtocol {
     this.heartbeatElapsed = 0;
     this.resetRandomizedElectionTimeout();
     this.votes.clear();
-    this.progress.clear();
-    this.reads.clear();
-    this.readsBeforeCommit = [];
-    this.leadTransferee = NONE;
+    this.leader = undefined;
   }
 
   /** §5.2: a timeout drawn from [electionTicks, 2 × electionTicks) so that split votes resolve. */
@@ -398,15 +376,13 @@ export class RaftProtocol {
   }
 
   private tickHeartbeat(): void {
-    this.ticks++;
+    const leader = this.leader!;
+    leader.tick();
     this.heartbeatElapsed++;
     this.electionElapsed++;
-    if (this.leadTransferee !== NONE && ++this.transferElapsed >= this.config.electionTicks) {
-      this.leadTransferee = NONE; // thesis §3.10: abort a transfer that does not finish in an election timeout
-    }
     if (this.electionElapsed >= this.config.electionTicks) {
       this.electionElapsed = 0;
-      if (this.config.checkQuorum && !this.quorumActive()) {
+      if (this.config.checkQuorum && !leader.quorumActive()) {
         // Thesis §6.2: a leader that cannot reach a quorum stops serving.
         this.becomeFollower(this.term, NONE);
         return;
@@ -414,18 +390,8 @@ export class RaftProtocol {
     }
     if (this.heartbeatElapsed >= this.config.heartbeatTicks) {
       this.heartbeatElapsed = 0;
-      this.bcastHeartbeat();
+      leader.bcastHeartbeat();
     }
-  }
-
-  /** Counts the followers heard from since the last check, then starts a new round. */
-  private quorumActive(): boolean {
-    let active = 1;
-    for (const [id, pr] of this.progress) {
-      if (pr.recentActive && this.voters.includes(id)) active++;
-      pr.recentActive = false;
-    }
-    return active >= quorumSize(this.voters.length);
   }
 
   // ------------------------------------------------------- term handling
@@ -537,24 +503,16 @@ export class RaftProtocol {
   }
 
   private stepLeader(m: Message): void {
+    const leader = this.leader!;
     switch (m.type) {
       case 'append-resp':
-        this.handleAppendResponse(m);
+        leader.handleAppendResponse(m);
         return;
-      case 'heartbeat-resp': {
-        const pr = this.progress.get(m.from);
-        if (!pr) return;
-        pr.recentActive = true;
-        pr.probeSent = false;
-        pr.lastAckSentAt = Math.max(pr.lastAckSentAt, m.sentAt);
-        // A full window of lost appends would otherwise stall this follower for good.
-        if (pr.isPaused()) pr.freeFirstInflight();
-        if (pr.match < this.log.lastIndex()) pr.pendingEmpty = true;
-        if (m.context !== '') this.handleReadAck(m.from, m.context);
+      case 'heartbeat-resp':
+        leader.handleHeartbeatResponse(m);
         return;
-      }
       case 'read-index':
-        if (this.progress.has(m.from)) this.handleReadRequest(m.context, m.from, m.lease);
+        if (leader.progress.has(m.from)) leader.readIndex(m.context, m.from, m.lease);
         return;
       case 'vote':
       case 'pre-vote':
@@ -611,172 +569,6 @@ export class RaftProtocol {
       context: m.context,
       sentAt: m.sentAt,
     });
-  }
-
-  // --------------------------------------------------- replication, leader
-
-  private handleAppendResponse(m: AppendResponse): void {
-    const pr = this.progress.get(m.from);
-    if (!pr) return;
-    pr.recentActive = true;
-    if (m.reject) {
-      // Skip the follower's whole conflicting term in one step.
-      const hint = m.hintTerm > 0 ? this.log.findConflictByTerm(m.hintIndex, m.hintTerm) : m.hintIndex;
-      if (pr.maybeDecrTo(m.index, hint)) pr.pendingEmpty = true;
-      return;
-    }
-    if (!pr.maybeUpdate(m.index)) return;
-    if (pr.state === 'probe') pr.becomeReplicate();
-    this.maybeCommit();
-    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
-  }
-
-  /**
-   * §5.3, §5.4.2: commit the highest index a quorum holds durably, but only
-   * if that entry is of the current term. Tells followers when it moves.
-   */
-  private maybeCommit(): void {
-    const q = quorumMatch(this.voters, (id) =>
-      id === this.id ? this.log.stable : (this.progress.get(id)?.match ?? 0),
-    );
-    if (q > this.log.committed && this.log.term(q) === this.term) {
-      this.log.commitTo(q);
-      for (const pr of this.progress.values()) pr.pendingEmpty = true;
-      // §6.4: reads wait for the first commit of the term, which proves our commit index is current.
-      const waiting = this.readsBeforeCommit;
-      this.readsBeforeCommit = [];
-      for (const r of waiting) this.handleReadRequest(r.context, r.from, r.lease);
-    }
-  }
-
-  /** Heartbeats to every follower, carrying the newest waiting read's context (thesis §6.4). */
-  private bcastHeartbeat(): void {
-    const context = this.reads.lastContext();
-    for (const [to, pr] of this.progress) {
-      this.send({
-        type: 'heartbeat',
-        from: this.id,
-        to,
-        term: this.term,
-        commit: Math.min(pr.match, this.log.committed),
-        context,
-        sentAt: this.ticks,
-      });
-    }
-  }
-
-  // ------------------------------------------------------- reads, transfer
-
-  /** Leader side of ReadIndex (thesis §6.4) for a read from `from` (ourselves or a follower). */
-  private handleReadRequest(context: string, from: NodeId, lease: boolean): void {
-    if (this.log.term(this.log.committed) !== this.term) {
-      this.readsBeforeCommit.push({ context, from, lease });
-      return;
-    }
-    const read = { context, index: this.log.committed, from };
-    if (this.voters.length === 1 || (lease && this.leaseValid())) {
-      this.serveRead(read);
-      return;
-    }
-    this.reads.add(context, read.index, from, this.id);
-    this.bcastHeartbeat();
-  }
-
-  private handleReadAck(from: NodeId, context: string): void {
-    const acks = this.reads.recvAck(from, context);
-    if (!acks) return;
-    const votes = new Map([...acks].map((id) => [id, true] as const));
-    if (voteResult(this.voters, votes) !== 'won') return;
-    for (const r of this.reads.release(context)) this.serveRead(r);
-  }
-
-  private serveRead(r: Pick<PendingRead, 'context' | 'index' | 'from'>): void {
-    if (r.from === this.id) this.readStates.push({ index: r.index, context: r.context });
-    else {
-      this.send({
-        type: 'read-index-resp',
-        from: this.id,
-        to: r.from,
-        term: this.term,
-        context: r.context,
-        index: r.index,
-        reject: false,
-      });
-    }
-  }
-
-  /**
-   * The leader lease: a quorum acknowledged a heartbeat sent less than
-   * electionTicks − leaseDriftTicks ticks ago, and voters ignore other
-   * candidates for electionTicks after hearing from us, so no other leader
-   * can exist yet. Never valid once this term sent a TimeoutNow (a transfer's
-   * votes bypass the lease) or without check-quorum.
-   */
-  private leaseValid(): boolean {
-    if (!this.config.checkQuorum || this.transferredThisTerm || this.leadTransferee !== NONE) return false;
-    const confirmed = quorumMatch(this.voters, (id) =>
-      id === this.id ? this.ticks : (this.progress.get(id)?.lastAckSentAt ?? -Infinity),
-    );
-    return this.ticks - confirmed < this.config.electionTicks - this.config.leaseDriftTicks;
-  }
-
-  private sendTimeoutNow(to: NodeId): void {
-    this.transferredThisTerm = true;
-    this.send({ type: 'timeout-now', from: this.id, to, term: this.term });
-  }
-
-  /** The other voter with the highest match index (first in voter order on a tie). */
-  private mostUpToDateFollower(): NodeId | undefined {
-    let best: NodeId | undefined;
-    let bestMatch = -1;
-    for (const id of this.voters) {
-      const match = this.progress.get(id)?.match ?? -1;
-      if (id !== this.id && match > bestMatch) {
-        best = id;
-        bestMatch = match;
-      }
-    }
-    return best;
-  }
-
-  /**
-   * Sends each follower what it lacks, batching everything proposed since the
-   * last Ready into as few appends as the limits allow.
-   */
-  private flushAppends(): void {
-    if (this.role !== 'leader') return;
-    for (const [to, pr] of this.progress) {
-      if (pr.pendingEmpty) this.maybeSendAppend(to, pr, true);
-      while (this.maybeSendAppend(to, pr, false));
-    }
-  }
-
-  /** Returns whether an append was sent. */
-  private maybeSendAppend(to: NodeId, pr: Progress, sendIfEmpty: boolean): boolean {
-    if (pr.isPaused()) return false;
-    const prevIndex = pr.next - 1;
-    const prevTerm = this.log.term(prevIndex);
-    if (prevTerm === undefined) return false;
-    const entries = this.log.slice(
-      pr.next,
-      this.log.lastIndex(),
-      this.config.maxEntriesPerMessage,
-      this.config.maxBytesPerMessage,
-    );
-    if (entries.length === 0 && !sendIfEmpty) return false;
-    this.send({
-      type: 'append',
-      from: this.id,
-      to,
-      term: this.term,
-      prevIndex,
-      prevTerm,
-      entries,
-      commit: this.log.committed,
-    });
-    pr.sent(prevIndex + entries.length, entries.length);
-    pr.pendingEmpty = false;
-    return true;
   }
 
   // ----------------------------------------------------------------- misc

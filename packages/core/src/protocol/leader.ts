@@ -1,0 +1,265 @@
+import { RaftlineError } from '../errors';
+import type { ProtocolConfig } from './config';
+import type { RaftLog } from './log';
+import { Progress, quorumMatch, quorumSize, voteResult } from './progress';
+import { ReadOnlyQueue, type PendingRead } from './read-only';
+import {
+  NONE,
+  type AppendResponse,
+  type FollowerProgress,
+  type HeartbeatResponse,
+  type Message,
+  type NodeId,
+  type ReadState,
+} from './types';
+
+/** What the Leader needs from the RaftProtocol that owns it. */
+export interface LeaderHost {
+  readonly id: NodeId;
+  readonly config: ProtocolConfig;
+  readonly log: RaftLog;
+  readonly term: number;
+  readonly voters: readonly NodeId[];
+  send(m: Message): void;
+  readState(rs: ReadState): void;
+}
+
+/**
+ * Everything only a leader keeps, created by becomeLeader and dropped when
+ * the role ends: each follower's progress and flow control (§5.3),
+ * commitment (§5.3, §5.4.2), ReadIndex and the lease (thesis §6.4), and
+ * leadership transfer (thesis §3.10).
+ */
+export class Leader {
+  readonly progress = new Map<NodeId, Progress>();
+  /** Ticks since this leadership began: the clock of the read lease. */
+  private ticks = 0;
+  private readonly reads = new ReadOnlyQueue();
+  /** Reads that arrived before the first commit of this term (§6.4 step 1). */
+  private readsBeforeCommit: { context: string; from: NodeId; lease: boolean }[] = [];
+  transferee: NodeId = NONE;
+  private transferElapsed = 0;
+  /** A TimeoutNow went out this term, so voters may ignore our lease: no more lease reads. */
+  private transferredThisTerm = false;
+
+  constructor(private readonly host: LeaderHost) {
+    for (const id of host.voters) {
+      if (id === host.id) continue;
+      const pr = new Progress(host.log.lastIndex() + 1, host.config.maxInflightMessages);
+      pr.pendingEmpty = true;
+      pr.recentActive = true;
+      this.progress.set(id, pr);
+    }
+  }
+
+  /** One tick of leader time; abandons a transfer that outlived an election timeout (thesis §3.10). */
+  tick(): void {
+    this.ticks++;
+    if (this.transferee !== NONE && ++this.transferElapsed >= this.host.config.electionTicks) {
+      this.transferee = NONE;
+    }
+  }
+
+  /** Counts the voters heard from since the last check (thesis §6.2), then starts a new round. */
+  quorumActive(): boolean {
+    let active = 1;
+    for (const [id, pr] of this.progress) {
+      if (pr.recentActive && this.host.voters.includes(id)) active++;
+      pr.recentActive = false;
+    }
+    return active >= quorumSize(this.host.voters.length);
+  }
+
+  // ------------------------------------------------------------ replication
+
+  handleAppendResponse(m: AppendResponse): void {
+    const pr = this.progress.get(m.from);
+    if (!pr) return;
+    pr.recentActive = true;
+    if (m.reject) {
+      // Skip the follower's whole conflicting term in one step.
+      const hint = m.hintTerm > 0 ? this.host.log.findConflictByTerm(m.hintIndex, m.hintTerm) : m.hintIndex;
+      if (pr.maybeDecrTo(m.index, hint)) pr.pendingEmpty = true;
+      return;
+    }
+    if (!pr.maybeUpdate(m.index)) return;
+    if (pr.state === 'probe') pr.becomeReplicate();
+    this.maybeCommit();
+    if (m.from === this.transferee && pr.match === this.host.log.lastIndex()) this.sendTimeoutNow(m.from);
+  }
+
+  handleHeartbeatResponse(m: HeartbeatResponse): void {
+    const pr = this.progress.get(m.from);
+    if (!pr) return;
+    pr.recentActive = true;
+    pr.probeSent = false;
+    pr.lastAckSentAt = Math.max(pr.lastAckSentAt, m.sentAt);
+    // A full window of lost appends would otherwise stall this follower for good.
+    if (pr.isPaused()) pr.freeFirstInflight();
+    if (pr.match < this.host.log.lastIndex()) pr.pendingEmpty = true;
+    if (m.context !== '') this.handleReadAck(m.from, m.context);
+  }
+
+  /**
+   * §5.3, §5.4.2: commit the highest index a quorum holds durably, but only
+   * if that entry is of the current term; the leader counts only what it has
+   * itself made durable (log.stable, thesis §10.2.1). Tells followers when it moves.
+   */
+  maybeCommit(): void {
+    const { log, term } = this.host;
+    const q = quorumMatch(this.host.voters, (id) =>
+      id === this.host.id ? log.stable : (this.progress.get(id)?.match ?? 0),
+    );
+    if (q <= log.committed || log.term(q) !== term) return;
+    log.commitTo(q);
+    for (const pr of this.progress.values()) pr.pendingEmpty = true;
+    const waiting = this.readsBeforeCommit;
+    this.readsBeforeCommit = [];
+    for (const r of waiting) this.readIndex(r.context, r.from, r.lease);
+  }
+
+  /** Heartbeats to every follower, carrying the newest waiting read's context (thesis §6.4). */
+  bcastHeartbeat(): void {
+    const context = this.reads.lastContext();
+    const { id, term, log } = this.host;
+    for (const [to, pr] of this.progress) {
+      const commit = Math.min(pr.match, log.committed);
+      this.host.send({ type: 'heartbeat', from: id, to, term, commit, context, sentAt: this.ticks });
+    }
+  }
+
+  /** Sends each follower what it lacks, batching everything proposed since the last Ready. */
+  flushAppends(): void {
+    for (const [to, pr] of this.progress) {
+      if (pr.pendingEmpty) this.maybeSendAppend(to, pr, true);
+      while (this.maybeSendAppend(to, pr, false));
+    }
+  }
+
+  /** Returns whether an append was sent. */
+  private maybeSendAppend(to: NodeId, pr: Progress, sendIfEmpty: boolean): boolean {
+    if (pr.isPaused()) return false;
+    const { log, config } = this.host;
+    const prevIndex = pr.next - 1;
+    const prevTerm = log.term(prevIndex);
+    if (prevTerm === undefined) return false;
+    const entries = log.slice(
+      pr.next,
+      log.lastIndex(),
+      config.maxEntriesPerMessage,
+      config.maxBytesPerMessage,
+    );
+    if (entries.length === 0 && !sendIfEmpty) return false;
+    const { id: from, term } = this.host;
+    this.host.send({ type: 'append', from, to, term, prevIndex, prevTerm, entries, commit: log.committed });
+    pr.sent(prevIndex + entries.length, entries.length);
+    pr.pendingEmpty = false;
+    return true;
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  /** ReadIndex (thesis §6.4) for a read from `from`: ourselves or a follower. */
+  readIndex(context: string, from: NodeId, lease: boolean): void {
+    const { log, term } = this.host;
+    if (log.term(log.committed) !== term) {
+      this.readsBeforeCommit.push({ context, from, lease });
+      return;
+    }
+    const read = { context, index: log.committed, from };
+    if (this.host.voters.length === 1 || (lease && this.leaseValid())) {
+      this.serveRead(read);
+      return;
+    }
+    this.reads.add(context, read.index, from, this.host.id);
+    this.bcastHeartbeat();
+  }
+
+  private handleReadAck(from: NodeId, context: string): void {
+    const acks = this.reads.recvAck(from, context);
+    if (!acks) return;
+    const votes = new Map([...acks].map((id) => [id, true] as const));
+    if (voteResult(this.host.voters, votes) !== 'won') return;
+    for (const r of this.reads.release(context)) this.serveRead(r);
+  }
+
+  private serveRead(r: Pick<PendingRead, 'context' | 'index' | 'from'>): void {
+    if (r.from === this.host.id) {
+      this.host.readState({ index: r.index, context: r.context });
+      return;
+    }
+    const { id: from, term } = this.host;
+    this.host.send({
+      type: 'read-index-resp',
+      from,
+      to: r.from,
+      term,
+      context: r.context,
+      index: r.index,
+      reject: false,
+    });
+  }
+
+  /**
+   * The leader lease: a quorum acknowledged a heartbeat sent less than
+   * electionTicks − leaseDriftTicks ticks ago, and voters ignore other
+   * candidates for electionTicks after hearing from us, so no other leader
+   * can exist yet. Never valid without check-quorum, or once this term sent
+   * a TimeoutNow (a transfer's votes bypass the lease).
+   */
+  private leaseValid(): boolean {
+    const { config } = this.host;
+    if (!config.checkQuorum || this.transferredThisTerm || this.transferee !== NONE) return false;
+    const confirmed = quorumMatch(this.host.voters, (id) =>
+      id === this.host.id ? this.ticks : (this.progress.get(id)?.lastAckSentAt ?? -Infinity),
+    );
+    return this.ticks - confirmed < config.electionTicks - config.leaseDriftTicks;
+  }
+
+  // --------------------------------------------------------------- transfer
+
+  /**
+   * Starts a leadership transfer to `to`, or to the most up-to-date other voter.
+   * @throws RaftlineError when the target is not another voter
+   */
+  transfer(to: NodeId | undefined): void {
+    const target = to ?? this.mostUpToDateFollower();
+    if (target === undefined || target === this.host.id || !this.host.voters.includes(target)) {
+      throw new RaftlineError(
+        `cannot transfer leadership to ${String(target ?? 'nobody')}: not another voter`,
+      );
+    }
+    if (this.transferee === target) return;
+    this.transferee = target;
+    this.transferElapsed = 0;
+    const pr = this.progress.get(target)!;
+    if (pr.match === this.host.log.lastIndex()) this.sendTimeoutNow(target);
+    else pr.pendingEmpty = true;
+  }
+
+  private sendTimeoutNow(to: NodeId): void {
+    this.transferredThisTerm = true;
+    this.host.send({ type: 'timeout-now', from: this.host.id, to, term: this.host.term });
+  }
+
+  /** The other voter with the highest match index (first in voter order on a tie). */
+  private mostUpToDateFollower(): NodeId | undefined {
+    let best: NodeId | undefined;
+    let bestMatch = -1;
+    for (const id of this.host.voters) {
+      const match = this.progress.get(id)?.match ?? -1;
+      if (id !== this.host.id && match > bestMatch) {
+        best = id;
+        bestMatch = match;
+      }
+    }
+    return best;
+  }
+
+  /** Each follower's progress, for status(). */
+  view(): Record<NodeId, FollowerProgress> {
+    const out: Record<NodeId, FollowerProgress> = {};
+    for (const [id, pr] of this.progress) out[id] = pr.view();
+    return out;
+  }
+}
