@@ -42,6 +42,17 @@ export class CommittedFeed {
     this.wake();
   }
 
+  /**
+   * The state jumped to a snapshot at `index`: entries up to it are not in
+   * the log any more; iterators still behind it fail with CompactedError.
+   */
+  skipTo(index: number): void {
+    if (index <= this.applied) return;
+    this.applied = index;
+    this.results.clear();
+    this.wake();
+  }
+
   /** Ends every iterator once it has caught up. */
   close(): void {
     this.closed = true;

@@ -34,6 +34,16 @@ export interface NodeConfig {
    * minus a tick after a quorum acknowledged it. Default 0.1.
    */
   readonly maxClockDrift: number;
+  /** Snapshot after this many applied entries since the last snapshot (0 = never by count). */
+  readonly snapshotEntries: number;
+  /** Snapshot after this many applied payload bytes since the last snapshot (0 = never by size). */
+  readonly snapshotBytes: number;
+  /** Entries kept behind a snapshot so slightly lagging followers catch up from the log. */
+  readonly snapshotTrailingEntries: number;
+  /** Size of one InstallSnapshot chunk; keep well below the transport's frame limit (NATS: 1 MiB). */
+  readonly snapshotChunkBytes: number;
+  /** A snapshot chunk unacknowledged for this long is resent. */
+  readonly snapshotChunkTimeoutMs: number;
 }
 
 /** Returns a fresh copy of the defaults: election 1000 ms, heartbeat 100 ms, tick 10 ms, proposals 5 s. */
@@ -51,6 +61,11 @@ export function defaultNodeConfig(): NodeConfig {
     maxBytesPerMessage: p.maxBytesPerMessage,
     streamResultWindow: 4096,
     maxClockDrift: 0.1,
+    snapshotEntries: 10_000,
+    snapshotBytes: 64 * 1024 * 1024,
+    snapshotTrailingEntries: 1_000,
+    snapshotChunkBytes: 256 * 1024,
+    snapshotChunkTimeoutMs: 1_000,
   };
 }
 
@@ -71,9 +86,16 @@ export function resolveNodeConfig(partial: Partial<NodeConfig> = {}): {
     'tickMs',
     'proposalTimeoutMs',
     'streamResultWindow',
+    'snapshotChunkBytes',
+    'snapshotChunkTimeoutMs',
   ] as const) {
     const v = node[field];
     if (!Number.isFinite(v) || v <= 0) problems.push(`${field} (${String(v)}) must be a positive number`);
+  }
+  for (const field of ['snapshotEntries', 'snapshotBytes', 'snapshotTrailingEntries'] as const) {
+    const v = node[field];
+    if (!Number.isSafeInteger(v) || v < 0)
+      problems.push(`${field} (${String(v)}) must be a non-negative integer`);
   }
   if (!(node.maxClockDrift >= 0 && node.maxClockDrift < 0.5)) {
     problems.push(`maxClockDrift (${String(node.maxClockDrift)}) must be at least 0 and below 0.5`);

@@ -9,6 +9,7 @@ import {
 import { silentLogger, type Logger } from '../logger';
 import type { Clock, Cancel } from '../ports/clock';
 import type { LogStore } from '../ports/log-store';
+import type { SnapshotStore } from '../ports/snapshot-store';
 import type { StableStore } from '../ports/stable-store';
 import type { Transport } from '../ports/transport';
 import { RaftProtocol } from '../protocol/raft';
@@ -26,6 +27,7 @@ import type { Applier, ApplyResult } from './applier';
 import { decodeCommand, encodeCommand, type CommandEnvelope, type CommandRequest } from './command';
 import { resolveNodeConfig, type NodeConfig } from './config';
 import { CommittedFeed, type CommittedEvent } from './committed-feed';
+import { SnapshotManager } from './snapshots';
 
 /** Everything a RaftNode is assembled from. */
 export interface RaftNodeOptions {
@@ -34,6 +36,11 @@ export interface RaftNodeOptions {
   readonly voters: readonly NodeId[];
   readonly logStore: LogStore;
   readonly stableStore: StableStore;
+  /**
+   * Where snapshots live (§7). Without one the node never snapshots or
+   * compacts its log, and cannot accept a snapshot from a leader.
+   */
+  readonly snapshotStore?: SnapshotStore;
   readonly transport: Transport;
   readonly clock: Clock;
   /** Spreads election timeouts; seed it for reproducible runs. */
@@ -135,10 +142,10 @@ export class RaftNode {
   private state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
   private processing: Promise<void> | undefined;
   private cancelTick: Cancel = () => {};
-  private lastTime = 0;
   private storageError: string | undefined;
   private droppedMessages = 0;
   private role: Role = 'follower';
+  private readonly snapshots: SnapshotManager | undefined;
   private leaderId: NodeId = NONE;
   private readSeq = 0;
   private readonly reads = new Map<string, PendingRead>();
@@ -152,6 +159,24 @@ export class RaftNode {
     this.config = resolveNodeConfig(options.config).node;
     this.logger = options.logger ?? silentLogger;
     this.feed = new CommittedFeed(this.config.streamResultWindow, (lo, hi) => this.readLog(lo, hi));
+    const store = options.snapshotStore;
+    this.snapshots =
+      store &&
+      new SnapshotManager({
+        id: options.id,
+        store,
+        clock: options.clock,
+        send: (m) => options.transport.send([m]),
+        logger: this.logger,
+        chunkBytes: this.config.snapshotChunkBytes,
+        chunkTimeoutMs: this.config.snapshotChunkTimeoutMs,
+        protocol: () => this.protocol!,
+        applier: options.applier,
+        logStore: options.logStore,
+        settings: this.config,
+        kick: () => this.kick(),
+        step: (m) => this.receive(m),
+      });
   }
 
   /**
@@ -164,9 +189,11 @@ export class RaftNode {
     this.state = 'starting';
     const { logStore, stableStore } = this.options;
     const hardState = await stableStore.load();
-    const first = await logStore.firstIndex();
+    const snapshot = await this.snapshots?.recover();
+    const first = Math.max(await logStore.firstIndex(), (snapshot?.index ?? 0) + 1);
     const last = await logStore.lastIndex();
     const entries = last >= first ? await logStore.entries(first, last + 1) : [];
+    if (snapshot) this.feed.skipTo(snapshot.index);
     const { protocol } = resolveNodeConfig(this.options.config);
     this.protocol = new RaftProtocol({
       id: this.id,
@@ -175,7 +202,8 @@ export class RaftNode {
       random: this.options.random,
       ...(hardState ? { hardState } : {}),
       entries,
-      applied: 0,
+      applied: snapshot?.index ?? 0,
+      ...(snapshot ? { snapshot } : {}),
     });
     this.state = 'running';
     await this.options.transport.listen((m) => this.receive(m));
@@ -303,7 +331,7 @@ export class RaftNode {
       commitIndex: s.commitIndex,
       appliedIndex: s.appliedIndex,
       lastIndex: s.lastIndex,
-      snapshotIndex: 0,
+      snapshotIndex: this.snapshots?.index ?? 0,
       members: { voters: s.voters },
       ...(s.leadTransferee !== NONE ? { leadTransferee: s.leadTransferee } : {}),
       ...(s.progress ? { followers: s.progress } : {}),
@@ -341,6 +369,7 @@ export class RaftNode {
     this.failPending(() => new NodeStoppedError(this.id));
     this.failReads('node stopped', true);
     this.releaseTransferWaiters();
+    this.snapshots?.stopSending();
     this.feed.close();
     this.logger.info({ node: this.id }, 'raft node stopped');
   }
@@ -365,6 +394,16 @@ export class RaftNode {
   private receive(m: Message): void {
     if (this.state !== 'running') return;
     try {
+      // Snapshot bytes are the runtime's business; the protocol sees only the finished install.
+      if (m.type === 'snapshot-chunk') {
+        if (this.snapshots) this.snapshots.onChunk(m);
+        else this.droppedMessages++;
+        return;
+      }
+      if (m.type === 'snapshot-chunk-resp') {
+        this.snapshots?.onChunkResponse(m);
+        return;
+      }
       this.protocol!.step(m);
     } catch (err) {
       this.droppedMessages++;
@@ -390,11 +429,17 @@ export class RaftNode {
 
   private async readyLoop(): Promise<void> {
     const p = this.protocol!;
-    while (this.state === 'running' && p.hasReady()) {
+    while (this.state === 'running' && (p.hasReady() || this.snapshots?.compactionDue())) {
+      if (this.snapshots && !(await this.retrying('log compaction', () => this.snapshots!.compactIfDue())))
+        return;
+      if (!p.hasReady()) continue;
       const rd = p.ready();
       if (rd.softState) this.changeRole(rd.softState.role, rd.softState.leaderId, p.status().term);
-      if (rd.leaderMessages.length > 0) this.options.transport.send(rd.leaderMessages);
-      const persisted = await this.persist(rd);
+      this.sendLeaderMessages(rd);
+      const snap = rd.snapshot;
+      if (snap && !(await this.retrying('snapshot install', () => this.snapshots!.install(snap)))) return;
+      if (snap) this.feed.skipTo(snap.index);
+      const persisted = await this.retrying('storage write', () => this.persist(rd));
       if (!persisted) return; // stopped while retrying: nothing unpersisted is acknowledged
       if (rd.messages.length > 0) this.options.transport.send(rd.messages);
       this.apply(rd.committed);
@@ -408,21 +453,40 @@ export class RaftNode {
     }
   }
 
-  /** Makes the Ready's hard state and entries durable, retrying with backoff. Returns false if stopped meanwhile. */
-  private async persist(rd: Ready): Promise<boolean> {
-    if (rd.entries.length === 0 && !rd.hardState) return true;
+  /** Sends what may go before persisting; snapshot requests become a chunked transfer instead. */
+  private sendLeaderMessages(rd: Ready): void {
+    const out: Message[] = [];
+    for (const m of rd.leaderMessages) {
+      if (m.type === 'snapshot') this.snapshots?.send(m);
+      else out.push(m);
+    }
+    if (out.length > 0) this.options.transport.send(out);
+  }
+
+  /** Makes the Ready's hard state and entries durable. */
+  private async persist(rd: Ready): Promise<void> {
+    if (rd.entries.length === 0 && !rd.hardState) return;
+    await Promise.all([
+      rd.entries.length > 0 ? this.options.logStore.append(rd.entries) : undefined,
+      rd.hardState ? this.options.stableStore.save(rd.hardState) : undefined,
+    ]);
+  }
+
+  /**
+   * Runs a storage step, retrying with backoff until it succeeds (the error
+   * shows in status() meanwhile). Returns false if the node stopped first:
+   * nothing that is not durable is ever acknowledged.
+   */
+  private async retrying(what: string, step: () => Promise<void>): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await Promise.all([
-          rd.entries.length > 0 ? this.options.logStore.append(rd.entries) : undefined,
-          rd.hardState ? this.options.stableStore.save(rd.hardState) : undefined,
-        ]);
+        await step();
         if (this.storageError) this.logger.info({ node: this.id }, 'storage recovered');
         this.storageError = undefined;
         return true;
       } catch (err) {
-        this.storageError = err instanceof Error ? err.message : String(err);
-        this.logger.error({ node: this.id, err, attempt }, 'storage write failed; retrying');
+        this.storageError = `${what}: ${err instanceof Error ? err.message : String(err)}`;
+        this.logger.error({ node: this.id, err, attempt }, `${what} failed; retrying`);
         if (this.state !== 'running') return false;
         await this.sleep(Math.min(MAX_BACKOFF_MS, 10 * 2 ** attempt));
         if (this.state !== 'running') return false;
@@ -441,18 +505,14 @@ export class RaftNode {
       if (e.type === 'normal') {
         try {
           command = decodeCommand(e.data);
-          this.lastTime = Math.max(this.lastTime, command.time);
-          outcome = this.options.applier.apply(command, {
-            index: e.index,
-            term: e.term,
-            time: this.lastTime,
-          });
+          outcome = this.options.applier.apply(command, { index: e.index, term: e.term, time: command.time });
         } catch (err) {
           outcome = { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
         }
       }
       this.settle(e, outcome);
       this.feed.push(e, command, outcome);
+      this.snapshots?.afterApply(e.index, e.data.byteLength);
     }
   }
 
@@ -482,6 +542,7 @@ export class RaftNode {
         pending.reject(new LeadershipLostError(index));
       }
     }
+    if (role !== 'leader') this.snapshots?.stopSending();
     this.options.applier.onRoleChange?.(role, leaderId, term);
   }
 
@@ -510,9 +571,24 @@ export class RaftNode {
     }
   }
 
-  /** Holds fn until the running leadership transfer ends, then runs it. */
+  /**
+   * Holds fn until the running leadership transfer ends and a leader is known
+   * again, then runs it. Fix: a transfer ends on the old leader when the
+   * target's vote request deposes it, before the target has won, so running fn
+   * at once failed held proposals with a NotLeaderError naming no leader.
+   */
   private afterTransfer<T>(fn: () => Promise<T>): Promise<T> {
-    return new Promise<void>((resolve) => this.transferWaiters.push(resolve)).then(fn);
+    return new Promise<void>((resolve) => this.transferWaiters.push(resolve))
+      .then(() => this.awaitKnownLeader())
+      .then(fn);
+  }
+
+  /** Waits, at most two election timeouts, until some leader is known (this node or another). */
+  private async awaitKnownLeader(): Promise<void> {
+    for (let waited = 0; this.leaderId === NONE; waited += this.config.tickMs) {
+      if (waited > 2 * this.config.electionTimeoutMs || this.state !== 'running') return;
+      await this.sleep(this.config.tickMs);
+    }
   }
 
   private maybeEndTransfer(): void {

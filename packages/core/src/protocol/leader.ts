@@ -11,6 +11,7 @@ import {
   type Message,
   type NodeId,
   type ReadState,
+  type SnapshotInfo,
 } from './types';
 
 /** What the Leader needs from the RaftProtocol that owns it. */
@@ -22,6 +23,8 @@ export interface LeaderHost {
   readonly voters: readonly NodeId[];
   send(m: Message): void;
   readState(rs: ReadState): void;
+  /** The newest durable snapshot, to send to followers that need compacted entries. */
+  readonly snapshot: SnapshotInfo | undefined;
 }
 
 /**
@@ -83,7 +86,8 @@ export class Leader {
       return;
     }
     if (!pr.maybeUpdate(m.index)) return;
-    if (pr.state === 'probe') pr.becomeReplicate();
+    if (pr.state === 'probe' || (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot))
+      pr.becomeReplicate();
     this.maybeCommit();
     if (m.from === this.transferee && pr.match === this.host.log.lastIndex()) this.sendTimeoutNow(m.from);
   }
@@ -142,7 +146,7 @@ export class Leader {
     const { log, config } = this.host;
     const prevIndex = pr.next - 1;
     const prevTerm = log.term(prevIndex);
-    if (prevTerm === undefined) return false;
+    if (prevTerm === undefined) return this.maybeSendSnapshot(to, pr);
     const entries = log.slice(
       pr.next,
       log.lastIndex(),
@@ -155,6 +159,23 @@ export class Leader {
     pr.sent(prevIndex + entries.length, entries.length);
     pr.pendingEmpty = false;
     return true;
+  }
+
+  /** §7: the entries the follower needs are compacted away; send the snapshot instead. */
+  private maybeSendSnapshot(to: NodeId, pr: Progress): boolean {
+    const snapshot = this.host.snapshot;
+    if (!snapshot) return false;
+    pr.becomeSnapshot(snapshot.index);
+    this.host.send({ type: 'snapshot', from: this.host.id, to, term: this.host.term, snapshot });
+    return true;
+  }
+
+  /** The runtime could not deliver a snapshot to `to`: fall back to probing (which resends it). */
+  snapshotFailed(to: NodeId): void {
+    const pr = this.progress.get(to);
+    if (!pr) return;
+    pr.snapshotFailed();
+    pr.pendingEmpty = true;
   }
 
   // ------------------------------------------------------------------ reads

@@ -28,20 +28,63 @@ export class RaftLog {
   applying = 0;
   applied = 0;
 
-  /** Starts from durable state: `entries` must be contiguous and all durable. */
-  constructor(entries: readonly Entry[] = [], committed = 0, applied = 0) {
-    if (entries.length > 0) {
-      const first = entries[0]!;
-      this.offset = first.index - 1;
-      this.offsetTerm = 0;
+  /**
+   * Starts from durable state: a snapshot (index/term of its last entry, or
+   * 0/0) and the entries after it, contiguous and all durable. Entries the
+   * snapshot covers are skipped.
+   */
+  constructor(
+    entries: readonly Entry[] = [],
+    committed = 0,
+    applied = 0,
+    snapshot: { readonly index: number; readonly term: number } = { index: 0, term: 0 },
+  ) {
+    this.offset = snapshot.index;
+    this.offsetTerm = snapshot.term;
+    const first = entries[0];
+    if (snapshot.index === 0 && first && first.index > 1) {
+      throw new Error(`log starts at ${first.index} but no snapshot covers what precedes it`);
     }
     for (const e of entries) {
+      if (e.index <= this.offset) continue;
       if (e.index !== this.lastIndex() + 1) throw new Error(`log is not contiguous at index ${e.index}`);
       this.entries.push(e);
     }
     this.stable = this.persisting = this.lastIndex();
-    this.committed = Math.min(committed, this.lastIndex());
-    this.applied = this.applying = Math.min(applied, this.committed);
+    this.committed = Math.max(this.offset, Math.min(committed, this.lastIndex()));
+    this.applied = this.applying = Math.max(this.offset, Math.min(applied, this.committed));
+  }
+
+  /** Index and term of the last entry the snapshot covers (0/0 when none). */
+  snapshotPoint(): { index: number; term: number } {
+    return { index: this.offset, term: this.offsetTerm };
+  }
+
+  /**
+   * Replaces the whole log with a snapshot ending at (index, term) (§7,
+   * InstallSnapshot): everything is dropped, and the snapshot counts as
+   * committed, applied and durable once the driver has installed it.
+   */
+  restore(index: number, term: number): void {
+    this.offset = index;
+    this.offsetTerm = term;
+    this.entries = [];
+    this.committed = this.applying = this.applied = index;
+    this.stable = this.persisting = index;
+  }
+
+  /**
+   * Drops the entries up to and including `index`, which a durable snapshot
+   * covers (§7 log compaction). Invariant kept: never drops an unapplied entry.
+   * @throws Error when index is beyond the applied index or the log
+   */
+  compact(index: number): void {
+    if (index <= this.offset) return;
+    if (index > this.applied) throw new Error(`cannot compact to ${index}: only ${this.applied} is applied`);
+    const term = this.term(index)!;
+    this.entries = this.entries.slice(index - this.offset);
+    this.offset = index;
+    this.offsetTerm = term;
   }
 
   firstIndex(): number {

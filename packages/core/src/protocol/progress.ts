@@ -9,7 +9,9 @@ import type { FollowerProgress, NodeId } from './types';
 export class Progress {
   match = 0;
   next: number;
-  state: 'probe' | 'replicate' = 'probe';
+  state: 'probe' | 'replicate' | 'snapshot' = 'probe';
+  /** In snapshot state: the index of the snapshot being installed. */
+  pendingSnapshot = 0;
   /** In probe state: an append is out and unanswered, so wait before sending another. */
   probeSent = false;
   /** Last index of each append in flight, oldest first (replicate state). */
@@ -28,6 +30,22 @@ export class Progress {
     this.next = next;
   }
 
+  /** The follower needs entries the leader compacted: send it snapshot `index`, and nothing else until it lands. */
+  becomeSnapshot(index: number): void {
+    this.state = 'snapshot';
+    this.pendingSnapshot = index;
+    this.probeSent = false;
+    this.inflight = [];
+  }
+
+  /** The snapshot failed to install: probe again from what the follower is known to hold. */
+  snapshotFailed(): void {
+    if (this.state !== 'snapshot') return;
+    this.state = 'probe';
+    this.pendingSnapshot = 0;
+    this.next = this.match + 1;
+  }
+
   becomeReplicate(): void {
     this.state = 'replicate';
     this.probeSent = false;
@@ -37,6 +55,7 @@ export class Progress {
 
   /** Whether the leader must hold back further appends until a response arrives. */
   isPaused(): boolean {
+    if (this.state === 'snapshot') return true;
     return this.state === 'probe' ? this.probeSent : this.inflight.length >= this.maxInflight;
   }
 
@@ -86,7 +105,7 @@ export class Progress {
    * rejection is stale and must be ignored.
    */
   maybeDecrTo(rejected: number, hint: number): boolean {
-    if (this.state === 'replicate') {
+    if (this.state === 'replicate' || this.state === 'snapshot') {
       if (rejected <= this.match) return false;
     } else if (rejected !== this.next - 1) {
       return false;

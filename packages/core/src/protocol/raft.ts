@@ -17,6 +17,8 @@ import {
   type ReadState,
   type Ready,
   type Role,
+  type SnapshotInfo,
+  type SnapshotRequest,
   type SoftState,
   type VoteRequest,
   type VoteResponse,
@@ -35,6 +37,8 @@ export interface ProtocolOptions {
   readonly entries?: readonly Entry[];
   /** Index the state machine has already applied (it is not handed out again). */
   readonly applied?: number;
+  /** The newest durable snapshot; the log (entries) continues after it. */
+  readonly snapshot?: SnapshotInfo;
 }
 
 /** The result of a proposal the leader accepted: its entries sit at firstIndex, firstIndex + 1, … in `term`. */
@@ -76,6 +80,10 @@ export class RaftProtocol {
   private messages: Message[] = [];
   private leaderMessages: Message[] = [];
   private readStates: ReadState[] = [];
+  /** The newest durable snapshot, sent to followers that need compacted entries. */
+  private snapshot: SnapshotInfo | undefined;
+  /** A snapshot received from the leader, to hand out in the next Ready for installing. */
+  private pendingInstall: SnapshotInfo | undefined;
   private prevSoft: SoftState;
   private prevHard: HardState;
   private stepRole: (m: Message) => void = (m) => this.stepFollower(m);
@@ -88,7 +96,8 @@ export class RaftProtocol {
     this.random = options.random;
     this.voters = [...new Set(options.voters)];
     const hs = options.hardState ?? { term: 0, vote: NONE, commit: 0 };
-    this.log = new RaftLog(options.entries ?? [], hs.commit, options.applied ?? 0);
+    this.snapshot = options.snapshot;
+    this.log = new RaftLog(options.entries ?? [], hs.commit, options.applied ?? 0, options.snapshot);
     this.term = hs.term;
     this.vote = hs.vote;
     this.prevHard = this.hardState();
@@ -167,6 +176,31 @@ export class RaftProtocol {
     return true;
   }
 
+  /**
+   * Records that a snapshot covering entries up to info.index is durable in
+   * the SnapshotStore (§7). Followers that need compacted entries get it.
+   */
+  snapshotCreated(info: SnapshotInfo): void {
+    if (!this.snapshot || info.index > this.snapshot.index) this.snapshot = info;
+  }
+
+  /**
+   * Drops log entries up to `index` from memory; they must be covered by a
+   * durable snapshot and applied.
+   * @throws Error when index is beyond the newest snapshot or the applied index
+   */
+  compact(index: number): void {
+    if (!this.snapshot || index > this.snapshot.index) {
+      throw new Error(`cannot compact to ${index}: no durable snapshot covers it`);
+    }
+    this.log.compact(index);
+  }
+
+  /** The runtime failed to deliver a snapshot to `to`; the leader will try again. */
+  snapshotFailed(to: NodeId): void {
+    this.leader?.snapshotFailed(to);
+  }
+
   /** Feeds a message from a peer. Messages from other terms are handled as §5.1 requires. */
   step(m: Message): void {
     if (m.to !== this.id) return;
@@ -193,6 +227,7 @@ export class RaftProtocol {
       !sameHardState(hard, this.prevHard) ||
       this.log.persisting < this.log.lastIndex() ||
       this.log.applying < this.log.committed ||
+      this.pendingInstall !== undefined ||
       this.messages.length > 0 ||
       this.leaderMessages.length > 0 ||
       this.readStates.length > 0
@@ -217,6 +252,8 @@ export class RaftProtocol {
     };
     if (soft.role !== this.prevSoft.role || soft.leaderId !== this.prevSoft.leaderId) rd.softState = soft;
     if (!sameHardState(hard, this.prevHard)) rd.hardState = hard;
+    if (this.pendingInstall) rd.snapshot = this.pendingInstall;
+    this.pendingInstall = undefined;
     this.prevSoft = soft;
     this.prevHard = hard;
     this.messages = [];
@@ -304,6 +341,7 @@ export class RaftProtocol {
     this.tickRole = () => this.tickHeartbeat();
     const termOf = (): number => this.term; // the leader reads term and voters live
     const votersOf = (): readonly NodeId[] => this.voters;
+    const snapshotOf = (): SnapshotInfo | undefined => this.snapshot;
     this.leader = new Leader({
       id: this.id,
       config: this.config,
@@ -316,6 +354,9 @@ export class RaftProtocol {
       },
       send: (m) => this.send(m),
       readState: (rs) => this.readStates.push(rs),
+      get snapshot() {
+        return snapshotOf();
+      },
     });
     // §5.4.2 / §8: entries of earlier terms commit only through one of ours.
     this.log.append([{ index: this.log.lastIndex() + 1, term: this.term, type: 'noop', data: EMPTY }]);
@@ -415,14 +456,16 @@ export class RaftProtocol {
     }
     if (m.type === 'pre-vote') return true; // a pre-vote never changes our term
     if (m.type === 'pre-vote-resp' && !m.reject) return true; // granted for the term we would campaign in
-    const leader = m.type === 'append' || m.type === 'heartbeat' ? m.from : NONE;
+    const fromLeader = m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot';
+    const leader = fromLeader ? m.from : NONE;
     this.becomeFollower(m.term, leader);
     return true;
   }
 
   /** A message from an older term. */
   private handleStaleTerm(m: Message): void {
-    if ((this.config.checkQuorum || this.config.preVote) && (m.type === 'append' || m.type === 'heartbeat')) {
+    const fromLeader = m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot';
+    if ((this.config.checkQuorum || this.config.preVote) && fromLeader) {
       // A deposed leader may be cut off from everyone who would tell it; answer so it learns our term.
       this.send({
         type: 'append-resp',
@@ -471,6 +514,11 @@ export class RaftProtocol {
         this.leaderId = m.from;
         this.handleHeartbeat(m);
         return;
+      case 'snapshot':
+        this.electionElapsed = 0;
+        this.leaderId = m.from;
+        this.handleSnapshot(m);
+        return;
       case 'timeout-now':
         // Thesis §3.10: campaign at once, skipping pre-vote; our log is as up to date as the leader's.
         if (this.isVoter()) this.becomeCandidate(true);
@@ -492,6 +540,10 @@ export class RaftProtocol {
       case 'heartbeat':
         this.becomeFollower(m.term, m.from);
         this.handleHeartbeat(m);
+        return;
+      case 'snapshot':
+        this.becomeFollower(m.term, m.from);
+        this.handleSnapshot(m);
         return;
       case 'vote-resp':
       case 'pre-vote-resp':
@@ -522,7 +574,10 @@ export class RaftProtocol {
       case 'heartbeat':
       case 'timeout-now':
       case 'read-index-resp':
-        return; // no other leader exists in our term (§5.2 election safety)
+      case 'snapshot':
+      case 'snapshot-chunk':
+      case 'snapshot-chunk-resp':
+        return; // no other leader exists in our term (§5.2 election safety); chunks are the runtime's
       default:
         assertNever(m);
     }
@@ -558,6 +613,34 @@ export class RaftProtocol {
     reply({ reject: true, index: m.prevIndex, hintIndex, hintTerm: this.log.term(hintIndex) ?? 0 });
   }
 
+  /**
+   * §7 InstallSnapshot: a snapshot we already hold (by index and term)
+   * only moves commit forward; otherwise it replaces the whole log and is
+   * handed out for installing. Either way the ack names the index we now hold.
+   */
+  private handleSnapshot(m: SnapshotRequest): void {
+    const s = m.snapshot;
+    if (s.index > this.log.committed) {
+      if (this.log.matchTerm(s.index, s.term)) {
+        this.log.commitTo(s.index);
+      } else {
+        this.log.restore(s.index, s.term);
+        this.snapshotCreated(s);
+        this.pendingInstall = s;
+      }
+    }
+    this.send({
+      type: 'append-resp',
+      from: this.id,
+      to: m.from,
+      term: this.term,
+      reject: false,
+      index: this.log.committed,
+      hintIndex: 0,
+      hintTerm: 0,
+    });
+  }
+
   private handleHeartbeat(m: Heartbeat): void {
     // The leader sends min(match, commit), so this never exceeds what matches.
     this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
@@ -574,7 +657,7 @@ export class RaftProtocol {
   // ----------------------------------------------------------------- misc
 
   private send(m: Message): void {
-    if (m.type === 'append' || m.type === 'heartbeat' || m.type === 'timeout-now')
+    if (m.type === 'append' || m.type === 'heartbeat' || m.type === 'timeout-now' || m.type === 'snapshot')
       this.leaderMessages.push(m);
     else this.messages.push(m);
   }

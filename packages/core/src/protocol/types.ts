@@ -121,6 +121,47 @@ export interface ReadIndexResponse extends MessageBase {
   readonly reject: boolean;
 }
 
+/** What identifies a snapshot inside the protocol: the last entry it covers and the voters then. */
+export interface SnapshotInfo {
+  readonly index: number;
+  readonly term: number;
+  readonly voters: readonly NodeId[];
+}
+
+/**
+ * InstallSnapshot (§7), as the protocol sees it: "install the snapshot
+ * `snapshot`". Its bytes travel separately as snapshot-chunk messages between
+ * the two nodes' runtimes; the receiving runtime steps this message into the
+ * protocol once the whole snapshot is durable in its SnapshotStore.
+ */
+export interface SnapshotRequest extends MessageBase {
+  readonly type: 'snapshot';
+  readonly snapshot: SnapshotInfo;
+}
+
+/**
+ * One chunk of a snapshot's bytes, from the leader's runtime to a follower's.
+ * The last chunk carries a CRC-32 of the whole snapshot; a lost chunk is
+ * resent from the offset the follower reports.
+ */
+export interface SnapshotChunk extends MessageBase {
+  readonly type: 'snapshot-chunk';
+  readonly snapshot: SnapshotInfo;
+  readonly offset: number;
+  readonly data: Uint8Array;
+  readonly last: boolean;
+  /** CRC-32 of the whole snapshot (on the last chunk; 0 otherwise). */
+  readonly checksum: number;
+}
+
+/** The follower's runtime acknowledges chunks: `offset` is the next byte it expects; reject = start over. */
+export interface SnapshotChunkResponse extends MessageBase {
+  readonly type: 'snapshot-chunk-resp';
+  readonly index: number;
+  readonly offset: number;
+  readonly reject: boolean;
+}
+
 /** Every message nodes exchange. Handled with `switch (m.type)` and an exhaustiveness check. */
 export type Message =
   | VoteRequest
@@ -131,7 +172,10 @@ export type Message =
   | HeartbeatResponse
   | TimeoutNow
   | ReadIndexRequest
-  | ReadIndexResponse;
+  | ReadIndexResponse
+  | SnapshotRequest
+  | SnapshotChunk
+  | SnapshotChunkResponse;
 
 export type MessageType = Message['type'];
 
@@ -148,6 +192,9 @@ export const MESSAGE_TYPES: readonly MessageType[] = [
   'timeout-now',
   'read-index',
   'read-index-resp',
+  'snapshot',
+  'snapshot-chunk',
+  'snapshot-chunk-resp',
 ];
 
 /**
@@ -179,6 +226,12 @@ export interface ReadState {
  */
 export interface Ready {
   readonly softState?: SoftState;
+  /**
+   * Install this snapshot before anything else in the Ready: its bytes are in
+   * the SnapshotStore; restore the state machine from them and reset the
+   * stored log to start after snapshot.index.
+   */
+  readonly snapshot?: SnapshotInfo;
   readonly hardState?: HardState;
   readonly entries: readonly Entry[];
   readonly committed: readonly Entry[];
@@ -192,8 +245,8 @@ export interface Ready {
 export interface FollowerProgress {
   readonly match: number;
   readonly next: number;
-  /** probe: one append at a time until a match is found; replicate: pipelined appends. */
-  readonly state: 'probe' | 'replicate';
+  /** probe: one append at a time until a match is found; replicate: pipelined appends; snapshot: installing one. */
+  readonly state: 'probe' | 'replicate' | 'snapshot';
   readonly inflight: number;
   readonly recentActive: boolean;
 }

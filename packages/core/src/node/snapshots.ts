@@ -1,0 +1,164 @@
+import type { LogStore } from '../ports/log-store';
+import type { RaftProtocol } from '../protocol/raft';
+import type {
+  NodeId,
+  SnapshotChunk,
+  SnapshotChunkResponse,
+  SnapshotInfo,
+  SnapshotRequest,
+} from '../protocol/types';
+import type { Applier } from './applier';
+import {
+  readSnapshot,
+  SnapshotReceiver,
+  SnapshotSender,
+  writeSnapshot,
+  type TransferDeps,
+} from './snapshot-transfer';
+
+/** When to snapshot and how much log to keep (§7). */
+export interface SnapshotSettings {
+  /** Take a snapshot after this many entries applied since the last one (0 = never by count). */
+  readonly snapshotEntries: number;
+  /** Take a snapshot after this many payload bytes applied since the last one (0 = never by size). */
+  readonly snapshotBytes: number;
+  /** Entries kept in the log behind a snapshot, so slightly lagging followers catch up without one. */
+  readonly snapshotTrailingEntries: number;
+  readonly snapshotChunkBytes: number;
+  readonly snapshotChunkTimeoutMs: number;
+}
+
+interface ManagerDeps extends TransferDeps {
+  readonly protocol: () => RaftProtocol;
+  readonly applier: Applier;
+  readonly logStore: LogStore;
+  readonly settings: SnapshotSettings;
+  /** Asks the node to run its Ready loop (a compaction or an install became due). */
+  readonly kick: () => void;
+  /** Steps a message into the protocol as if it came from the network. */
+  readonly step: (m: SnapshotRequest) => void;
+}
+
+/**
+ * The node's snapshot bookkeeping: recovery at start, automatic snapshots
+ * after enough applied entries or bytes, log compaction behind them, and the
+ * chunked transfer to and from peers.
+ */
+export class SnapshotManager {
+  /** Index of the newest durable snapshot (0 when none). */
+  index = 0;
+  private sinceEntries = 0;
+  private sinceBytes = 0;
+  private creating = false;
+  private compactTo = 0;
+  private readonly senders = new Map<NodeId, SnapshotSender>();
+  private readonly receiver: SnapshotReceiver;
+
+  constructor(private readonly deps: ManagerDeps) {
+    this.receiver = new SnapshotReceiver(deps, (from, term, info) =>
+      deps.step({ type: 'snapshot', from, to: deps.id, term, snapshot: info }),
+    );
+  }
+
+  /** At start: restores the state machine from the newest snapshot. Returns it, or undefined. */
+  async recover(): Promise<SnapshotInfo | undefined> {
+    const meta = await this.deps.store.latest();
+    if (!meta) return undefined;
+    this.deps.applier.restore(await readSnapshot(this.deps.store));
+    this.index = meta.index;
+    return { index: meta.index, term: meta.term, voters: meta.voters };
+  }
+
+  /** Installs a snapshot the protocol accepted from the leader (Ready.snapshot). */
+  async install(info: SnapshotInfo): Promise<void> {
+    const meta = await this.deps.store.latest();
+    if (!meta || meta.index !== info.index)
+      throw new Error(`snapshot ${info.index} is not the newest in the store`);
+    this.deps.applier.restore(await readSnapshot(this.deps.store));
+    const { logStore } = this.deps;
+    await logStore.truncateSuffix(await logStore.firstIndex());
+    await logStore.compactPrefix(info.index);
+    this.index = info.index;
+    this.sinceEntries = this.sinceBytes = 0;
+  }
+
+  /** Counts an applied entry; starts a snapshot in the background when one is due. */
+  afterApply(appliedIndex: number, bytes: number): void {
+    this.sinceEntries++;
+    this.sinceBytes += bytes;
+    const { snapshotEntries, snapshotBytes } = this.deps.settings;
+    const due =
+      (snapshotEntries > 0 && this.sinceEntries >= snapshotEntries) ||
+      (snapshotBytes > 0 && this.sinceBytes >= snapshotBytes);
+    if (due && !this.creating) void this.create(appliedIndex);
+  }
+
+  /** Takes a snapshot of the state as of appliedIndex now; writes it and schedules compaction. */
+  private async create(appliedIndex: number): Promise<void> {
+    const protocol = this.deps.protocol();
+    const term = protocol.log.term(appliedIndex);
+    if (term === undefined || appliedIndex <= this.index) return;
+    this.creating = true;
+    this.sinceEntries = this.sinceBytes = 0;
+    // Capture synchronously: the state is exactly that of appliedIndex (hashicorp/raft's FSMSnapshot idea).
+    const data = this.deps.applier.snapshot();
+    const info: SnapshotInfo = { index: appliedIndex, term, voters: protocol.status().voters };
+    try {
+      await writeSnapshot(this.deps.store, info, data, this.deps.settings.snapshotChunkBytes);
+      protocol.snapshotCreated(info);
+      this.index = Math.max(this.index, info.index);
+      this.compactTo = Math.max(this.compactTo, info.index - this.deps.settings.snapshotTrailingEntries);
+      this.deps.kick();
+    } catch (err) {
+      this.deps.logger.error({ node: this.deps.id, err, index: appliedIndex }, 'snapshot failed');
+    } finally {
+      this.creating = false;
+    }
+  }
+
+  /** Whether a compaction waits to run. */
+  compactionDue(): boolean {
+    const log = this.deps.protocol().log;
+    return Math.min(this.compactTo, log.applied) >= log.firstIndex();
+  }
+
+  /** Runs a due compaction; called by the Ready loop between Readies so store writes never overlap. */
+  async compactIfDue(): Promise<void> {
+    const protocol = this.deps.protocol();
+    const to = Math.min(this.compactTo, protocol.log.applied);
+    if (to < protocol.log.firstIndex()) return;
+    protocol.compact(to);
+    await this.deps.logStore.compactPrefix(to);
+  }
+
+  /** Leader: the protocol wants `m.to` to receive the newest snapshot; start streaming it. */
+  send(m: SnapshotRequest): void {
+    this.senders.get(m.to)?.stop();
+    const sender = new SnapshotSender(this.deps, m.to, m.term, () => {
+      this.senders.delete(m.to);
+      this.deps.protocol().snapshotFailed(m.to);
+      this.deps.kick();
+    });
+    this.senders.set(m.to, sender);
+    sender.start().catch((err: unknown) => {
+      this.deps.logger.error({ node: this.deps.id, to: m.to, err }, 'snapshot could not be read');
+      sender.stop();
+      this.deps.protocol().snapshotFailed(m.to);
+    });
+  }
+
+  onChunk(m: SnapshotChunk): void {
+    if (m.term < this.deps.protocol().status().term) return; // from a deposed leader
+    this.receiver.onChunk(m);
+  }
+
+  onChunkResponse(m: SnapshotChunkResponse): void {
+    this.senders.get(m.from)?.onResponse(m);
+  }
+
+  /** Stops every outgoing transfer (leadership ended, or the node stops). */
+  stopSending(): void {
+    for (const s of this.senders.values()) s.stop();
+    this.senders.clear();
+  }
+}
