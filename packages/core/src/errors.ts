@@ -98,6 +98,12 @@ export class CommandRejectedError extends RaftlineError {
   }
 }
 
+/**
+ * A membership change was refused: another is still in progress (at most one
+ * at a time), it would leave no voter, or its target is invalid.
+ */
+export class MembershipChangeError extends RaftlineError {}
+
 /** The command's handler threw while applying; every replica saw the same failure. */
 export class CommandFailedError extends RaftlineError {
   constructor(

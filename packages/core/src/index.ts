@@ -8,6 +8,7 @@ export {
   LeadershipLostError,
   LeadershipTransferError,
   ReadNotConfirmedError,
+  MembershipChangeError,
   ProposalTimeoutError,
   NodeStoppedError,
   CommandRejectedError,
@@ -59,6 +60,7 @@ export { defaultConfig, validateConfig, configProblems } from './protocol/config
 export { seededRandom } from './protocol/random';
 export { NONE, MESSAGE_TYPES } from './protocol/types';
 export type { ProtocolOptions, Proposed } from './protocol/raft';
+export type { Membership, MembershipChange } from './protocol/membership';
 export type { ProtocolConfig } from './protocol/config';
 export type { RandomSource } from './protocol/random';
 export type {
@@ -76,6 +78,10 @@ export type {
   ProtocolStatus,
   Ready,
   ReadState,
+  SnapshotInfo,
+  SnapshotRequest,
+  SnapshotChunk,
+  SnapshotChunkResponse,
   ReadIndexRequest,
   ReadIndexResponse,
   TimeoutNow,

@@ -2,6 +2,7 @@ import {
   LeadershipLostError,
   LeadershipTransferError,
   NodeStoppedError,
+  NotLeaderError,
   ProposalTimeoutError,
   RaftlineError,
   ReadNotConfirmedError,
@@ -12,7 +13,8 @@ import type { LogStore } from '../ports/log-store';
 import type { SnapshotStore } from '../ports/snapshot-store';
 import type { StableStore } from '../ports/stable-store';
 import type { Transport } from '../ports/transport';
-import { RaftProtocol } from '../protocol/raft';
+import type { Membership, MembershipChange } from '../protocol/membership';
+import { RaftProtocol, type Proposed } from '../protocol/raft';
 import type { RandomSource } from '../protocol/random';
 import {
   NONE,
@@ -102,7 +104,8 @@ export interface NodeStatus {
   readonly appliedIndex: number;
   readonly lastIndex: number;
   readonly snapshotIndex: number;
-  readonly members: { readonly voters: readonly NodeId[] };
+  /** The configuration this node has applied; `outgoing` is non-empty during joint consensus. */
+  readonly members: Membership;
   /** The node leadership is being transferred to, while a transfer runs. */
   readonly leadTransferee?: NodeId;
   /** On the leader: each follower's match and next index. */
@@ -222,16 +225,83 @@ export class RaftNode {
    * @throws NodeStoppedError when the node is not running
    */
   propose(request: CommandRequest, options: ProposeOptions = {}): Promise<unknown> {
+    return this.appendAndWait(options, (protocol) => {
+      this.options.applier.validate(request);
+      const envelope: CommandEnvelope = { ...request, time: this.options.clock.now() };
+      return protocol.propose([encodeCommand(envelope)]);
+    });
+  }
+
+  /**
+   * Changes the membership (§6, thesis ch. 4) and resolves once the change is
+   * applied here, after joint consensus has been left when one was needed.
+   * One change at a time; run it on the leader.
+   * @returns the new membership
+   * @throws NotLeaderError, MembershipChangeError (another change runs, or the change is invalid),
+   *   LeadershipLostError / ProposalTimeoutError (outcome unknown: read status().members)
+   */
+  async changeMembership(
+    changes: readonly MembershipChange[],
+    options: ProposeOptions = {},
+  ): Promise<Membership> {
+    await this.appendAndWait(options, (protocol) => protocol.proposeMembership(changes));
+    for (let waited = 0; this.protocol!.members().outgoing.length > 0; waited += this.config.tickMs) {
+      if (waited > (options.timeoutMs ?? this.config.proposalTimeoutMs) || this.state !== 'running') break;
+      await this.sleep(this.config.tickMs);
+    }
+    return this.protocol!.members();
+  }
+
+  /** Adds a non-voting member that receives the log (a learner). See changeMembership for errors. */
+  addLearner(id: NodeId, options?: ProposeOptions): Promise<Membership> {
+    return this.changeMembership([{ type: 'add-learner', node: id }], options);
+  }
+
+  /** Makes a member a voter at once (prefer addVoter, which waits for it to catch up first). */
+  promote(id: NodeId, options?: ProposeOptions): Promise<Membership> {
+    return this.changeMembership([{ type: 'add-voter', node: id }], options);
+  }
+
+  /** Removes a member, voter or learner; a leader that removes itself steps down once the change applies. */
+  removeNode(id: NodeId, options?: ProposeOptions): Promise<Membership> {
+    return this.changeMembership([{ type: 'remove', node: id }], options);
+  }
+
+  /**
+   * Adds a voter without stalling commits: it joins as a learner, and is
+   * promoted only once its log is within maxLag entries of the leader's.
+   * @throws ProposalTimeoutError when it does not catch up within timeoutMs (it stays a learner)
+   */
+  async addVoter(id: NodeId, options: ProposeOptions & { maxLag?: number } = {}): Promise<Membership> {
+    const timeoutMs = options.timeoutMs ?? this.config.proposalTimeoutMs;
+    const maxLag = options.maxLag ?? this.config.maxEntriesPerMessage;
+    if (!this.protocol?.members().learners.includes(id)) await this.addLearner(id, options);
+    for (let waited = 0; ; waited += this.config.tickMs) {
+      const s = this.status();
+      const match = s.followers?.[id]?.match ?? 0;
+      if (s.role === 'leader' && match + maxLag >= s.lastIndex) break;
+      if (s.role !== 'leader') throw new NotLeaderError(this.id, s.leaderId);
+      if (waited > timeoutMs) throw new ProposalTimeoutError(timeoutMs);
+      await this.sleep(this.config.tickMs);
+    }
+    return this.promote(id, options);
+  }
+
+  /**
+   * Appends through `append` (a protocol proposal) and resolves when the
+   * entry is applied here. Every failure is a rejection, never a throw.
+   */
+  private appendAndWait(
+    options: ProposeOptions,
+    append: (protocol: RaftProtocol) => Proposed,
+  ): Promise<unknown> {
     let firstIndex: number;
     let term: number;
     try {
-      const protocol = this.running();
-      this.options.applier.validate(request);
-      const envelope: CommandEnvelope = { ...request, time: this.options.clock.now() };
-      ({ firstIndex, term } = protocol.propose([encodeCommand(envelope)]));
+      ({ firstIndex, term } = append(this.running()));
     } catch (err) {
       if (err instanceof LeadershipTransferError)
-        return this.afterTransfer(() => this.propose(request, options));
+        return this.afterTransfer(() => this.appendAndWait(options, append));
       return Promise.reject(err); // one error channel: every failure is a rejection
     }
     const timeoutMs = options.timeoutMs ?? this.config.proposalTimeoutMs;
@@ -332,7 +402,7 @@ export class RaftNode {
       appliedIndex: s.appliedIndex,
       lastIndex: s.lastIndex,
       snapshotIndex: this.snapshots?.index ?? 0,
-      members: { voters: s.voters },
+      members: { voters: s.voters, outgoing: s.outgoing, learners: s.learners },
       ...(s.leadTransferee !== NONE ? { leadTransferee: s.leadTransferee } : {}),
       ...(s.progress ? { followers: s.progress } : {}),
       ...(this.storageError ? { storageError: this.storageError } : {}),

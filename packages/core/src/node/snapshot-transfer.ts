@@ -1,3 +1,5 @@
+import { pack, unpack } from '../codec';
+import { DecodeError } from '../errors';
 import type { Logger } from '../logger';
 import type { Cancel, Clock } from '../ports/clock';
 import type { SnapshotStore, SnapshotWriter } from '../ports/snapshot-store';
@@ -20,6 +22,38 @@ export function crc32(data: Uint8Array, crc = 0): number {
   return ~c >>> 0;
 }
 
+const FORMAT = 1;
+
+/**
+ * A stored snapshot is [format, membership, state-machine bytes]: the
+ * configuration travels with the state it belongs to (§7), so the stores
+ * only ever see opaque bytes.
+ */
+export function wrapSnapshot(info: SnapshotInfo, app: Uint8Array): Uint8Array {
+  return pack([FORMAT, info.membership, app]);
+}
+
+/**
+ * Splits stored snapshot bytes into the membership and the state machine's bytes.
+ * @throws DecodeError for bytes that are not a snapshot of this format
+ */
+export function unwrapSnapshot(blob: Uint8Array): {
+  membership: SnapshotInfo['membership'];
+  app: Uint8Array;
+} {
+  const v = unpack(blob);
+  if (!Array.isArray(v) || v[0] !== FORMAT || !(v[2] instanceof Uint8Array)) {
+    throw new DecodeError('stored snapshot has an unknown format');
+  }
+  const m = v[1] as { voters?: unknown; outgoing?: unknown; learners?: unknown };
+  const list = (x: unknown): string[] =>
+    Array.isArray(x) ? x.filter((y): y is string => typeof y === 'string') : [];
+  return {
+    membership: { voters: list(m?.voters), outgoing: list(m?.outgoing), learners: list(m?.learners) },
+    app: v[2],
+  };
+}
+
 /** Reads the newest snapshot's bytes into one buffer. */
 export async function readSnapshot(store: SnapshotStore): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
@@ -37,19 +71,16 @@ export async function readSnapshot(store: SnapshotStore): Promise<Uint8Array> {
   return out;
 }
 
-/** Writes data as a new snapshot in chunks of chunkBytes and commits it. */
+/** Writes the state machine's bytes, wrapped with the membership, as a new snapshot in chunks, and commits it. */
 export async function writeSnapshot(
   store: SnapshotStore,
   info: SnapshotInfo,
-  data: Uint8Array,
+  app: Uint8Array,
   chunkBytes: number,
 ): Promise<void> {
-  const writer = await store.create({
-    index: info.index,
-    term: info.term,
-    voters: info.voters,
-    size: data.byteLength,
-  });
+  const data = wrapSnapshot(info, app);
+  const meta = { index: info.index, term: info.term, voters: info.membership.voters, size: data.byteLength };
+  const writer = await store.create(meta);
   try {
     for (let at = 0; at < data.byteLength; at += chunkBytes)
       await writer.write(data.subarray(at, at + chunkBytes));
@@ -102,7 +133,7 @@ export class SnapshotSender {
       return;
     }
     this.data = await readSnapshot(this.deps.store);
-    this.info = { index: meta.index, term: meta.term, voters: meta.voters };
+    this.info = { index: meta.index, term: meta.term, membership: unwrapSnapshot(this.data).membership };
     this.checksum = crc32(this.data);
     this.sendChunk();
   }
@@ -186,7 +217,8 @@ export class SnapshotReceiver {
       (!this.current || this.current.info.index !== m.snapshot.index || this.current.offset > 0)
     ) {
       await this.discard();
-      const writer = await this.deps.store.create({ ...m.snapshot, size: 0 });
+      const { index, term, membership } = m.snapshot;
+      const writer = await this.deps.store.create({ index, term, voters: membership.voters, size: 0 });
       this.current = { info: m.snapshot, writer, offset: 0, crc: 0 };
     }
     const cur = this.current;

@@ -10,6 +10,7 @@ import type {
 import type { Applier } from './applier';
 import {
   readSnapshot,
+  unwrapSnapshot,
   SnapshotReceiver,
   SnapshotSender,
   writeSnapshot,
@@ -64,9 +65,10 @@ export class SnapshotManager {
   async recover(): Promise<SnapshotInfo | undefined> {
     const meta = await this.deps.store.latest();
     if (!meta) return undefined;
-    this.deps.applier.restore(await readSnapshot(this.deps.store));
+    const { membership, app } = unwrapSnapshot(await readSnapshot(this.deps.store));
+    this.deps.applier.restore(app);
     this.index = meta.index;
-    return { index: meta.index, term: meta.term, voters: meta.voters };
+    return { index: meta.index, term: meta.term, membership };
   }
 
   /** Installs a snapshot the protocol accepted from the leader (Ready.snapshot). */
@@ -74,7 +76,7 @@ export class SnapshotManager {
     const meta = await this.deps.store.latest();
     if (!meta || meta.index !== info.index)
       throw new Error(`snapshot ${info.index} is not the newest in the store`);
-    this.deps.applier.restore(await readSnapshot(this.deps.store));
+    this.deps.applier.restore(unwrapSnapshot(await readSnapshot(this.deps.store)).app);
     const { logStore } = this.deps;
     await logStore.truncateSuffix(await logStore.firstIndex());
     await logStore.compactPrefix(info.index);
@@ -102,7 +104,7 @@ export class SnapshotManager {
     this.sinceEntries = this.sinceBytes = 0;
     // Capture synchronously: the state is exactly that of appliedIndex (hashicorp/raft's FSMSnapshot idea).
     const data = this.deps.applier.snapshot();
-    const info: SnapshotInfo = { index: appliedIndex, term, voters: protocol.status().voters };
+    const info: SnapshotInfo = { index: appliedIndex, term, membership: protocol.members() };
     try {
       await writeSnapshot(this.deps.store, info, data, this.deps.settings.snapshotChunkBytes);
       protocol.snapshotCreated(info);

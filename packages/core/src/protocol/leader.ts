@@ -1,7 +1,8 @@
 import { RaftlineError } from '../errors';
 import type { ProtocolConfig } from './config';
 import type { RaftLog } from './log';
-import { Progress, quorumMatch, quorumSize, voteResult } from './progress';
+import { allMembers, allVoters, committedIndex, jointVoteResult, type Membership } from './membership';
+import { Progress } from './progress';
 import { ReadOnlyQueue, type PendingRead } from './read-only';
 import {
   NONE,
@@ -20,7 +21,7 @@ export interface LeaderHost {
   readonly config: ProtocolConfig;
   readonly log: RaftLog;
   readonly term: number;
-  readonly voters: readonly NodeId[];
+  readonly membership: Membership;
   send(m: Message): void;
   readState(rs: ReadState): void;
   /** The newest durable snapshot, to send to followers that need compacted entries. */
@@ -46,13 +47,22 @@ export class Leader {
   private transferredThisTerm = false;
 
   constructor(private readonly host: LeaderHost) {
-    for (const id of host.voters) {
-      if (id === host.id) continue;
-      const pr = new Progress(host.log.lastIndex() + 1, host.config.maxInflightMessages);
+    this.syncMembers();
+  }
+
+  /** Tracks progress for exactly the current members: new ones start probing, removed ones are dropped. */
+  syncMembers(): void {
+    const members = allMembers(this.host.membership).filter((id) => id !== this.host.id);
+    for (const id of [...this.progress.keys()]) if (!members.includes(id)) this.progress.delete(id);
+    for (const id of members) {
+      if (this.progress.has(id)) continue;
+      const pr = new Progress(this.host.log.lastIndex() + 1, this.host.config.maxInflightMessages);
       pr.pendingEmpty = true;
       pr.recentActive = true;
       this.progress.set(id, pr);
     }
+    if (this.transferee !== NONE && !this.host.membership.voters.includes(this.transferee))
+      this.transferee = NONE;
   }
 
   /** One tick of leader time; abandons a transfer that outlived an election timeout (thesis §3.10). */
@@ -65,12 +75,12 @@ export class Leader {
 
   /** Counts the voters heard from since the last check (thesis §6.2), then starts a new round. */
   quorumActive(): boolean {
-    let active = 1;
+    const active = new Map<NodeId, boolean>([[this.host.id, true]]);
     for (const [id, pr] of this.progress) {
-      if (pr.recentActive && this.host.voters.includes(id)) active++;
+      if (pr.recentActive) active.set(id, true);
       pr.recentActive = false;
     }
-    return active >= quorumSize(this.host.voters.length);
+    return jointVoteResult(this.host.membership, active) === 'won';
   }
 
   // ------------------------------------------------------------ replication
@@ -111,7 +121,7 @@ export class Leader {
    */
   maybeCommit(): void {
     const { log, term } = this.host;
-    const q = quorumMatch(this.host.voters, (id) =>
+    const q = committedIndex(this.host.membership, (id) =>
       id === this.host.id ? log.stable : (this.progress.get(id)?.match ?? 0),
     );
     if (q <= log.committed || log.term(q) !== term) return;
@@ -188,7 +198,9 @@ export class Leader {
       return;
     }
     const read = { context, index: log.committed, from };
-    if (this.host.voters.length === 1 || (lease && this.leaseValid())) {
+    const voters = allVoters(this.host.membership);
+    const alone = voters.length === 1 && voters[0] === this.host.id;
+    if (alone || (lease && this.leaseValid())) {
       this.serveRead(read);
       return;
     }
@@ -200,7 +212,7 @@ export class Leader {
     const acks = this.reads.recvAck(from, context);
     if (!acks) return;
     const votes = new Map([...acks].map((id) => [id, true] as const));
-    if (voteResult(this.host.voters, votes) !== 'won') return;
+    if (jointVoteResult(this.host.membership, votes) !== 'won') return;
     for (const r of this.reads.release(context)) this.serveRead(r);
   }
 
@@ -231,7 +243,7 @@ export class Leader {
   private leaseValid(): boolean {
     const { config } = this.host;
     if (!config.checkQuorum || this.transferredThisTerm || this.transferee !== NONE) return false;
-    const confirmed = quorumMatch(this.host.voters, (id) =>
+    const confirmed = committedIndex(this.host.membership, (id) =>
       id === this.host.id ? this.ticks : (this.progress.get(id)?.lastAckSentAt ?? -Infinity),
     );
     return this.ticks - confirmed < config.electionTicks - config.leaseDriftTicks;
@@ -245,7 +257,7 @@ export class Leader {
    */
   transfer(to: NodeId | undefined): void {
     const target = to ?? this.mostUpToDateFollower();
-    if (target === undefined || target === this.host.id || !this.host.voters.includes(target)) {
+    if (target === undefined || target === this.host.id || !this.host.membership.voters.includes(target)) {
       throw new RaftlineError(
         `cannot transfer leadership to ${String(target ?? 'nobody')}: not another voter`,
       );
@@ -267,7 +279,7 @@ export class Leader {
   private mostUpToDateFollower(): NodeId | undefined {
     let best: NodeId | undefined;
     let bestMatch = -1;
-    for (const id of this.host.voters) {
+    for (const id of this.host.membership.voters) {
       const match = this.progress.get(id)?.match ?? -1;
       if (id !== this.host.id && match > bestMatch) {
         best = id;

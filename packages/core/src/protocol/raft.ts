@@ -1,8 +1,20 @@
-import { LeadershipTransferError, NotLeaderError } from '../errors';
+import { DecodeError, LeadershipTransferError, MembershipChangeError, NotLeaderError } from '../errors';
 import { validateConfig, type ProtocolConfig } from './config';
 import { Leader } from './leader';
 import { RaftLog } from './log';
-import { voteResult } from './progress';
+import {
+  allMembers,
+  allVoters,
+  applyConfigEntry,
+  decodeConfigEntry,
+  encodeConfigEntry,
+  isJoint,
+  jointVoteResult,
+  membershipOf,
+  type ConfigEntry,
+  type Membership,
+  type MembershipChange,
+} from './membership';
 import type { RandomSource } from './random';
 import {
   NONE,
@@ -27,7 +39,11 @@ import {
 /** What a RaftProtocol starts from: its identity, its peers, and whatever it had made durable. */
 export interface ProtocolOptions {
   readonly id: NodeId;
-  /** Every voting member, this node included. */
+  /**
+   * The bootstrap configuration: every voting member, this node included
+   * (empty for a node that joins an existing cluster). A snapshot's
+   * membership and applied config entries take precedence.
+   */
   readonly voters: readonly NodeId[];
   readonly config?: Partial<ProtocolConfig>;
   readonly random: RandomSource;
@@ -63,7 +79,9 @@ export class RaftProtocol {
   readonly config: ProtocolConfig;
   readonly log: RaftLog;
   private readonly random: RandomSource;
-  private voters: NodeId[];
+  private membership: Membership;
+  /** Index of the newest config entry not yet applied; one change at a time. */
+  private pendingConfIndex = 0;
 
   private term = 0;
   private vote: NodeId = NONE;
@@ -94,7 +112,7 @@ export class RaftProtocol {
     this.id = options.id;
     this.config = validateConfig(options.config);
     this.random = options.random;
-    this.voters = [...new Set(options.voters)];
+    this.membership = options.snapshot?.membership ?? membershipOf(options.voters);
     const hs = options.hardState ?? { term: 0, vote: NONE, commit: 0 };
     this.snapshot = options.snapshot;
     this.log = new RaftLog(options.entries ?? [], hs.commit, options.applied ?? 0, options.snapshot);
@@ -177,6 +195,30 @@ export class RaftProtocol {
   }
 
   /**
+   * Proposes a membership change (§6, thesis ch. 4). Changing at most one
+   * voter applies directly; anything larger goes through joint consensus,
+   * which the leader leaves on its own once C_old,new is applied. A change
+   * takes effect on each node when the node applies its entry.
+   * @returns where the config entry landed
+   * @throws NotLeaderError, LeadershipTransferError
+   * @throws MembershipChangeError while another change is in progress, or for an invalid change
+   */
+  proposeMembership(changes: readonly MembershipChange[]): Proposed {
+    if (!this.leader) throw new NotLeaderError(this.id, this.leaderId);
+    if (this.leader.transferee !== NONE) throw new LeadershipTransferError(this.id, this.leader.transferee);
+    if (this.pendingConfIndex > this.log.applied || isJoint(this.membership)) {
+      throw new MembershipChangeError('another membership change is still in progress');
+    }
+    applyConfigEntry(this.membership, { changes }); // throws for an invalid change
+    return this.appendConfig({ changes });
+  }
+
+  /** The current configuration. */
+  members(): Membership {
+    return this.membership;
+  }
+
+  /**
    * Records that a snapshot covering entries up to info.index is durable in
    * the SnapshotStore (§7). Followers that need compacted entries get it.
    */
@@ -204,6 +246,8 @@ export class RaftProtocol {
   /** Feeds a message from a peer. Messages from other terms are handled as §5.1 requires. */
   step(m: Message): void {
     if (m.to !== this.id) return;
+    // A removed (or never added) node must not disrupt the cluster with elections.
+    if ((m.type === 'vote' || m.type === 'pre-vote') && !allMembers(this.membership).includes(m.from)) return;
     if (m.term > this.term) {
       if (!this.maybeAdoptTerm(m)) return;
     } else if (m.term < this.term) {
@@ -270,6 +314,7 @@ export class RaftProtocol {
     if (last) this.log.stableTo(last.index, last.term);
     const lastApplied = rd.committed[rd.committed.length - 1];
     if (lastApplied) this.log.appliedTo(lastApplied.index);
+    for (const e of rd.committed) if (e.type === 'config') this.applyConfig(e.data);
     // The leader counts itself toward a quorum only once its own entries are durable (thesis §10.2.1).
     if (last) this.leader?.maybeCommit();
   }
@@ -287,7 +332,9 @@ export class RaftProtocol {
       commitIndex: this.log.committed,
       appliedIndex: this.log.applied,
       lastIndex: this.log.lastIndex(),
-      voters: [...this.voters],
+      voters: [...this.membership.voters],
+      outgoing: [...this.membership.outgoing],
+      learners: [...this.membership.learners],
       leadTransferee: this.leader?.transferee ?? NONE,
       ...(progress ? { progress } : {}),
     };
@@ -339,8 +386,8 @@ export class RaftProtocol {
     this.leaderId = this.id;
     this.stepRole = (m) => this.stepLeader(m);
     this.tickRole = () => this.tickHeartbeat();
-    const termOf = (): number => this.term; // the leader reads term and voters live
-    const votersOf = (): readonly NodeId[] => this.voters;
+    const termOf = (): number => this.term; // the leader reads term and membership live
+    const membershipOf = (): Membership => this.membership;
     const snapshotOf = (): SnapshotInfo | undefined => this.snapshot;
     this.leader = new Leader({
       id: this.id,
@@ -349,8 +396,8 @@ export class RaftProtocol {
       get term() {
         return termOf();
       },
-      get voters() {
-        return votersOf();
+      get membership() {
+        return membershipOf();
       },
       send: (m) => this.send(m),
       readState: (rs) => this.readStates.push(rs),
@@ -358,6 +405,8 @@ export class RaftProtocol {
         return snapshotOf();
       },
     });
+    // An unapplied config entry may sit in our log: allow no new change before it applies.
+    this.pendingConfIndex = this.log.lastIndex();
     // §5.4.2 / §8: entries of earlier terms commit only through one of ours.
     this.log.append([{ index: this.log.lastIndex() + 1, term: this.term, type: 'noop', data: EMPTY }]);
   }
@@ -383,11 +432,11 @@ export class RaftProtocol {
 
   private requestVotes(type: 'vote' | 'pre-vote', term: number, transfer = false): void {
     this.votes.set(this.id, true);
-    if (voteResult(this.voters, this.votes) === 'won') {
+    if (jointVoteResult(this.membership, this.votes) === 'won') {
       this.winVote(type);
       return;
     }
-    for (const to of this.voters) {
+    for (const to of allVoters(this.membership)) {
       if (to === this.id) continue;
       this.send({
         type,
@@ -585,9 +634,9 @@ export class RaftProtocol {
 
   private handleVoteResponse(m: VoteResponse): void {
     const expected = this.role === 'pre-candidate' ? 'pre-vote-resp' : 'vote-resp';
-    if (m.type !== expected || !this.voters.includes(m.from)) return;
+    if (m.type !== expected || !allVoters(this.membership).includes(m.from)) return;
     this.votes.set(m.from, !m.reject);
-    const result = voteResult(this.voters, this.votes);
+    const result = jointVoteResult(this.membership, this.votes);
     if (result === 'won') this.winVote(m.type === 'pre-vote-resp' ? 'pre-vote' : 'vote');
     else if (result === 'lost') this.becomeFollower(this.term, NONE);
   }
@@ -641,6 +690,38 @@ export class RaftProtocol {
     });
   }
 
+  /**
+   * A committed config entry takes effect (apply-time semantics, with one
+   * change at a time). A leader tracks the new members, leaves joint
+   * consensus on its own, and steps down once it is no longer a voter.
+   * A malformed or invalid entry changes nothing, on every node alike.
+   */
+  private applyConfig(data: Uint8Array): void {
+    let entry: ConfigEntry;
+    try {
+      entry = decodeConfigEntry(data);
+      this.membership = applyConfigEntry(this.membership, entry);
+    } catch (err) {
+      if (err instanceof DecodeError || err instanceof MembershipChangeError) return;
+      throw err;
+    }
+    if (!this.leader) return;
+    if (!this.isVoter()) {
+      this.becomeFollower(this.term, NONE); // thesis §4.2.2: a removed leader steps down
+      return;
+    }
+    this.leader.syncMembers();
+    if (isJoint(this.membership)) this.appendConfig({ leaveJoint: true });
+    this.leader.maybeCommit();
+  }
+
+  private appendConfig(entry: ConfigEntry): Proposed {
+    const index = this.log.lastIndex() + 1;
+    this.log.append([{ index, term: this.term, type: 'config', data: encodeConfigEntry(entry) }]);
+    this.pendingConfIndex = index;
+    return { firstIndex: index, term: this.term };
+  }
+
   private handleHeartbeat(m: Heartbeat): void {
     // The leader sends min(match, commit), so this never exceeds what matches.
     this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
@@ -663,7 +744,7 @@ export class RaftProtocol {
   }
 
   private isVoter(): boolean {
-    return this.voters.includes(this.id);
+    return allVoters(this.membership).includes(this.id);
   }
 }
 

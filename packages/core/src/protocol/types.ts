@@ -13,7 +13,7 @@ export const NONE: NodeId = '';
  * What an entry carries. `noop` is the empty entry a new leader appends in
  * its term (§5.4.2, §8); `normal` carries an application command.
  */
-export type EntryType = 'normal' | 'noop';
+export type EntryType = 'normal' | 'noop' | 'config';
 
 /** One log entry. Invariant: index ≥ 1, term ≥ 1, and (index, term) identifies the entry (§5.3 Log Matching). */
 export interface Entry {
@@ -125,7 +125,12 @@ export interface ReadIndexResponse extends MessageBase {
 export interface SnapshotInfo {
   readonly index: number;
   readonly term: number;
-  readonly voters: readonly NodeId[];
+  /** The configuration as of index (voters, joint outgoing voters, learners). */
+  readonly membership: {
+    readonly voters: readonly NodeId[];
+    readonly outgoing: readonly NodeId[];
+    readonly learners: readonly NodeId[];
+  };
 }
 
 /**
@@ -262,6 +267,9 @@ export interface ProtocolStatus {
   readonly appliedIndex: number;
   readonly lastIndex: number;
   readonly voters: readonly NodeId[];
+  /** While joint consensus runs: the outgoing configuration's voters (else empty). */
+  readonly outgoing: readonly NodeId[];
+  readonly learners: readonly NodeId[];
   /** The node a leadership transfer is moving leadership to, or '' when none runs. */
   readonly leadTransferee: NodeId;
   /** Present on the leader only: each follower's progress. */
