@@ -58,7 +58,7 @@ export type { CommittedEvent } from './node/committed-feed';
 export { RaftProtocol } from './protocol/raft';
 export { defaultConfig, validateConfig, configProblems } from './protocol/config';
 export { seededRandom } from './protocol/random';
-export { NONE, MESSAGE_TYPES } from './protocol/types';
+export { NONE, MESSAGE_TYPES, ENTRY_TYPES } from './protocol/types';
 export type { ProtocolOptions, Proposed } from './protocol/raft';
 export type { Membership, MembershipChange } from './protocol/membership';
 export type { ProtocolConfig } from './protocol/config';

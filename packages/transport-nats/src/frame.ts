@@ -3,8 +3,14 @@ import { ConfigError, DecodeError, pack, unpack, type Message, type NodeId } fro
 import { FrameRejection } from './drops';
 import { count, decodeMessage, encodeMessage, fields } from './messages';
 
-/** The wire protocol version every frame carries in `v`; frames of another version are dropped. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * The wire protocol version every frame carries in `v`; frames of another
+ * version are dropped (counted as `version`). 2: votes carry `transfer`,
+ * heartbeats and their responses `context` and `sentAt`, and the
+ * timeout-now, read-index, read-index-resp, snapshot, snapshot-chunk and
+ * snapshot-chunk-resp messages exist.
+ */
+export const PROTOCOL_VERSION = 2;
 
 /** Bytes of the HMAC-SHA256 trailer on an authenticated frame. */
 export const MAC_BYTES = 32;

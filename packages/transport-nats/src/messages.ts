@@ -1,4 +1,12 @@
-import { MESSAGE_TYPES, type Entry, type Message, type MessageType, type NodeId } from '@raftline/core';
+import {
+  ENTRY_TYPES,
+  MESSAGE_TYPES,
+  type Entry,
+  type EntryType,
+  type Message,
+  type MessageType,
+  type NodeId,
+} from '@raftline/core';
 import { FrameRejection } from './drops';
 
 /**
@@ -15,7 +23,13 @@ export function encodeMessage(m: Message): WireMessage {
   switch (m.type) {
     case 'vote':
     case 'pre-vote':
-      return { type: m.type, term: m.term, lastIndex: m.lastIndex, lastTerm: m.lastTerm };
+      return {
+        type: m.type,
+        term: m.term,
+        lastIndex: m.lastIndex,
+        lastTerm: m.lastTerm,
+        transfer: m.transfer,
+      };
     case 'vote-resp':
     case 'pre-vote-resp':
       return { type: m.type, term: m.term, reject: m.reject };
@@ -38,9 +52,29 @@ export function encodeMessage(m: Message): WireMessage {
         hintTerm: m.hintTerm,
       };
     case 'heartbeat':
-      return { type: m.type, term: m.term, commit: m.commit };
+      return { type: m.type, term: m.term, commit: m.commit, context: m.context, sentAt: m.sentAt };
     case 'heartbeat-resp':
+      return { type: m.type, term: m.term, context: m.context, sentAt: m.sentAt };
+    case 'timeout-now':
       return { type: m.type, term: m.term };
+    case 'read-index':
+      return { type: m.type, term: m.term, context: m.context, lease: m.lease };
+    case 'read-index-resp':
+      return { type: m.type, term: m.term, context: m.context, index: m.index, reject: m.reject };
+    case 'snapshot':
+      return { type: m.type, term: m.term, snapshot: encodeSnapshotInfo(m.snapshot) };
+    case 'snapshot-chunk':
+      return {
+        type: m.type,
+        term: m.term,
+        snapshot: encodeSnapshotInfo(m.snapshot),
+        offset: m.offset,
+        data: m.data,
+        last: m.last,
+        checksum: m.checksum,
+      };
+    case 'snapshot-chunk-resp':
+      return { type: m.type, term: m.term, index: m.index, offset: m.offset, reject: m.reject };
     default: {
       const never: never = m;
       throw new TypeError(`unknown message type ${String((never as Message).type)}`);
@@ -66,7 +100,15 @@ export function decodeMessage(raw: unknown, from: NodeId, to: NodeId): Message {
   switch (t) {
     case 'vote':
     case 'pre-vote':
-      return { type: t, from, to, term, lastIndex: count(f, 'lastIndex'), lastTerm: count(f, 'lastTerm') };
+      return {
+        type: t,
+        from,
+        to,
+        term,
+        lastIndex: count(f, 'lastIndex'),
+        lastTerm: count(f, 'lastTerm'),
+        transfer: flag(f, 'transfer'),
+      };
     case 'vote-resp':
     case 'pre-vote-resp':
       return { type: t, from, to, term, reject: flag(f, 'reject') };
@@ -96,14 +138,101 @@ export function decodeMessage(raw: unknown, from: NodeId, to: NodeId): Message {
         hintTerm: count(f, 'hintTerm'),
       };
     case 'heartbeat':
-      return { type: t, from, to, term, commit: count(f, 'commit') };
+      return {
+        type: t,
+        from,
+        to,
+        term,
+        commit: count(f, 'commit'),
+        context: text(f, 'context'),
+        sentAt: count(f, 'sentAt'),
+      };
     case 'heartbeat-resp':
+      return { type: t, from, to, term, context: text(f, 'context'), sentAt: count(f, 'sentAt') };
+    case 'timeout-now':
       return { type: t, from, to, term };
+    case 'read-index':
+      return { type: t, from, to, term, context: text(f, 'context'), lease: flag(f, 'lease') };
+    case 'read-index-resp':
+      return {
+        type: t,
+        from,
+        to,
+        term,
+        context: text(f, 'context'),
+        index: count(f, 'index'),
+        reject: flag(f, 'reject'),
+      };
+    case 'snapshot':
+      return { type: t, from, to, term, snapshot: decodeSnapshotInfo(f.get('snapshot')) };
+    case 'snapshot-chunk':
+      return {
+        type: t,
+        from,
+        to,
+        term,
+        snapshot: decodeSnapshotInfo(f.get('snapshot')),
+        offset: count(f, 'offset'),
+        data: bytes(f, 'data'),
+        last: flag(f, 'last'),
+        checksum: count(f, 'checksum'),
+      };
+    case 'snapshot-chunk-resp':
+      return {
+        type: t,
+        from,
+        to,
+        term,
+        index: count(f, 'index'),
+        offset: count(f, 'offset'),
+        reject: flag(f, 'reject'),
+      };
     default: {
       const never: never = t;
       throw new FrameRejection('type', `unknown message type ${String(never)}`);
     }
   }
+}
+
+type SnapshotInfo = Extract<Message, { type: 'snapshot' }>['snapshot'];
+
+/** A snapshot's identity on the wire: [index, term, voters, outgoing, learners]. */
+function encodeSnapshotInfo(
+  s: SnapshotInfo,
+): [number, number, readonly NodeId[], readonly NodeId[], readonly NodeId[]] {
+  return [s.index, s.term, s.membership.voters, s.membership.outgoing, s.membership.learners];
+}
+
+function decodeSnapshotInfo(raw: unknown): SnapshotInfo {
+  if (!Array.isArray(raw) || raw.length !== 5) {
+    throw new FrameRejection(
+      'malformed',
+      'snapshot is not an [index, term, voters, outgoing, learners] tuple',
+    );
+  }
+  const [index, term, voters, outgoing, learners] = raw as unknown[];
+  if (!isCount(index) || !isCount(term)) {
+    throw new FrameRejection('malformed', 'snapshot index and term must be non-negative integers');
+  }
+  return {
+    index,
+    term,
+    membership: { voters: ids(voters), outgoing: ids(outgoing), learners: ids(learners) },
+  };
+}
+
+function ids(v: unknown): string[] {
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) {
+    throw new FrameRejection('malformed', 'snapshot membership is not a list of node ids');
+  }
+  return v as string[];
+}
+
+function bytes(f: Map<string, unknown>, key: string): Uint8Array {
+  const v = f.get(key);
+  if (!(v instanceof Uint8Array)) throw new FrameRejection('malformed', `${key} is not bytes`);
+  // Copy: the decoded bytes are a view into the inbound buffer, which a message must not pin.
+  return new Uint8Array(v);
 }
 
 function decodeEntry(raw: unknown): Entry {
@@ -113,11 +242,14 @@ function decodeEntry(raw: unknown): Entry {
   if (!isCount(index) || index < 1 || !isCount(term) || term < 1) {
     throw new FrameRejection('malformed', 'entry index and term must be positive integers');
   }
-  if (type !== 'normal' && type !== 'noop')
-    throw new FrameRejection('malformed', `entry type ${String(type)}`);
+  if (!isEntryType(type)) throw new FrameRejection('malformed', `entry type ${String(type)}`);
   if (!(data instanceof Uint8Array)) throw new FrameRejection('malformed', 'entry data is not bytes');
   // Copy: the decoded bytes are a view into the inbound buffer, which an entry must not pin.
   return { index, term, type, data: new Uint8Array(data) };
+}
+
+function isEntryType(v: unknown): v is EntryType {
+  return (ENTRY_TYPES as readonly unknown[]).includes(v);
 }
 
 /**
@@ -145,6 +277,12 @@ export function isCount(v: unknown): v is number {
 export function count(f: Map<string, unknown>, key: string): number {
   const v = f.get(key);
   if (!isCount(v)) throw new FrameRejection('malformed', `${key} is not a non-negative integer`);
+  return v;
+}
+
+function text(f: Map<string, unknown>, key: string): string {
+  const v = f.get(key);
+  if (typeof v !== 'string') throw new FrameRejection('malformed', `${key} is not a string`);
   return v;
 }
 

@@ -1,16 +1,7 @@
 import { ConfigError, silentLogger, type CommittedEvent, type Logger, type NodeId } from '@raftline/core';
-import { COMMITTED_HEADERS, decodeCommittedRecord, encodeCommittedRecord } from './committed';
+import { CommittedStream, StreamConflict } from './committed-stream';
 import { CommittedStreamError } from './errors';
-import {
-  jetstreamModule,
-  natsCoreModule,
-  type JetStreamClient,
-  type JetStreamManager,
-  type JetStreamOptions,
-  type NatsConnection,
-  type StreamConfig,
-  type StreamInfo,
-} from './nats';
+import type { JetStreamOptions, NatsConnection, StreamConfig } from './nats';
 import { committedStreamName, groupSubjects } from './subjects';
 
 /** What the mirror needs of a replica: RaftNode satisfies it. */
@@ -75,14 +66,7 @@ const DEFAULT_MAX_IN_FLIGHT = 256;
 const DEFAULT_ROLE_POLL_MS = 50;
 const DEFAULT_PUBLISH_TIMEOUT_MS = 5000;
 const MAX_BACKOFF_MS = 2000;
-/** JetStream API error codes: wrong last sequence, stream not found, stream name already in use. */
-const WRONG_LAST_SEQUENCE = 10071;
-const STREAM_NOT_FOUND = 10059;
-const STREAM_NAME_IN_USE = 10058;
 const LOST = Symbol('leadership lost');
-
-/** Raised inside the mirror when another writer stored a message first; the mirror resyncs. */
-class Conflict extends Error {}
 
 /**
  * Mirrors a group's committed commands into one JetStream stream while this
@@ -107,12 +91,9 @@ export class JetStreamMirror {
   /** The subject the mirror publishes on (groupSubjects(cluster, group).committed). */
   readonly subject: string;
   private readonly node: MirrorSource;
-  private readonly js: JetStreamClient;
-  private readonly jsm: JetStreamManager;
   private readonly logger: Logger;
   private readonly maxInFlight: number;
   private readonly rolePollMs: number;
-  private readonly publishTimeoutMs: number;
   private closed = false;
   private active = false;
   private running: Promise<void> = Promise.resolve();
@@ -132,23 +113,33 @@ export class JetStreamMirror {
    */
   static async start(options: MirrorOptions): Promise<JetStreamMirror> {
     validate(options);
-    const jsm = await jetstreamModule.jetstreamManager(options.connection, options.jetStream);
-    const mirror = new JetStreamMirror(options, jsm);
-    await mirror.ensureStream(options.streamConfig ?? {});
+    const name = options.stream ?? committedStreamName(options.cluster, options.group);
+    const subject = groupSubjects(options.cluster, options.group).committed;
+    const target = await CommittedStream.open({
+      connection: options.connection,
+      name,
+      subject,
+      ...(options.streamConfig ? { config: options.streamConfig } : {}),
+      ...(options.jetStream ? { jetStream: options.jetStream } : {}),
+      publishTimeoutMs: options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS,
+    });
+    const mirror = new JetStreamMirror(options, name, subject, target);
     mirror.running = mirror.run();
     return mirror;
   }
 
-  private constructor(options: MirrorOptions, jsm: JetStreamManager) {
+  private constructor(
+    options: MirrorOptions,
+    stream: string,
+    subject: string,
+    private readonly target: CommittedStream,
+  ) {
     this.node = options.node;
-    this.subject = groupSubjects(options.cluster, options.group).committed;
-    this.stream = options.stream ?? committedStreamName(options.cluster, options.group);
-    this.jsm = jsm;
-    this.js = jetstreamModule.jetstream(options.connection, options.jetStream);
+    this.stream = stream;
+    this.subject = subject;
     this.logger = options.logger ?? silentLogger;
     this.maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
     this.rolePollMs = options.rolePollMs ?? DEFAULT_ROLE_POLL_MS;
-    this.publishTimeoutMs = options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
     this.closing = new Promise((resolve) => (this.wake = resolve));
   }
 
@@ -174,42 +165,6 @@ export class JetStreamMirror {
 
   // ------------------------------------------------------------ internals
 
-  private async ensureStream(overrides: Partial<StreamConfig>): Promise<void> {
-    let info: StreamInfo | undefined = await this.streamInfo();
-    if (!info) {
-      const config = {
-        storage: 'file' as const,
-        num_replicas: 1,
-        deny_delete: true,
-        deny_purge: true,
-        ...overrides,
-        name: this.stream,
-        subjects: [this.subject],
-      };
-      try {
-        info = await this.jsm.streams.add(config);
-      } catch (err) {
-        // Another replica created it meanwhile, with other settings: use it if it fits.
-        if (apiCode(err) !== STREAM_NAME_IN_USE) throw err;
-        info = await this.streamInfo();
-      }
-    }
-    if (!info?.config.subjects?.includes(this.subject)) {
-      throw new ConfigError([
-        `stream (${this.stream}) exists but does not capture the committed subject ${this.subject}; pass another stream name`,
-      ]);
-    }
-  }
-
-  private async streamInfo(): Promise<StreamInfo | undefined> {
-    try {
-      return await this.jsm.streams.info(this.stream);
-    } catch (err) {
-      if (apiCode(err) === STREAM_NOT_FOUND) return undefined;
-      throw err;
-    }
-  }
-
   /** Mirrors during each leadership of this replica, until closed. */
   private async run(): Promise<void> {
     let failures = 0;
@@ -229,7 +184,7 @@ export class JetStreamMirror {
       } catch (err) {
         this.active = false;
         failures++;
-        const conflict = err instanceof Conflict || apiCode(err) === WRONG_LAST_SEQUENCE;
+        const conflict = err instanceof StreamConflict;
         if (conflict) this.counters.conflicts++;
         else this.counters.errors++;
         this.lastError = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
@@ -248,10 +203,10 @@ export class JetStreamMirror {
    * a publish fails (throws, after the publishes in flight settle).
    */
   private async mirrorLeadership(): Promise<boolean> {
-    const lost = this.watchLeadership();
-    const tail = await this.readTail();
+    const tail = await this.target.tail();
     this.counters.resyncs++;
     this.last = { index: tail.index, seq: tail.seq };
+    const lost = this.watchLeadership();
     const events = this.node.committed({ fromIndex: Math.max(1, tail.index) })[Symbol.asyncIterator]();
     const inflight = new Set<Promise<void>>();
     let failure: { err: unknown } | undefined;
@@ -300,50 +255,11 @@ export class JetStreamMirror {
     }
   }
 
-  /** Publishes one committed command, on condition that the stream's last sequence is expectedLast. */
+  /** Appends one committed command on condition that the stream's last sequence is expectedLast. */
   private async publish(event: CommittedEvent, expectedLast: number): Promise<void> {
-    const h = natsCoreModule.headers();
-    h.set(COMMITTED_HEADERS.index, String(event.index));
-    h.set(COMMITTED_HEADERS.term, String(event.term));
-    h.set(COMMITTED_HEADERS.command, event.command.name);
-    const ack = await this.js.publish(this.subject, encodeCommittedRecord(event), {
-      msgID: String(event.index),
-      expect: { lastSequence: expectedLast },
-      headers: h,
-      timeout: this.publishTimeoutMs,
-    });
-    // A duplicate skips the expectation check: the index was stored by another writer.
-    if (ack.duplicate) throw new Conflict(`index ${event.index} is already stored (seq ${ack.seq})`);
-    if (ack.seq !== expectedLast + 1) {
-      throw new Conflict(`index ${event.index} stored at seq ${ack.seq}, expected ${expectedLast + 1}`);
-    }
-    if (ack.seq > this.last.seq) this.last = { index: event.index, seq: ack.seq };
+    const seq = await this.target.append(event, expectedLast);
+    if (seq > this.last.seq) this.last = { index: event.index, seq };
     this.counters.published++;
-  }
-
-  /**
-   * The stream's last message: its sequence, index and term (all 0 when the stream is empty).
-   * @throws CommittedStreamError when that message is gone or does not decode
-   */
-  private async readTail(): Promise<{ seq: number; index: number; term: number }> {
-    const info = await this.jsm.streams.info(this.stream);
-    const seq = info.state.last_seq;
-    if (seq === 0) return { seq: 0, index: 0, term: 0 };
-    const msg = await this.jsm.streams.getMessage(this.stream, { seq });
-    if (!msg) {
-      throw new CommittedStreamError(
-        this.stream,
-        `its last message (seq ${seq}) is gone (deleted or expired by a limit): cannot tell where to resume`,
-      );
-    }
-    try {
-      const { index, term } = decodeCommittedRecord(msg.data);
-      return { seq, index, term };
-    } catch (err) {
-      throw new CommittedStreamError(this.stream, `its last message (seq ${seq}) does not decode`, {
-        cause: err,
-      });
-    }
   }
 
   /** A signal that fires when this replica stops leading or the mirror closes. */
@@ -397,12 +313,6 @@ async function nextOrStop<T>(
   const next = it.next();
   next.catch(() => undefined);
   return Promise.race([next, stop]);
-}
-
-/** The JetStream API error code of err, if it is one. */
-function apiCode(err: unknown): number | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
 }
 
 function validate(options: MirrorOptions): void {

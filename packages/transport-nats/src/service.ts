@@ -1,12 +1,6 @@
 import { ConfigError, type NodeId, type NodeStatus } from '@raftline/core';
 import type { MirrorStatus } from './mirror';
-import {
-  servicesModule,
-  type NatsConnection,
-  type Service,
-  type ServiceInfo,
-  type ServiceMsg,
-} from './nats';
+import { servicesModule, type NatsConnection, type Service, type ServiceInfo, type ServiceMsg } from './nats';
 import { checkToken, groupSubjects } from './subjects';
 import type { NatsTransportStats } from './transport';
 
@@ -172,7 +166,9 @@ type Svcm = InstanceType<typeof servicesModule.Svcm>;
  * connection is the same object at run time.
  */
 function servicesManager(connection: NatsConnection): Svcm {
-  return new servicesModule.Svcm(connection as unknown as ConstructorParameters<typeof servicesModule.Svcm>[0]);
+  return new servicesModule.Svcm(
+    connection as unknown as ConstructorParameters<typeof servicesModule.Svcm>[0],
+  );
 }
 
 function fromInfo(info: ServiceInfo): DiscoveredReplica | undefined {

@@ -81,4 +81,36 @@ describe('NatsRaftClient and serveClients - request/reply to a group', () => {
     });
     await expect(nobody.propose({ name: 'inc', args: [] })).rejects.toBeInstanceOf(LeaderUnavailableError);
   });
+
+  it('forgets a leader that answered it stopped, so the next command asks any replica', async () => {
+    const cluster = uniqueCluster();
+    const fail =
+      (name: string, extra: object = {}) =>
+      () =>
+        Promise.reject(Object.assign(new Error(name), { name, ...extra }));
+    servers.push(
+      serveClients({
+        connection: nc,
+        cluster,
+        group: 'g',
+        node: { id: 'a', propose: fail('NotLeaderError', { leaderId: 'b' }) },
+      }),
+      serveClients({
+        connection: nc,
+        cluster,
+        group: 'g',
+        node: { id: 'b', propose: fail('NodeStoppedError') },
+      }),
+    );
+    await nc.flush();
+    const client = new NatsRaftClient({ connection: nc, cluster, group: 'g', timeoutMs: 1000 });
+    for (let i = 0; i < 10; i++) {
+      // Whether a (which points at b) or b answers first, b's NodeStoppedError ends the attempt.
+      await expect(client.propose({ name: 'inc', args: [] })).rejects.toMatchObject({
+        remoteName: 'NodeStoppedError',
+        outcomeUnknown: true,
+      });
+      expect(client.leaderHint).toBe('');
+    }
+  });
 });

@@ -96,7 +96,11 @@ describe('JetStreamMirror - three RaftNodes over NATS with the mirror on', () =>
       expect(await committedOf(r.node, r.applier.applied.length)).toEqual(expected);
     }
     const lastIndex = expected[expected.length - 1]![0];
-    await waitFor('the mirror caught up', () => mirrors.some((m) => m.status().lastIndex === lastIndex), 10_000);
+    await waitFor(
+      'the mirror caught up',
+      () => mirrors.some((m) => m.status().lastIndex === lastIndex),
+      10_000,
+    );
 
     // An ordinary JetStream consumer reads exactly the committed command sequence.
     const read = await readStream(nc, stream);

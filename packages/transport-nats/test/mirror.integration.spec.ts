@@ -1,4 +1,4 @@
-import { DecodeError, pack } from '@raftline/core';
+import { ConfigError, DecodeError, pack } from '@raftline/core';
 import {
   committedStreamName,
   connectNats,
@@ -9,6 +9,7 @@ import {
   type NatsConnection,
 } from '../src/index';
 import { deleteStream, readStream, ScriptedSource } from './support/jetstream';
+import { jetstreamModule } from '../src/nats';
 import { SHARED_NATS, uniqueCluster, waitFor } from './support/nats-server';
 
 /** Commands at indices 2, 3, 5, 6, … (1 and every third one are no-ops, as after each election). */
@@ -103,8 +104,10 @@ describe('JetStreamMirror - the committed stream in JetStream (shared NATS)', ()
       second.add(...chunk);
     }
     const lastIndex = script[script.length - 1]!.index;
-    await waitFor('both mirrors see the whole stream', () =>
-      [ma, mb].every((m) => m.status().lastIndex === lastIndex),
+    await waitFor(
+      'both mirrors see the whole stream',
+      () => [ma, mb].every((m) => m.status().lastIndex === lastIndex),
+      15_000,
     );
     const all = await readStream(nc, ma.stream);
     expect(all.map((m) => m.record.index)).toEqual(script.map((e) => e.index));
@@ -134,7 +137,8 @@ describe('JetStreamMirror - the committed stream in JetStream (shared NATS)', ()
     expect(mb.status().published).toBe(60);
     const all = await readStream(nc, ma.stream);
     expect(all.map((m) => m.record.index)).toEqual(script.map((e) => e.index));
-    expect(ma.status().active).toBe(false);
+    // a stops within one role poll of losing leadership.
+    await waitFor('a inactive', () => !ma.status().active, 1000);
   });
 
   it('refuses to continue a stream that holds another history, and reports why', async () => {
@@ -151,5 +155,20 @@ describe('JetStreamMirror - the committed stream in JetStream (shared NATS)', ()
     expect(mx.status().lastError).toMatch(/CommittedStreamError: .*another history/);
     expect(mx.status().published).toBe(0);
     expect((await readStream(nc, mx.stream)).length).toBe(10);
+  });
+
+  it('refuses a bad stream name or option, and a stream of that name that does not capture the subject', async () => {
+    const cluster = uniqueCluster('m');
+    const node = new ScriptedSource('a');
+    const base = { node, connection: nc, cluster, group: 'g' };
+    await expect(mirrorCommitted({ ...base, stream: 'a.b' })).rejects.toThrow(ConfigError);
+    await expect(mirrorCommitted({ ...base, maxInFlight: 0 })).rejects.toThrow(/maxInFlight \(0\) must be/);
+    const jsm = await jetstreamModule.jetstreamManager(nc);
+    const taken = `${cluster}_other`;
+    await jsm.streams.add({ name: taken, subjects: [`${cluster}.elsewhere`] });
+    streams.push(taken);
+    await expect(mirrorCommitted({ ...base, stream: taken })).rejects.toThrow(
+      /does not capture the committed subject/,
+    );
   });
 });

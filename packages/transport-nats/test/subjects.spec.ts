@@ -1,4 +1,4 @@
-import { checkToken, groupSubjects, SubjectTokenError } from '../src/index';
+import { checkToken, committedStreamName, groupSubjects, SubjectTokenError } from '../src/index';
 
 describe('subjects - one namespace per cluster and group', () => {
   it('names the raft and client subjects of a group', () => {
@@ -6,6 +6,17 @@ describe('subjects - one namespace per cluster and group', () => {
     expect(s.raft('n1')).toBe('raftline.prod.orders.raft.n1');
     expect(s.client).toBe('raftline.prod.orders.client');
     expect(s.clientNode('n2')).toBe('raftline.prod.orders.client.n2');
+  });
+
+  it('names the committed subject, the service endpoints and the committed stream of a group', () => {
+    const s = groupSubjects('prod', 'orders');
+    expect(s.committed).toBe('raftline.prod.orders.committed');
+    expect(s.service('n1', 'status')).toBe('raftline.prod.orders.srv.n1.status');
+    expect(() => s.service('n1', 'a.b')).toThrow(/^endpoint /);
+    expect(committedStreamName('prod', 'orders')).toBe('raftline_prod_orders');
+    expect(() => committedStreamName('a/b', 'orders')).toThrow(/^cluster .*path separator/);
+    expect(() => committedStreamName('prod', 'x\\y')).toThrow(/^group .*path separator/);
+    expect(() => committedStreamName('prod', 'a.b')).toThrow(SubjectTokenError);
   });
 
   it.each([

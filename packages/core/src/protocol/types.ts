@@ -15,6 +15,9 @@ export const NONE: NodeId = '';
  */
 export type EntryType = 'normal' | 'noop' | 'config';
 
+/** Every entry type, for validating decoded entries. */
+export const ENTRY_TYPES: readonly EntryType[] = ['normal', 'noop', 'config'];
+
 /** One log entry. Invariant: index ≥ 1, term ≥ 1, and (index, term) identifies the entry (§5.3 Log Matching). */
 export interface Entry {
   readonly index: number;

@@ -4,34 +4,14 @@ import {
   RaftNode,
   seededRandom,
   systemClock,
-  type Applier,
-  type CommandEnvelope,
   type Message,
   type NodeConfig,
   type Transport,
 } from '@raftline/core';
 import { NatsTransport, type NatsTransportOptions } from '../../src/index';
+import { CounterApplier } from '../../scripts/counter';
 
-/** A trivial applier: counts commands per key; the value applied is the new count. Also records the applied order. */
-export class CounterApplier implements Applier {
-  readonly counts = new Map<string, number>();
-  readonly applied: string[] = [];
-  validate(): void {}
-  apply(c: CommandEnvelope) {
-    const key = String(c.args[0]);
-    const next = (this.counts.get(key) ?? 0) + 1;
-    this.counts.set(key, next);
-    this.applied.push(key);
-    return { ok: true as const, value: next };
-  }
-  query(_name: string, args: readonly unknown[]) {
-    return this.counts.get(String(args[0])) ?? 0;
-  }
-  snapshot() {
-    return new Uint8Array();
-  }
-  restore() {}
-}
+export { CounterApplier };
 
 /** Fast timeouts for tests on loopback: election 300 ms, heartbeat 50 ms. */
 export const FAST: Partial<NodeConfig> = {

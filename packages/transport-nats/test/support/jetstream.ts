@@ -20,10 +20,14 @@ export async function readStream(nc: NatsConnection, stream: string, fromSeq = 1
   const last = (await jsm.streams.info(stream)).state.last_seq;
   const out: StreamEntry[] = [];
   if (last < fromSeq) return out;
-  const consumer = await js.consumers.get(stream, { opt_start_seq: fromSeq, deliver_policy: 'by_start_sequence' });
+  const consumer = await js.consumers.get(stream, {
+    opt_start_seq: fromSeq,
+    deliver_policy: 'by_start_sequence',
+  });
   const deadline = Date.now() + 10_000;
   while (out.length === 0 || out[out.length - 1]!.seq < last) {
-    if (Date.now() > deadline) throw new Error(`read ${out.length} messages of ${stream}, not up to seq ${last}`);
+    if (Date.now() > deadline)
+      throw new Error(`read ${out.length} messages of ${stream}, not up to seq ${last}`);
     const batch = await consumer.fetch({ max_messages: 1000, expires: 1000 });
     for await (const m of batch) {
       out.push({

@@ -5,7 +5,7 @@ import { LeaderUnavailableError, NatsRaftClient, type NatsConnection } from '../
 import { fields } from '../../src/messages';
 
 const REGISTER = join(__dirname, '../../../../scripts/ts-register.js');
-const REPLICA = join(__dirname, '../fixtures/replica.ts');
+const REPLICA = join(__dirname, '../../scripts/replica.ts');
 
 /** A replica process this test started. */
 export interface ReplicaProcess {
