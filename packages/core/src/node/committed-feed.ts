@@ -63,9 +63,20 @@ export class CommittedFeed {
    * Yields committed commands with index ≥ from, waiting for new ones.
    * @throws CompactedError when `from` is no longer retained
    */
-  async *iterate(from: number): AsyncGenerator<CommittedEvent> {
-    let next = Math.max(1, from);
+  async *iterate(from: number, signal?: AbortSignal): AsyncGenerator<CommittedEvent> {
+    const onAbort = (): void => this.wake();
+    signal?.addEventListener('abort', onAbort);
+    try {
+      yield* this.pull(Math.max(1, from), signal);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async *pull(from: number, signal: AbortSignal | undefined): AsyncGenerator<CommittedEvent> {
+    let next = from;
     while (true) {
+      if (signal?.aborted) return;
       if (next > this.applied) {
         if (this.closed) return;
         await new Promise<void>((resolve) => this.waiters.push(resolve));

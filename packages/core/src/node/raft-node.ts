@@ -149,6 +149,9 @@ export class RaftNode {
   private droppedMessages = 0;
   private role: Role = 'follower';
   private readonly snapshots: SnapshotManager | undefined;
+  private readonly roleListeners = new Set<
+    (change: { role: Role; leaderId: NodeId; term: number }) => void
+  >();
   private leaderId: NodeId = NONE;
   private readSeq = 0;
   private readonly reads = new Map<string, PendingRead>();
@@ -385,8 +388,8 @@ export class RaftNode {
    * are applied here. Resumable from any index this node still retains; a
    * slow consumer only slows its own iteration (entries are read on demand).
    */
-  committed(options: { fromIndex?: number } = {}): AsyncIterable<CommittedEvent> {
-    return this.feed.iterate(options.fromIndex ?? 1);
+  committed(options: { fromIndex?: number; signal?: AbortSignal } = {}): AsyncIterable<CommittedEvent> {
+    return this.feed.iterate(options.fromIndex ?? 1, options.signal);
   }
 
   status(): NodeStatus {
@@ -412,7 +415,25 @@ export class RaftNode {
 
   /** Whether this node currently believes it is the leader. */
   isLeader(): boolean {
-    return this.protocol?.status().role === 'leader';
+    return this.state === 'running' && this.protocol?.status().role === 'leader';
+  }
+
+  /**
+   * Calls listener on every role or leader change this node sees, until the
+   * returned function is called.
+   */
+  onRoleChange(listener: (change: { role: Role; leaderId: NodeId; term: number }) => void): () => void {
+    this.roleListeners.add(listener);
+    return () => this.roleListeners.delete(listener);
+  }
+
+  /**
+   * Keeps log entries from `index` on when compacting (a consumer such as the
+   * JetStream mirror still needs them); 0 lifts the floor. Snapshots still
+   * happen; only the log behind them is kept longer.
+   */
+  retainFrom(index: number): void {
+    this.snapshots?.retainFrom(index);
   }
 
   /**
@@ -613,6 +634,13 @@ export class RaftNode {
       }
     }
     if (role !== 'leader') this.snapshots?.stopSending();
+    for (const listener of this.roleListeners) {
+      try {
+        listener({ role, leaderId, term });
+      } catch (err) {
+        this.logger.warn({ node: this.id, err }, 'role-change listener threw');
+      }
+    }
     this.options.applier.onRoleChange?.(role, leaderId, term);
   }
 

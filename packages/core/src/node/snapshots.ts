@@ -52,6 +52,8 @@ export class SnapshotManager {
   private sinceBytes = 0;
   private creating = false;
   private compactTo = 0;
+  /** Entries from this index on are kept (0: no floor). */
+  private floor = 0;
   private readonly senders = new Map<NodeId, SnapshotSender>();
   private readonly receiver: SnapshotReceiver;
 
@@ -118,16 +120,25 @@ export class SnapshotManager {
     }
   }
 
+  retainFrom(index: number): void {
+    this.floor = Math.max(0, index);
+  }
+
+  private compactionTarget(): number {
+    const to = Math.min(this.compactTo, this.deps.protocol().log.applied);
+    return this.floor > 0 ? Math.min(to, this.floor - 1) : to;
+  }
+
   /** Whether a compaction waits to run. */
   compactionDue(): boolean {
     const log = this.deps.protocol().log;
-    return Math.min(this.compactTo, log.applied) >= log.firstIndex();
+    return this.compactionTarget() >= log.firstIndex();
   }
 
   /** Runs a due compaction; called by the Ready loop between Readies so store writes never overlap. */
   async compactIfDue(): Promise<void> {
     const protocol = this.deps.protocol();
-    const to = Math.min(this.compactTo, protocol.log.applied);
+    const to = this.compactionTarget();
     if (to < protocol.log.firstIndex()) return;
     protocol.compact(to);
     await this.deps.logStore.compactPrefix(to);

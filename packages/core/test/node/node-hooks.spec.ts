@@ -1,0 +1,96 @@
+import {
+  MachineHost,
+  MemoryLogStore,
+  MemoryNetwork,
+  MemorySnapshotStore,
+  MemoryStableStore,
+  RaftNode,
+  seededRandom,
+  systemClock,
+  type Role,
+} from '../../src/index';
+import { KvMachine } from '../state-machine/kv-machine';
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 1000; i++) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+function single(snapshotEntries = 0) {
+  const log = new MemoryLogStore();
+  const node = new RaftNode({
+    id: 'solo',
+    voters: ['solo'],
+    logStore: log,
+    stableStore: new MemoryStableStore(),
+    snapshotStore: new MemorySnapshotStore(),
+    transport: new MemoryNetwork().transport('solo'),
+    clock: systemClock,
+    random: seededRandom(1),
+    applier: new MachineHost(new KvMachine()),
+    config: {
+      electionTimeoutMs: 30,
+      heartbeatMs: 10,
+      tickMs: 5,
+      snapshotEntries,
+      snapshotTrailingEntries: 0,
+    },
+  });
+  return { node, log };
+}
+
+describe('RaftNode - hooks for integrations', () => {
+  it('reports role changes to listeners, and is no leader once stopped', async () => {
+    const { node } = single();
+    const roles: Role[] = [];
+    const off = node.onRoleChange((c) => roles.push(c.role));
+    await node.start();
+    await until(() => node.isLeader(), 'leadership');
+    expect(roles).toContain('leader');
+    off();
+    await node.stop();
+    expect(node.isLeader()).toBe(false);
+  });
+
+  it('ends a committed() iteration when its signal aborts', async () => {
+    const { node } = single();
+    await node.start();
+    try {
+      await until(() => node.isLeader(), 'leadership');
+      await node.propose({ name: 'put', args: ['a', '1'] });
+      const ac = new AbortController();
+      const seen: number[] = [];
+      const done = (async () => {
+        for await (const e of node.committed({ signal: ac.signal })) seen.push(e.index);
+      })();
+      await until(() => seen.length === 1, 'the first event');
+      ac.abort(); // the iterator waits for index 3, which never comes
+      await done;
+      expect(seen).toEqual([2]);
+    } finally {
+      await node.stop();
+    }
+  });
+
+  it('keeps the log from the retention floor on when compacting', async () => {
+    const { node, log } = single(10);
+    await node.start();
+    try {
+      await until(() => node.isLeader(), 'leadership');
+      node.retainFrom(5);
+      for (let i = 0; i < 40; i++) await node.propose({ name: 'put', args: ['k', String(i)] });
+      await until(() => node.status().snapshotIndex >= 30, 'a snapshot');
+      expect(await log.firstIndex()).toBe(5);
+      node.retainFrom(0);
+      await node.propose({ name: 'put', args: ['k', 'last'] });
+      await until(() => node.status().appliedIndex >= 42, 'apply');
+      await node.propose({ name: 'put', args: ['k', 'again'] }); // a later Ready runs the now-allowed compaction
+      expect(await log.firstIndex()).toBeGreaterThan(5);
+    } finally {
+      await node.stop();
+    }
+  });
+});
