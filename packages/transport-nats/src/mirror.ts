@@ -11,6 +11,12 @@ export interface MirrorSource {
   isLeader(): boolean;
   /** The committed commands in log order from fromIndex (RaftNode.committed). */
   committed(options?: { fromIndex?: number }): AsyncIterable<CommittedEvent>;
+  /**
+   * Keeps log entries from index on when compacting (RaftNode.retainFrom).
+   * The mirror pins the log at the stream's tail so that whichever replica
+   * leads next can continue the stream without a gap.
+   */
+  retainFrom?(index: number): void;
 }
 
 /** How a replica mirrors its group's committed commands into JetStream. */
@@ -66,6 +72,8 @@ const DEFAULT_MAX_IN_FLIGHT = 256;
 const DEFAULT_ROLE_POLL_MS = 50;
 const DEFAULT_PUBLISH_TIMEOUT_MS = 5000;
 const MAX_BACKOFF_MS = 2000;
+/** A follower re-reads the stream tail (to pin its log there) once per this many role polls. */
+const RETAIN_EVERY_POLLS = 20;
 const LOST = Symbol('leadership lost');
 
 /**
@@ -168,9 +176,11 @@ export class JetStreamMirror {
   /** Mirrors during each leadership of this replica, until closed. */
   private async run(): Promise<void> {
     let failures = 0;
+    let polls = 0;
     while (!this.closed) {
       if (!this.node.isLeader()) {
         this.active = false;
+        if (polls++ % RETAIN_EVERY_POLLS === 0) await this.retainTail();
         await this.sleep(this.rolePollMs);
         continue;
       }
@@ -258,8 +268,22 @@ export class JetStreamMirror {
   /** Appends one committed command on condition that the stream's last sequence is expectedLast. */
   private async publish(event: CommittedEvent, expectedLast: number): Promise<void> {
     const seq = await this.target.append(event, expectedLast);
-    if (seq > this.last.seq) this.last = { index: event.index, seq };
+    if (seq > this.last.seq) {
+      this.last = { index: event.index, seq };
+      this.node.retainFrom?.(event.index);
+    }
     this.counters.published++;
+  }
+
+  /** Pins this replica's log at the stream's tail (followers do this now and then). */
+  private async retainTail(): Promise<void> {
+    if (!this.node.retainFrom) return;
+    try {
+      const tail = await this.target.tail();
+      this.node.retainFrom(Math.max(1, tail.index));
+    } catch (err) {
+      this.logger.debug({ node: this.node.id, stream: this.stream, err }, 'could not read the stream tail');
+    }
   }
 
   /** A signal that fires when this replica stops leading or the mirror closes. */
