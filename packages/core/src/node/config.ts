@@ -34,6 +34,12 @@ export interface NodeConfig {
    * minus a tick after a quorum acknowledged it. Default 0.1.
    */
   readonly maxClockDrift: number;
+  /**
+   * Let 'lease' reads skip the heartbeat round while the leader lease holds.
+   * Off by default: a 'lease' read is then served as a linearizable one.
+   * On, restarted voters refuse votes for one election timeout.
+   */
+  readonly leaseReads: boolean;
   /** Snapshot after this many applied entries since the last snapshot (0 = never by count). */
   readonly snapshotEntries: number;
   /** Snapshot after this many applied payload bytes since the last snapshot (0 = never by size). */
@@ -61,6 +67,7 @@ export function defaultNodeConfig(): NodeConfig {
     maxBytesPerMessage: p.maxBytesPerMessage,
     streamResultWindow: 4096,
     maxClockDrift: 0.1,
+    leaseReads: false,
     snapshotEntries: 10_000,
     snapshotBytes: 64 * 1024 * 1024,
     snapshotTrailingEntries: 1_000,
@@ -117,6 +124,7 @@ export function resolveNodeConfig(partial: Partial<NodeConfig> = {}): {
     leaseDriftTicks: Math.min(electionTicks - 1, Math.ceil(electionTicks * node.maxClockDrift) + 1),
     heartbeatTicks: Math.max(1, Math.round(node.heartbeatMs / node.tickMs)),
     preVote: node.preVote,
+    leaseReads: node.leaseReads,
     checkQuorum: node.checkQuorum,
     maxInflightMessages: node.maxInflightMessages,
     maxEntriesPerMessage: node.maxEntriesPerMessage,

@@ -125,6 +125,9 @@ interface Pending {
 
 const MAX_BACKOFF_MS = 1000;
 
+/** Nodes created in this process, a part of each read nonce. */
+let instances = 0;
+
 /**
  * The asynchronous driver of one Raft peer: it owns the timers (through the
  * injected Clock), runs the Ready loop, persists before it sends what
@@ -154,6 +157,8 @@ export class RaftNode {
   >();
   private leaderId: NodeId = NONE;
   private readSeq = 0;
+  /** Makes read contexts unique across restarts, so a leader never confuses an old read with a new one. */
+  private readonly readNonce: string;
   private readonly reads = new Map<string, PendingRead>();
   /** Proposals held back while a leadership transfer runs (thesis §3.10). */
   private transferWaiters: (() => void)[] = [];
@@ -163,6 +168,7 @@ export class RaftNode {
     this.options = options;
     this.id = options.id;
     this.config = resolveNodeConfig(options.config).node;
+    this.readNonce = `${options.clock.now().toString(36)}.${(++instances).toString(36)}`;
     this.logger = options.logger ?? silentLogger;
     this.feed = new CommittedFeed(this.config.streamResultWindow, (lo, hi) => this.readLog(lo, hi));
     const store = options.snapshotStore;
@@ -331,7 +337,7 @@ export class RaftNode {
     try {
       const protocol = this.running();
       if (consistency === 'stale') return Promise.resolve(this.queryLocal(name, args));
-      const context = `${this.id}/${++this.readSeq}`;
+      const context = `${this.id}/${this.readNonce}/${++this.readSeq}`;
       if (!protocol.readIndex(context, consistency === 'lease' ? 'lease' : 'safe')) {
         throw new ReadNotConfirmedError(this.id, 'no leader is known');
       }

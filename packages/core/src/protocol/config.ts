@@ -31,6 +31,14 @@ export interface ProtocolConfig {
    * that run at different rates on different nodes (see RaftNode's maxClockDrift).
    */
   readonly leaseDriftTicks: number;
+  /**
+   * Serve 'lease' reads from the leader lease (thesis §6.4.1). When false, a
+   * lease read is served like a ReadIndex read. When true, a voter that
+   * restarts with a durable term refuses votes (except a transfer's) for
+   * electionTicks, because it may have acknowledged a lease it no longer
+   * remembers; its own first election cannot come sooner anyway.
+   */
+  readonly leaseReads: boolean;
 }
 
 /** Returns a fresh copy of the defaults: 10 election ticks, 1 heartbeat tick, pre-vote and check-quorum on. */
@@ -45,6 +53,7 @@ export function defaultConfig(): ProtocolConfig {
     maxBytesPerMessage: 512 * 1024,
     maxCommittedPerReady: 4096,
     leaseDriftTicks: 2,
+    leaseReads: false,
   };
 }
 
@@ -68,7 +77,7 @@ export function configProblems(config: ProtocolConfig): string[] {
     if (!Number.isSafeInteger(v) || v < 1)
       problems.push(`${field} (${String(v)}) must be a positive integer`);
   }
-  for (const field of ['preVote', 'checkQuorum'] as const) {
+  for (const field of ['preVote', 'checkQuorum', 'leaseReads'] as const) {
     if (typeof config[field] !== 'boolean')
       problems.push(`${field} (${String(config[field])}) must be true or false`);
   }

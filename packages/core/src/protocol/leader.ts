@@ -242,7 +242,9 @@ export class Leader {
    */
   private leaseValid(): boolean {
     const { config } = this.host;
-    if (!config.checkQuorum || this.transferredThisTerm || this.transferee !== NONE) return false;
+    if (!config.leaseReads || !config.checkQuorum || this.transferredThisTerm || this.transferee !== NONE) {
+      return false;
+    }
     const confirmed = committedIndex(this.host.membership, (id) =>
       id === this.host.id ? this.ticks : (this.progress.get(id)?.lastAckSentAt ?? -Infinity),
     );

@@ -92,6 +92,8 @@ export class RaftProtocol {
   private leader: Leader | undefined;
   private readonly votes = new Map<NodeId, boolean>();
   private electionElapsed = 0;
+  /** Ticks left during which a restarted voter refuses votes: it may have acknowledged a lease before the crash. */
+  private restartEmbargo = 0;
   private heartbeatElapsed = 0;
   private randomizedElectionTimeout = 0;
 
@@ -120,6 +122,7 @@ export class RaftProtocol {
     this.vote = hs.vote;
     this.prevHard = this.hardState();
     this.becomeFollower(this.term, NONE);
+    if (this.config.leaseReads && this.term > 0) this.restartEmbargo = this.config.electionTicks;
     this.prevSoft = this.softState();
   }
 
@@ -127,6 +130,7 @@ export class RaftProtocol {
 
   /** Advances logical time by one tick: may start an election, send heartbeats or step down. */
   tick(): void {
+    if (this.restartEmbargo > 0) this.restartEmbargo--;
     this.tickRole();
   }
 
@@ -499,8 +503,8 @@ export class RaftProtocol {
     if (m.type === 'vote' || m.type === 'pre-vote') {
       // A transfer's campaign was started by the leader itself: the lease does not protect against it.
       const leaseApplies = (this.config.checkQuorum || m.type === 'pre-vote') && !m.transfer;
-      const inLease =
-        leaseApplies && this.leaderId !== NONE && this.electionElapsed < this.config.electionTicks;
+      const heardLeader = this.leaderId !== NONE && this.electionElapsed < this.config.electionTicks;
+      const inLease = leaseApplies && (heardLeader || this.restartEmbargo > 0);
       if (inLease) return false;
     }
     if (m.type === 'pre-vote') return true; // a pre-vote never changes our term
