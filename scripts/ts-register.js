@@ -7,13 +7,15 @@ const path = require('node:path');
 const Module = require('node:module');
 const { transformSync } = require('@swc/core');
 
-const root = path.resolve(__dirname, '..');
-const workspace = /^@raftline\/(core|testing|transport-nats|store-postgres|cli)$/;
+const packages = path.resolve(__dirname, '..', 'packages');
 
 const resolve = Module._resolveFilename;
 Module._resolveFilename = function (request, ...rest) {
-  const m = workspace.exec(request);
-  if (m) return path.join(root, 'packages', m[1], 'src', 'index.ts');
+  const m = /^@raftline\/([a-z-]+)$/.exec(request);
+  if (m) {
+    const entry = path.join(packages, m[1], 'src', 'index.ts');
+    if (fs.existsSync(entry)) return entry;
+  }
   return resolve.call(this, request, ...rest);
 };
 

@@ -6,3 +6,18 @@ export type { CheckOptions, CheckResult } from './linearizability/checker';
 export type { Operation } from './linearizability/history';
 export type { KvInput, KvOutput, KvState } from './linearizability/kv-model';
 export type { Model } from './linearizability/model';
+
+// simulation
+export { SimCluster } from './sim/cluster';
+export { SimClient } from './sim/client';
+export { KvMachine } from './sim/kv-machine';
+export { NotSupportedError } from './sim/options';
+export { SafetyViolationError } from './sim/safety';
+export { VirtualClock } from './sim/virtual-clock';
+export { runSeed, digestOf } from './sim/sweep';
+export type { SubmitResult } from './sim/cluster';
+export type { SimCommand, SimProposeOptions } from './sim/client';
+export type { SimClusterOptions } from './sim/options';
+export type { NetworkStats, TrafficCount, UnreliableSettings } from './sim/network';
+export type { SafetyProperty } from './sim/safety';
+export type { RunSeedOptions, SeedResult, Violation } from './sim/sweep';

@@ -124,6 +124,8 @@ interface Pending {
 }
 
 const MAX_BACKOFF_MS = 1000;
+/** stop() waits this long for an in-flight store write before returning anyway. */
+const STOP_WAIT_MS = 5000;
 
 /** Nodes created in this process, a part of each read nonce. */
 let instances = 0;
@@ -462,9 +464,14 @@ export class RaftNode {
     this.state = 'stopped';
     this.cancelTick();
     await this.options.transport.close();
-    await this.processing;
+    // Settle callers first: a store write that never completes must not keep them waiting.
     this.failPending(() => new NodeStoppedError(this.id));
     this.failReads('node stopped', true);
+    const settled = await Promise.race([
+      this.processing?.then(() => true) ?? Promise.resolve(true),
+      this.sleep(STOP_WAIT_MS).then(() => false),
+    ]);
+    if (!settled) this.logger.warn({ node: this.id }, 'stopped while a store write was still in flight');
     this.releaseTransferWaiters();
     this.snapshots?.stopSending();
     this.feed.close();

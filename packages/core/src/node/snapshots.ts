@@ -140,8 +140,9 @@ export class SnapshotManager {
     const protocol = this.deps.protocol();
     const to = this.compactionTarget();
     if (to < protocol.log.firstIndex()) return;
-    protocol.compact(to);
+    // The store first: if it fails, memory still shows the work as due, so the retry really retries.
     await this.deps.logStore.compactPrefix(to);
+    protocol.compact(to);
   }
 
   /** Leader: the protocol wants `m.to` to receive the newest snapshot; start streaming it. */

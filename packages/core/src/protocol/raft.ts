@@ -348,8 +348,15 @@ export class RaftProtocol {
     return { role: this.role, leaderId: this.leaderId };
   }
 
+  /**
+   * The state to persist. Its commit is the highest index that is both
+   * committed and already durable in the local log (log.stable), so a driver
+   * may write hard state and entries in parallel: a crash between the two
+   * never leaves a durable commit index over an entry that is not on disk
+   * (or over a stale entry this Ready replaces).
+   */
   hardState(): HardState {
-    return { term: this.term, vote: this.vote, commit: this.log.committed };
+    return { term: this.term, vote: this.vote, commit: Math.min(this.log.committed, this.log.stable) };
   }
 
   // ----------------------------------------------------------- role changes

@@ -94,3 +94,45 @@ describe('RaftNode - hooks for integrations', () => {
     }
   });
 });
+
+describe('RaftNode - log compaction failures', () => {
+  it('retries a failed store compaction until the store is compacted', async () => {
+    class FlakyLog extends MemoryLogStore {
+      failures = 1;
+      override async compactPrefix(upTo: number): Promise<void> {
+        if (this.failures-- > 0) throw new Error('database went away');
+        return super.compactPrefix(upTo);
+      }
+    }
+    const log = new FlakyLog();
+    const node = new RaftNode({
+      id: 'solo',
+      voters: ['solo'],
+      logStore: log,
+      stableStore: new MemoryStableStore(),
+      snapshotStore: new MemorySnapshotStore(),
+      transport: new MemoryNetwork().transport('solo'),
+      clock: systemClock,
+      random: seededRandom(1),
+      applier: new MachineHost(new KvMachine()),
+      config: {
+        electionTimeoutMs: 30,
+        heartbeatMs: 10,
+        tickMs: 5,
+        snapshotEntries: 10,
+        snapshotTrailingEntries: 0,
+      },
+    });
+    await node.start();
+    try {
+      await until(() => node.isLeader(), 'leadership');
+      for (let i = 0; i < 15; i++) await node.propose({ name: 'put', args: ['k', String(i)] });
+      await until(() => node.status().snapshotIndex >= 10, 'a snapshot');
+      await until(() => log.failures < 0, 'the retry');
+      expect(await log.firstIndex()).toBeGreaterThan(1);
+      expect(node.status().storageError).toBeUndefined();
+    } finally {
+      await node.stop();
+    }
+  });
+});

@@ -1,0 +1,378 @@
+import {
+  NodeStoppedError,
+  pack,
+  seededRandom,
+  type CommandRequest,
+  type MemoryLogStore,
+  type MemoryStableStore,
+  type NodeId,
+  type NodeStatus,
+  type RandomSource,
+  type ReplicatedStateMachine,
+} from '@raftline/core';
+import {
+  SimClient,
+  proposeWithRetries,
+  type ClientHost,
+  type SimCommand,
+  type SimProposeOptions,
+} from './client';
+import { KvMachine } from './kv-machine';
+import { SimNetwork, type NetworkStats, type UnreliableSettings } from './network';
+import { resolveSimOptions, type ResolvedSimOptions, type SimClusterOptions } from './options';
+import { SafetyMonitor } from './safety';
+import { SimNode } from './sim-node';
+import { VirtualClock } from './virtual-clock';
+
+/** What submit() returns, like the Raft paper's Start(). */
+export interface SubmitResult {
+  /** The log index the command will occupy if it commits; -1 when the node is not the leader. */
+  readonly index: number;
+  /** The node's current term. */
+  readonly term: number;
+  readonly isLeader: boolean;
+}
+
+/**
+ * A whole Raft cluster in one process, on a virtual clock and a simulated
+ * network with faults: partitions, disconnections, loss, delay, duplication,
+ * reordering, crashes and restarts with durable state kept. Every random
+ * choice derives from the seed, so a run replays exactly.
+ *
+ * Nothing moves unless virtual time is advanced: by advance(ms), or by
+ * propose()/client().propose()/sleep(), which advance it themselves while
+ * nobody else does.
+ */
+export class SimCluster implements ClientHost {
+  /** The node ids, n1 … nN. */
+  readonly ids: readonly NodeId[];
+  private readonly clock = new VirtualClock();
+  private readonly network: SimNetwork;
+  private readonly monitor: SafetyMonitor;
+  private readonly slots = new Map<NodeId, SimNode>();
+  private readonly clientRandom: RandomSource;
+  private readonly clients = new Map<string, SimClient>();
+  private nextCallId = 0;
+
+  private constructor(
+    private readonly options: ResolvedSimOptions,
+    raw: SimClusterOptions,
+  ) {
+    this.ids = Array.from({ length: options.nodes }, (_, k) => `n${k + 1}`);
+    // With slow writes, the log and the hard state land independently: a commit index may lead the log.
+    this.monitor = new SafetyMonitor({ strictDurability: options.storageLatencyMs[1] === 0 });
+    const random = seededRandom(options.seed);
+    this.network = new SimNetwork(this.clock, random.fork(), options.latencyMs);
+    this.clientRandom = random.fork();
+    this.clock.onError = (err) => this.monitor.fail('node health', `a timer callback threw: ${String(err)}`);
+    const ctx = {
+      voters: this.ids,
+      clock: this.clock,
+      network: this.network,
+      monitor: this.monitor,
+      config: options.node,
+      stateMachine: raw.stateMachine ?? ((): ReplicatedStateMachine => new KvMachine()),
+      random: () => random.fork(),
+      storageLatencyMs: options.storageLatencyMs,
+      ...(raw.logger ? { logger: raw.logger } : {}),
+    };
+    for (const id of this.ids) this.slots.set(id, new SimNode(id, ctx));
+  }
+
+  /**
+   * Builds and starts a cluster.
+   * @throws ConfigError naming each invalid option; NotSupportedError for snapshotEvery > 0
+   */
+  static async create(options: SimClusterOptions): Promise<SimCluster> {
+    const cluster = new SimCluster(resolveSimOptions(options), options);
+    for (const id of cluster.ids) await cluster.slot(id).start();
+    return cluster;
+  }
+
+  // ------------------------------------------------------------------ time
+
+  /** The virtual time in ms. */
+  now(): number {
+    return this.clock.now();
+  }
+
+  /** Runs virtual time forward by ms: delivers messages, fires timers, applies. @throws NodeStoppedError after stop() */
+  async advance(ms: number): Promise<void> {
+    await this.clock.advance(ms);
+  }
+
+  /** Waits ms of virtual time, advancing the clock while nobody else does. */
+  sleep(ms: number): Promise<void> {
+    return this.drive(this.wait(ms));
+  }
+
+  // ------------------------------------------------------------- commands
+
+  /**
+   * Starts agreement on command at node id and returns at once (the Raft
+   * paper's Start()): no session, no retry, no waiting.
+   * @throws CommandRejectedError / UnknownCommandError when the state machine refuses the command
+   */
+  submit(id: NodeId, command: SimCommand): SubmitResult {
+    const slot = this.slot(id);
+    const inc = slot.current;
+    if (!inc) return { index: -1, term: slot.stable.loadSync()?.term ?? 0, isLeader: false };
+    const request = { name: command.name, args: command.args };
+    inc.applier.validate(request);
+    const before = inc.node.status();
+    if (before.role !== 'leader') return { index: -1, term: before.term, isLeader: false };
+    inc.node.propose(request).catch(() => undefined);
+    const after = inc.node.status();
+    const accepted = after.lastIndex > before.lastIndex;
+    return { index: accepted ? after.lastIndex : -1, term: after.term, isLeader: accepted };
+  }
+
+  /**
+   * Runs command through the full client path, under a session of its own:
+   * redirects, retries with the same session (so it applies at most once),
+   * advancing virtual time while waiting.
+   * @returns the command's result
+   * @throws ProposalTimeoutError after timeoutMs (outcome unknown), or what the state machine reports
+   */
+  propose(command: SimCommand, options: SimProposeOptions = {}): Promise<unknown> {
+    const session = { clientId: `call-${++this.nextCallId}`, seq: 1, ackedBelow: 1 };
+    return this.drive(proposeWithRetries(this, command, session, options));
+  }
+
+  /** The client called name (created on first use), with its own session; see SimClient. */
+  client(name: string): SimClient {
+    let c = this.clients.get(name);
+    if (!c) this.clients.set(name, (c = new SimClient(this, name)));
+    return c;
+  }
+
+  // ---------------------------------------------------------- observation
+
+  /** @returns id's status, as RaftNode.status() @throws NodeStoppedError while id is crashed */
+  status(id: NodeId): NodeStatus {
+    const node = this.slot(id).current?.node;
+    if (!node) throw new NodeStoppedError(id);
+    return node.status();
+  }
+
+  /** Whether id is running (not crashed). */
+  isRunning(id: NodeId): boolean {
+    return this.slot(id).current !== undefined;
+  }
+
+  /** @returns index → command of everything id has applied, across its restarts (live view; do not mutate) */
+  applied(id: NodeId): ReadonlyMap<number, CommandRequest> {
+    return this.slot(id).applied.commands;
+  }
+
+  /** @returns the nodes that have applied index (crashed ones included), and the command there */
+  appliedBy(index: number): { nodes: NodeId[]; command: CommandRequest | undefined } {
+    const nodes = this.ids.filter((id) => this.slot(id).applied.commands.has(index));
+    return {
+      nodes,
+      command: nodes.length > 0 ? this.slot(nodes[0]!).applied.commands.get(index) : undefined,
+    };
+  }
+
+  /** @returns the running nodes that believe they lead, in id order */
+  leaders(): NodeId[] {
+    return this.runningIds().filter((id) => this.status(id).role === 'leader');
+  }
+
+  /** @returns the running node (among `among`, default all) leading the highest term, if any */
+  leader(among: readonly NodeId[] = this.ids): NodeId | undefined {
+    let best: { id: NodeId; term: number } | undefined;
+    for (const id of among) {
+      if (!this.isRunning(id)) continue;
+      const s = this.status(id);
+      if (s.role === 'leader' && (!best || s.term > best.term)) best = { id, term: s.term };
+    }
+    return best?.id;
+  }
+
+  /**
+   * Advances time until a node among `among` leads.
+   * @returns the leader's id
+   * @throws Error when none leads within timeoutMs of virtual time
+   */
+  async waitForLeader(timeoutMs = 5000, among: readonly NodeId[] = this.ids): Promise<NodeId> {
+    const deadline = this.now() + timeoutMs;
+    for (;;) {
+      const id = this.leader(among);
+      if (id !== undefined) return id;
+      if (this.now() >= deadline)
+        throw new Error(`no leader among ${among.join(', ')} within ${timeoutMs} ms`);
+      await this.advance(this.options.node.tickMs);
+    }
+  }
+
+  /** @returns a replica's state machine (the current incarnation's) @throws NodeStoppedError while id is crashed */
+  machine(id: NodeId): ReplicatedStateMachine {
+    const inc = this.slot(id).current;
+    if (!inc) throw new NodeStoppedError(id);
+    return inc.machine;
+  }
+
+  /** The durable stores of id, kept across crashes. For tests of the checker: writing to them breaks the node. */
+  stores(id: NodeId): { readonly log: MemoryLogStore; readonly stable: MemoryStableStore } {
+    const s = this.slot(id);
+    return { log: s.log, stable: s.stable };
+  }
+
+  /** Requests (vote, pre-vote, append, heartbeat) sent so far, including ones later lost. */
+  rpcCount(): number {
+    return this.network.stats().requests.count;
+  }
+
+  /** Encoded bytes of the requests sent so far. */
+  rpcBytes(): number {
+    return this.network.stats().requests.bytes;
+  }
+
+  /** Responses sent so far. */
+  responseCount(): number {
+    return this.network.stats().responses.count;
+  }
+
+  /** Encoded bytes of the responses sent so far. */
+  responseBytes(): number {
+    return this.network.stats().responses.bytes;
+  }
+
+  /** Every traffic counter: requests, responses, per type, delivered, dropped, duplicated. */
+  networkStats(): NetworkStats {
+    return this.network.stats();
+  }
+
+  /** Bytes of id's durable state: log entries plus hard state (snapshots: none yet). */
+  persistedBytes(id: NodeId): number {
+    const s = this.slot(id);
+    const hs = s.stable.loadSync();
+    return s.log.byteSize() + (hs ? pack(hs).byteLength : 0);
+  }
+
+  /**
+   * Checks the safety properties over the whole run so far (see
+   * SafetyProperty). Cheap enough to call after every step.
+   * @throws SafetyViolationError naming the first violated property
+   */
+  check(): void {
+    this.monitor.check([...this.slots.values()].map((s) => s.view()));
+  }
+
+  /** Every (term → leader) seen so far. */
+  leaderHistory(): ReadonlyMap<number, NodeId> {
+    return this.monitor.leaderHistory();
+  }
+
+  // --------------------------------------------------------------- faults
+
+  /** Cuts id off from every other node, both ways. */
+  disconnect(id: NodeId): void {
+    this.network.disconnect(this.slot(id).id);
+  }
+
+  /** Whether id is connected (not disconnect()ed; partitions are not considered). */
+  isConnected(id: NodeId): boolean {
+    return !this.network.isDisconnected(this.slot(id).id);
+  }
+
+  /** Undoes disconnect(id). */
+  connect(id: NodeId): void {
+    this.network.connect(this.slot(id).id);
+  }
+
+  /** Splits the cluster: nodes in different groups cannot talk; a node listed in no group is isolated. */
+  partition(...groups: (readonly NodeId[])[]): void {
+    for (const g of groups) for (const id of g) this.slot(id);
+    this.network.partition(groups);
+  }
+
+  /** Removes every partition and disconnection (unreliable settings stay). */
+  heal(): void {
+    this.network.heal();
+  }
+
+  /** Turns message loss, extra delay, duplication and reordering on (or, with false, off). @throws ConfigError */
+  setUnreliable(settings: UnreliableSettings | false): void {
+    this.network.setUnreliable(settings);
+  }
+
+  /** Kills id at once: volatile state is lost, its durable stores are kept. No-op if it is down. */
+  crash(id: NodeId): void {
+    this.slot(id).crash();
+  }
+
+  /** Starts a new incarnation of id on its durable stores, with a fresh state machine (crashing it first if it runs). */
+  async restart(id: NodeId): Promise<void> {
+    await this.slot(id).start();
+  }
+
+  /**
+   * Stops the simulation: every node dies as in crash() (a write in flight
+   * never lands), the clock stops, and pending client calls fail with
+   * NodeStoppedError. advance() and new client calls throw afterwards.
+   */
+  async stop(): Promise<void> {
+    if (this.clock.stopped) return;
+    for (const slot of this.slots.values()) slot.crash();
+    this.clock.stop();
+  }
+
+  // ------------------------------------------------- ClientHost internals
+
+  /** Whether stop() was called. */
+  get stopped(): boolean {
+    return this.clock.stopped;
+  }
+
+  /** ClientHost: the default overall timeout of a client call. */
+  get clientTimeoutMs(): number {
+    return this.options.clientTimeoutMs;
+  }
+
+  /** ClientHost: how long a client waits for one node before trying another (4 × the election timeout). */
+  get attemptTimeoutMs(): number {
+    return 4 * this.options.node.electionTimeoutMs;
+  }
+
+  /** ClientHost: the pause between attempts when no leader is known (one tick). */
+  get retryDelayMs(): number {
+    return this.options.node.tickMs;
+  }
+
+  /** @returns the running nodes, in id order */
+  runningIds(): NodeId[] {
+    return this.ids.filter((id) => this.slots.get(id)?.current !== undefined);
+  }
+
+  /** ClientHost: one request to node id; see SimNode.call. */
+  call(id: NodeId, request: CommandRequest, timeoutMs: number): Promise<unknown> {
+    return this.slot(id).call(request, timeoutMs, this.clock);
+  }
+
+  /** ClientHost: @returns one of ids, drawn from the cluster's client randomness @throws RangeError for no ids */
+  pick(ids: readonly NodeId[]): NodeId {
+    const id = ids[this.clientRandom.nextInt(ids.length)];
+    if (id === undefined) throw new RangeError('pick: no ids');
+    return id;
+  }
+
+  /** ClientHost: waits ms of virtual time without driving the clock; resolves at once once stopped. */
+  wait(ms: number): Promise<void> {
+    return this.clock.wait(ms);
+  }
+
+  /** ClientHost: settles as work does, advancing the clock a tick at a time while nobody else does. */
+  drive<T>(work: Promise<T>): Promise<T> {
+    return this.clock.drive(work, this.options.node.tickMs);
+  }
+
+  // ------------------------------------------------------------ assembly
+
+  private slot(id: NodeId): SimNode {
+    const s = this.slots.get(id);
+    if (!s) throw new RangeError(`no node ${id} (the nodes are ${this.ids.join(', ')})`);
+    return s;
+  }
+}
