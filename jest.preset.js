@@ -2,6 +2,7 @@
 // metadata, as inversify and TypeORM need); workspace packages resolve to their
 // sources so tests never depend on a prior build.
 const path = require('node:path');
+const swcOptions = require('./scripts/swc-options.js');
 
 /** @param {string} dir the package directory (pass __dirname) */
 module.exports = function preset(dir) {
@@ -10,18 +11,7 @@ module.exports = function preset(dir) {
     testEnvironment: 'node',
     testMatch: ['<rootDir>/test/**/*.spec.ts'],
     transform: {
-      '^.+\\.ts$': [
-        '@swc/jest',
-        {
-          jsc: {
-            target: 'es2022',
-            parser: { syntax: 'typescript', decorators: true },
-            transform: { legacyDecorator: true, decoratorMetadata: true },
-          },
-          module: { type: 'commonjs' },
-          sourceMaps: 'inline',
-        },
-      ],
+      '^.+\\.ts$': ['@swc/jest', swcOptions],
     },
     moduleNameMapper: {
       '^@raftline/(core|testing|store-postgres|transport-nats)$': path.join(

@@ -467,10 +467,14 @@ export class RaftNode {
     // Settle callers first: a store write that never completes must not keep them waiting.
     this.failPending(() => new NodeStoppedError(this.id));
     this.failReads('node stopped', true);
+    let cancelWait: Cancel = () => {};
     const settled = await Promise.race([
       this.processing?.then(() => true) ?? Promise.resolve(true),
-      this.sleep(STOP_WAIT_MS).then(() => false),
+      new Promise<boolean>(
+        (resolve) => (cancelWait = this.options.clock.setTimeout(() => resolve(false), STOP_WAIT_MS)),
+      ),
     ]);
+    cancelWait();
     if (!settled) this.logger.warn({ node: this.id }, 'stopped while a store write was still in flight');
     this.releaseTransferWaiters();
     this.snapshots?.stopSending();

@@ -19,7 +19,6 @@ import type { RandomSource } from './random';
 import {
   NONE,
   type AppendRequest,
-  type AppendResponse,
   type Entry,
   type HardState,
   type Heartbeat,
@@ -527,16 +526,7 @@ export class RaftProtocol {
     const fromLeader = m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot';
     if ((this.config.checkQuorum || this.config.preVote) && fromLeader) {
       // A deposed leader may be cut off from everyone who would tell it; answer so it learns our term.
-      this.send({
-        type: 'append-resp',
-        from: this.id,
-        to: m.from,
-        term: this.term,
-        reject: false,
-        index: 0,
-        hintIndex: 0,
-        hintTerm: 0,
-      });
+      this.ack(m.from, 0);
     } else if (m.type === 'pre-vote') {
       this.send({ type: 'pre-vote-resp', from: this.id, to: m.from, term: this.term, reject: true });
     }
@@ -656,21 +646,19 @@ export class RaftProtocol {
 
   /** §5.3: accept entries that follow a matching (prevIndex, prevTerm); otherwise reject with a hint. */
   private handleAppend(m: AppendRequest): void {
-    const reply = (fields: Pick<AppendResponse, 'reject' | 'index' | 'hintIndex' | 'hintTerm'>): void =>
-      this.send({ type: 'append-resp', from: this.id, to: m.from, term: this.term, ...fields });
     if (m.prevIndex < this.log.committed) {
-      reply({ reject: false, index: this.log.committed, hintIndex: 0, hintTerm: 0 });
+      this.ack(m.from, this.log.committed);
       return;
     }
     if (this.log.matchTerm(m.prevIndex, m.prevTerm)) {
       const lastNew = this.log.appendAfter(m.prevIndex, m.entries);
       // Commit never beyond what we know matches the leader.
       this.log.commitTo(Math.min(m.commit, lastNew));
-      reply({ reject: false, index: lastNew, hintIndex: 0, hintTerm: 0 });
+      this.ack(m.from, lastNew);
       return;
     }
     const hintIndex = this.log.findConflictByTerm(Math.min(m.prevIndex, this.log.lastIndex()), m.prevTerm);
-    reply({ reject: true, index: m.prevIndex, hintIndex, hintTerm: this.log.term(hintIndex) ?? 0 });
+    this.ack(m.from, m.prevIndex, { hintIndex, hintTerm: this.log.term(hintIndex) ?? 0 });
   }
 
   /**
@@ -689,16 +677,13 @@ export class RaftProtocol {
         this.pendingInstall = s;
       }
     }
-    this.send({
-      type: 'append-resp',
-      from: this.id,
-      to: m.from,
-      term: this.term,
-      reject: false,
-      index: this.log.committed,
-      hintIndex: 0,
-      hintTerm: 0,
-    });
+    this.ack(m.from, this.log.committed);
+  }
+
+  /** An append-resp: `index` matches the leader (or, with `reject`, prevIndex `index` did not, with a hint). */
+  private ack(to: NodeId, index: number, reject?: { hintIndex: number; hintTerm: number }): void {
+    const hint = reject ?? { hintIndex: 0, hintTerm: 0 };
+    this.send({ type: 'append-resp', from: this.id, to, term: this.term, reject: !!reject, index, ...hint });
   }
 
   /**

@@ -1,49 +1,17 @@
-import {
-  MachineHost,
-  MemoryLogStore,
-  MemoryNetwork,
-  MemorySnapshotStore,
-  MemoryStableStore,
-  MembershipChangeError,
-  RaftNode,
-  seededRandom,
-  systemClock,
-} from '../../src/index';
-import { KvMachine } from '../state-machine/kv-machine';
+import { MemoryNetwork, MembershipChangeError } from '../../src/index';
+import { kvNode, until } from '../support/nodes';
 
 const net = new MemoryNetwork();
 
 function start(id: string, voters: string[], seed: number) {
-  const host = new MachineHost(new KvMachine());
-  const node = new RaftNode({
-    id,
+  return kvNode(id, {
     voters,
-    logStore: new MemoryLogStore(),
-    stableStore: new MemoryStableStore(),
-    snapshotStore: new MemorySnapshotStore(),
     transport: net.transport(id),
-    clock: systemClock,
-    random: seededRandom(seed),
-    applier: host,
-    config: {
-      electionTimeoutMs: 60,
-      heartbeatMs: 15,
-      tickMs: 5,
-      snapshotEntries: 30,
-      snapshotTrailingEntries: 5,
-    },
+    seed,
+    config: { snapshotEntries: 30, snapshotTrailingEntries: 5 },
   });
-  return { id, node, host, kv: () => (host.machine as KvMachine).entries };
 }
 type Member = ReturnType<typeof start>;
-
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000; i++) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function leaderOf(members: Member[]): Promise<Member> {
   await until(() => members.some((m) => m.node.isLeader()), 'a leader');

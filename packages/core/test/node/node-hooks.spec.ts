@@ -1,43 +1,14 @@
-import {
-  MachineHost,
-  MemoryLogStore,
-  MemoryNetwork,
-  MemorySnapshotStore,
-  MemoryStableStore,
-  RaftNode,
-  seededRandom,
-  systemClock,
-  type Role,
-} from '../../src/index';
-import { KvMachine } from '../state-machine/kv-machine';
+import { MemoryLogStore, MemoryNetwork, type Role } from '../../src/index';
+import { kvNode, until } from '../support/nodes';
 
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000; i++) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-function single(snapshotEntries = 0) {
-  const log = new MemoryLogStore();
-  const node = new RaftNode({
-    id: 'solo',
+/** A single-node cluster (it elects itself) with a snapshot every snapshotEntries entries, none kept behind. */
+function single(snapshotEntries = 0, log = new MemoryLogStore()) {
+  const { node } = kvNode('solo', {
     voters: ['solo'],
-    logStore: log,
-    stableStore: new MemoryStableStore(),
-    snapshotStore: new MemorySnapshotStore(),
     transport: new MemoryNetwork().transport('solo'),
-    clock: systemClock,
-    random: seededRandom(1),
-    applier: new MachineHost(new KvMachine()),
-    config: {
-      electionTimeoutMs: 30,
-      heartbeatMs: 10,
-      tickMs: 5,
-      snapshotEntries,
-      snapshotTrailingEntries: 0,
-    },
+    seed: 1,
+    logStore: log,
+    config: { electionTimeoutMs: 30, heartbeatMs: 10, snapshotEntries, snapshotTrailingEntries: 0 },
   });
   return { node, log };
 }
@@ -105,24 +76,7 @@ describe('RaftNode - log compaction failures', () => {
       }
     }
     const log = new FlakyLog();
-    const node = new RaftNode({
-      id: 'solo',
-      voters: ['solo'],
-      logStore: log,
-      stableStore: new MemoryStableStore(),
-      snapshotStore: new MemorySnapshotStore(),
-      transport: new MemoryNetwork().transport('solo'),
-      clock: systemClock,
-      random: seededRandom(1),
-      applier: new MachineHost(new KvMachine()),
-      config: {
-        electionTimeoutMs: 30,
-        heartbeatMs: 10,
-        tickMs: 5,
-        snapshotEntries: 10,
-        snapshotTrailingEntries: 0,
-      },
-    });
+    const { node } = single(10, log);
     await node.start();
     try {
       await until(() => node.isLeader(), 'leadership');

@@ -4,13 +4,11 @@ import {
   MemoryNetwork,
   MemorySnapshotStore,
   MemoryStableStore,
-  RaftNode,
-  seededRandom,
-  systemClock,
   type Message,
   type Transport,
 } from '../../src/index';
 import { crc32 } from '../../src/node/snapshot-transfer';
+import { kvNode, until } from '../support/nodes';
 import { KvMachine } from '../state-machine/kv-machine';
 
 const ids = ['n1', 'n2', 'n3'];
@@ -42,35 +40,16 @@ interface Stores {
 }
 
 function node(id: string, net: CuttableNetwork, stores: Stores, seed: number) {
-  const host = new MachineHost(new KvMachine());
-  const n = new RaftNode({
-    id,
+  const { node: n, host } = kvNode(id, {
     voters: ids,
+    transport: net.transport(id),
+    seed,
     logStore: stores.log,
     stableStore: stores.stable,
     snapshotStore: stores.snaps,
-    transport: net.transport(id),
-    clock: systemClock,
-    random: seededRandom(seed),
-    applier: host,
-    config: {
-      electionTimeoutMs: 60,
-      heartbeatMs: 15,
-      tickMs: 5,
-      snapshotEntries: 20,
-      snapshotTrailingEntries: 5,
-      snapshotChunkBytes: 64, // many chunks, to exercise chunking
-    },
+    config: { snapshotEntries: 20, snapshotTrailingEntries: 5, snapshotChunkBytes: 64 }, // many chunks
   });
   return { n, host };
-}
-
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000; i++) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('§7 snapshots and log compaction - RaftNode', () => {
