@@ -18,7 +18,8 @@ describe('README - protocol example', () => {
           inbox.push(...rd.leaderMessages);
           disk.get(id)!.push(...rd.entries); // a real driver writes hardState + entries durably here
           inbox.push(...rd.messages);
-          for (const e of rd.committed) if (id === 'a' && e.type === 'normal') applied.push(new TextDecoder().decode(e.data));
+          for (const e of rd.committed)
+            if (id === 'a' && e.type === 'normal') applied.push(new TextDecoder().decode(e.data));
           n.advance(rd);
         }
       }

@@ -168,18 +168,16 @@ describe('replication flow control: pipelined appends, bounded batches, recovery
     net.propose('a', 'x');
     const before = net.node('a').status().progress?.['b'];
     expect(before).toMatchObject({ state: 'replicate', match: 2, next: 3 });
-    net
-      .node('a')
-      .step({
-        type: 'append-resp',
-        from: 'b',
-        to: 'a',
-        term: 1,
-        reject: true,
-        index: 1,
-        hintIndex: 0,
-        hintTerm: 0,
-      });
+    net.node('a').step({
+      type: 'append-resp',
+      from: 'b',
+      to: 'a',
+      term: 1,
+      reject: true,
+      index: 1,
+      hintIndex: 0,
+      hintTerm: 0,
+    });
     expect(net.node('a').status().progress?.['b']).toEqual(before);
     expect(net.cycle('a')).toBeUndefined();
   });
@@ -190,18 +188,16 @@ describe('replication flow control: pipelined appends, bounded batches, recovery
     settleWhere(net, (m) => m.type !== 'append'); // elected; the first probes are lost
     const before = net.node('L').status().progress?.['f'];
     expect(before).toMatchObject({ state: 'probe', next: 4, inflight: 1 });
-    net
-      .node('L')
-      .step({
-        type: 'append-resp',
-        from: 'f',
-        to: 'L',
-        term: 3,
-        reject: true,
-        index: 1,
-        hintIndex: 1,
-        hintTerm: 1,
-      });
+    net.node('L').step({
+      type: 'append-resp',
+      from: 'f',
+      to: 'L',
+      term: 3,
+      reject: true,
+      index: 1,
+      hintIndex: 1,
+      hintTerm: 1,
+    });
     expect(net.node('L').status().progress?.['f']).toEqual(before);
   });
 

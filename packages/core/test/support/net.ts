@@ -1,4 +1,12 @@
-import { RaftProtocol, seededRandom, type Entry, type Message, type NodeId, type ProtocolConfig, type Ready } from '../../src/index';
+import {
+  RaftProtocol,
+  seededRandom,
+  type Entry,
+  type Message,
+  type NodeId,
+  type ProtocolConfig,
+  type Ready,
+} from '../../src/index';
 
 /** A durable store for one pure node in tests: what a driver would have written. */
 export interface Disk {
@@ -94,11 +102,15 @@ export class Net {
 
   /** Cuts every link between the groups (both ways). */
   partition(...groups: NodeId[][]): void {
-    for (const a of groups) for (const b of groups) if (a !== b) for (const x of a) for (const y of b) this.cut.add(`${x}->${y}`);
+    for (const a of groups)
+      for (const b of groups) if (a !== b) for (const x of a) for (const y of b) this.cut.add(`${x}->${y}`);
   }
 
   isolate(id: NodeId): void {
-    this.partition([id], this.ids.filter((x) => x !== id));
+    this.partition(
+      [id],
+      this.ids.filter((x) => x !== id),
+    );
   }
 
   heal(): void {
