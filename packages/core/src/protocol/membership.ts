@@ -21,8 +21,14 @@ export type MembershipChange =
   | { readonly type: 'add-learner'; readonly node: NodeId }
   | { readonly type: 'remove'; readonly node: NodeId };
 
-/** The payload of a config entry: enter a configuration, or leave joint consensus. */
-export type ConfigEntry = { readonly changes: readonly MembershipChange[] } | { readonly leaveJoint: true };
+/**
+ * The payload of a config entry: the whole configuration it puts in force.
+ * Absolute, not a delta, so that a node that joined with no configuration of
+ * its own reaches the same membership as everyone else.
+ */
+export interface ConfigEntry {
+  readonly membership: Membership;
+}
 
 export function membershipOf(voters: readonly NodeId[]): Membership {
   return { voters: [...new Set(voters)], outgoing: [], learners: [] };
@@ -61,20 +67,16 @@ export function jointVoteResult(
 }
 
 /**
- * The configuration after applying `entry` to `m`. A change of at most one
+ * The configuration that `changes` lead to from `m`. A change of at most one
  * voter applies directly (the single-server case, thesis §4.1); anything
- * larger enters joint consensus (C_old,new), left by a later leaveJoint entry.
- * @throws MembershipChangeError for a change that would leave no voter, or changes while joint
+ * larger enters joint consensus (C_old,new), left later with leaveJoint().
+ * @throws MembershipChangeError for a change that would leave no voter, or any change while joint
  */
-export function applyConfigEntry(m: Membership, entry: ConfigEntry): Membership {
-  if ('leaveJoint' in entry) {
-    // Voters of C_old that C_new demoted stay learners only if listed as such.
-    return { voters: m.voters, outgoing: [], learners: m.learners.filter((id) => !m.voters.includes(id)) };
-  }
+export function applyChanges(m: Membership, changes: readonly MembershipChange[]): Membership {
   if (isJoint(m)) throw new MembershipChangeError('a membership change is already in joint consensus');
   const voters = new Set(m.voters);
   const learners = new Set(m.learners);
-  for (const c of entry.changes) {
+  for (const c of changes) {
     voters.delete(c.node);
     learners.delete(c.node);
     if (c.type === 'add-voter') voters.add(c.node);
@@ -83,8 +85,12 @@ export function applyConfigEntry(m: Membership, entry: ConfigEntry): Membership 
   if (voters.size === 0) throw new MembershipChangeError('a membership change must leave at least one voter');
   const next = { voters: [...voters], learners: [...learners] };
   const changedVoters = symmetricDifference(m.voters, next.voters);
-  if (changedVoters <= 1) return { ...next, outgoing: [] };
-  return { ...next, outgoing: [...m.voters] };
+  return { ...next, outgoing: changedVoters <= 1 ? [] : [...m.voters] };
+}
+
+/** C_new alone, after joint consensus (thesis §4.3). */
+export function leaveJoint(m: Membership): Membership {
+  return { voters: m.voters, outgoing: [], learners: m.learners };
 }
 
 function symmetricDifference(a: readonly NodeId[], b: readonly NodeId[]): number {
@@ -93,7 +99,8 @@ function symmetricDifference(a: readonly NodeId[], b: readonly NodeId[]): number
 
 /** Encodes a config entry's payload. */
 export function encodeConfigEntry(entry: ConfigEntry): Uint8Array {
-  return pack('leaveJoint' in entry ? { leaveJoint: true } : { changes: entry.changes });
+  const { voters, outgoing, learners } = entry.membership;
+  return pack({ voters, outgoing, learners });
 }
 
 /**
@@ -101,14 +108,14 @@ export function encodeConfigEntry(entry: ConfigEntry): Uint8Array {
  * @throws DecodeError when data is not a config entry
  */
 export function decodeConfigEntry(data: Uint8Array): ConfigEntry {
-  const v = unpack(data) as { leaveJoint?: unknown; changes?: unknown } | null;
-  if (v && v.leaveJoint === true) return { leaveJoint: true };
-  const changes = v?.changes;
-  if (!Array.isArray(changes)) throw new DecodeError('config entry has no changes');
-  for (const c of changes as { type?: unknown; node?: unknown }[]) {
-    const okType = c.type === 'add-voter' || c.type === 'add-learner' || c.type === 'remove';
-    if (!okType || typeof c.node !== 'string' || c.node === '')
-      throw new DecodeError('malformed membership change');
-  }
-  return { changes: changes as MembershipChange[] };
+  const v = unpack(data) as { voters?: unknown; outgoing?: unknown; learners?: unknown } | null;
+  const ids = (x: unknown): NodeId[] => {
+    if (!Array.isArray(x) || !x.every((id) => typeof id === 'string' && id !== '')) {
+      throw new DecodeError('config entry holds a malformed membership');
+    }
+    return x as NodeId[];
+  };
+  const membership = { voters: ids(v?.voters), outgoing: ids(v?.outgoing), learners: ids(v?.learners) };
+  if (membership.voters.length === 0) throw new DecodeError('config entry has no voters');
+  return { membership };
 }

@@ -5,13 +5,13 @@ import { RaftLog } from './log';
 import {
   allMembers,
   allVoters,
-  applyConfigEntry,
+  applyChanges,
   decodeConfigEntry,
   encodeConfigEntry,
   isJoint,
   jointVoteResult,
+  leaveJoint,
   membershipOf,
-  type ConfigEntry,
   type Membership,
   type MembershipChange,
 } from './membership';
@@ -212,8 +212,7 @@ export class RaftProtocol {
     if (this.pendingConfIndex > this.log.applied || isJoint(this.membership)) {
       throw new MembershipChangeError('another membership change is still in progress');
     }
-    applyConfigEntry(this.membership, { changes }); // throws for an invalid change
-    return this.appendConfig({ changes });
+    return this.appendConfig(applyChanges(this.membership, changes)); // throws for an invalid change
   }
 
   /** The current configuration. */
@@ -693,12 +692,10 @@ export class RaftProtocol {
    * A malformed or invalid entry changes nothing, on every node alike.
    */
   private applyConfig(data: Uint8Array): void {
-    let entry: ConfigEntry;
     try {
-      entry = decodeConfigEntry(data);
-      this.membership = applyConfigEntry(this.membership, entry);
+      this.membership = decodeConfigEntry(data).membership;
     } catch (err) {
-      if (err instanceof DecodeError || err instanceof MembershipChangeError) return;
+      if (err instanceof DecodeError) return;
       throw err;
     }
     if (!this.leader) return;
@@ -707,13 +704,13 @@ export class RaftProtocol {
       return;
     }
     this.leader.syncMembers();
-    if (isJoint(this.membership)) this.appendConfig({ leaveJoint: true });
+    if (isJoint(this.membership)) this.appendConfig(leaveJoint(this.membership));
     this.leader.maybeCommit();
   }
 
-  private appendConfig(entry: ConfigEntry): Proposed {
+  private appendConfig(membership: Membership): Proposed {
     const index = this.log.lastIndex() + 1;
-    this.log.append([{ index, term: this.term, type: 'config', data: encodeConfigEntry(entry) }]);
+    this.log.append([{ index, term: this.term, type: 'config', data: encodeConfigEntry({ membership }) }]);
     this.pendingConfIndex = index;
     return { firstIndex: index, term: this.term };
   }

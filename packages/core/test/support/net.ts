@@ -58,6 +58,7 @@ export class Net {
     const rd = n.ready();
     const disk = this.disks.get(id)!;
     for (const m of rd.leaderMessages) this.post(m);
+    if (rd.snapshot) disk.log = []; // installing a snapshot replaces the whole stored log
     if (rd.hardState) Object.assign(disk, rd.hardState);
     if (rd.entries.length > 0) {
       const first = rd.entries[0]!.index;
