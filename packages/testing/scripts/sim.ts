@@ -9,10 +9,21 @@
  * Options: --seeds N, --from S (first seed, default 1), --seed S, --nodes N,
  * --duration MS (virtual ms of faults per seed), --clients N,
  * --storage-latency MIN,MAX (each durable write takes that long; a crash loses
- * a write in flight), --verbose.
+ * a write in flight; default: drawn per seed), --snapshot-every N (default:
+ * drawn per seed; 0 turns snapshots off), --verbose, and --no-snapshots,
+ * --no-membership, --no-transfers, --no-reads, --no-slow-storage to leave
+ * that part out of the random schedule (see SweepFeatures).
  * Exits with status 1 when a seed fails.
  */
-import { runSeed, type RunSeedOptions, type SeedResult } from '../src/index';
+import { runSeed, type RunSeedOptions, type SeedResult, type SweepFeatures } from '../src/index';
+
+const FEATURE_FLAGS: Readonly<Record<string, keyof SweepFeatures>> = {
+  '--no-snapshots': 'snapshots',
+  '--no-membership': 'membership',
+  '--no-transfers': 'transfers',
+  '--no-reads': 'reads',
+  '--no-slow-storage': 'slowStorage',
+};
 
 interface Args {
   seeds: number;
@@ -22,6 +33,8 @@ interface Args {
   durationMs: number | undefined;
   clients: number | undefined;
   storageLatencyMs: [number, number] | undefined;
+  snapshotEvery: number | undefined;
+  off: string[];
   verbose: boolean;
 }
 
@@ -34,12 +47,18 @@ function parseArgs(argv: readonly string[]): Args {
     durationMs: undefined,
     clients: undefined,
     storageLatencyMs: undefined,
+    snapshotEvery: undefined,
+    off: [],
     verbose: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     if (flag === '--verbose') {
       args.verbose = true;
+      continue;
+    }
+    if (FEATURE_FLAGS[flag]) {
+      args.off.push(flag);
       continue;
     }
     if (flag === '--storage-latency') {
@@ -58,6 +77,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (flag === '--nodes') args.nodes = value;
     else if (flag === '--duration') args.durationMs = value;
     else if (flag === '--clients') args.clients = value;
+    else if (flag === '--snapshot-every') args.snapshotEvery = value;
     else throw new Error(`unknown option ${flag}`);
   }
   return args;
@@ -68,6 +88,8 @@ function replayCommand(r: SeedResult, args: Args): string {
     args.durationMs !== undefined ? ` --duration ${args.durationMs}` : '',
     args.clients !== undefined ? ` --clients ${args.clients}` : '',
     args.storageLatencyMs ? ` --storage-latency ${args.storageLatencyMs.join(',')}` : '',
+    args.snapshotEvery !== undefined ? ` --snapshot-every ${args.snapshotEvery}` : '',
+    ...args.off.map((flag) => ` ${flag}`),
   ].join('');
   return `npm run sim -- --seed ${r.seed} --nodes ${r.nodes}${extra}`;
 }
@@ -90,7 +112,11 @@ async function main(): Promise<number> {
       nodes: args.nodes ?? (seed % 2 === 0 ? 5 : 3),
       ...(args.durationMs !== undefined ? { durationMs: args.durationMs } : {}),
       ...(args.clients !== undefined ? { clients: args.clients } : {}),
-      ...(args.storageLatencyMs ? { cluster: { storageLatencyMs: args.storageLatencyMs } } : {}),
+      cluster: {
+        ...(args.storageLatencyMs ? { storageLatencyMs: args.storageLatencyMs } : {}),
+        ...(args.snapshotEvery !== undefined ? { snapshotEvery: args.snapshotEvery } : {}),
+      },
+      features: Object.fromEntries(args.off.map((flag) => [FEATURE_FLAGS[flag], false])),
     };
     const r = await runSeed(seed, options);
     if (!r.ok) failures++;
@@ -98,6 +124,7 @@ async function main(): Promise<number> {
       console.log(describe(r));
       if (!r.ok) console.log(`  replay: ${replayCommand(r, args)}`);
       if (args.single !== undefined) {
+        console.log(`  setup: ${JSON.stringify(r.setup)}`);
         for (const e of r.events) console.log(`  ${e}`);
         console.log(`  stats: ${JSON.stringify(r.stats)}`);
       }

@@ -1,5 +1,5 @@
 import { ConfigError, NodeStoppedError, ProposalTimeoutError } from '@raftline/core';
-import { KvMachine, NotSupportedError, SimCluster } from '../src/index';
+import { KvMachine, SimCluster } from '../src/index';
 
 jest.setTimeout(60_000);
 
@@ -16,10 +16,13 @@ describe('SimCluster - options', () => {
     ).rejects.toThrow(/electionTimeoutMs \(100\) must be at least 3 × heartbeatMs \(50\)/);
   });
 
-  it('refuses snapshotEvery > 0 with a named error instead of pretending', async () => {
-    const attempt = SimCluster.create({ nodes: 3, seed: 1, snapshotEvery: 100 });
-    await expect(attempt).rejects.toBeInstanceOf(NotSupportedError);
-    await expect(attempt).rejects.toThrow(/snapshotEvery \(100\) is not supported yet/);
+  it('validates snapshotEvery and snapshotTrailing, naming the field', async () => {
+    await expect(SimCluster.create({ nodes: 3, seed: 1, snapshotEvery: -1 })).rejects.toThrow(
+      /snapshotEvery \(-1\) must be a non-negative integer/,
+    );
+    await expect(
+      SimCluster.create({ nodes: 3, seed: 1, snapshotEvery: 10, snapshotTrailing: 1.5 }),
+    ).rejects.toBeInstanceOf(ConfigError);
     const c = await SimCluster.create({ nodes: 3, seed: 1, snapshotEvery: 0 });
     expect(c.ids).toEqual(['n1', 'n2', 'n3']);
     await c.stop();

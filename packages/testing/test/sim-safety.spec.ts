@@ -164,3 +164,79 @@ describe('SafetyMonitor - the properties no scripted cluster breaks', () => {
     expect(() => m.check([])).not.toThrow();
   });
 });
+
+describe('SafetyMonitor - compacted logs and snapshots', () => {
+  /** A node whose log holds terms[k] at index from + k, behind an optional snapshot. */
+  function node(
+    id: NodeId,
+    from: number,
+    terms: number[],
+    hs: { term: number; commit: number },
+    snapshot?: { index: number; term: number; digest?: string; config?: string },
+  ) {
+    const log = new MemoryLogStore();
+    if (from > 1) void log.compactPrefix(from - 1);
+    log.appendSync(
+      terms.map((t, k) => ({
+        index: from + k,
+        term: t,
+        type: 'normal' as const,
+        data: new Uint8Array([from + k, t]),
+      })),
+    );
+    const stable = new MemoryStableStore();
+    void stable.save({ term: hs.term, vote: '', commit: hs.commit });
+    const snap = snapshot && { digest: 'd', config: 'voters a,b,c', ...snapshot };
+    return { id, log, stable, ...(snap ? { snapshot: snap } : {}) };
+  }
+
+  it('accepts logs that start behind a snapshot, and a leader whose snapshot covers a commit', () => {
+    const m = new SafetyMonitor();
+    const a = node('a', 1, [1, 1, 2, 2, 2], { term: 2, commit: 5 });
+    const b = node('b', 4, [2, 2], { term: 2, commit: 5 }, { index: 3, term: 2 });
+    m.check([a, b]);
+    const c = node('c', 6, [], { term: 3, commit: 5 }, { index: 5, term: 2 }); // installed a snapshot
+    expect(() => m.check([a, b, { ...c, live: { role: 'leader', term: 3 } }])).not.toThrow();
+    m.leaderElected('c', 3, c.log, c.snapshot);
+    expect(() => m.check([])).not.toThrow();
+  });
+
+  it('names log shape when entries were compacted that no snapshot covers', () => {
+    const m = new SafetyMonitor();
+    const err = violation(() => m.check([node('a', 6, [2], { term: 2, commit: 6 }, { index: 3, term: 1 })]));
+    expect(err.property).toBe('log shape');
+    expect(err.message).toMatch(
+      /a's log starts at 6 but its snapshot covers only up to 3: entries 4..5 are gone/,
+    );
+  });
+
+  it('names state-machine safety for a snapshot ending at an entry other than the one committed there', () => {
+    const m = new SafetyMonitor();
+    m.check([node('a', 1, [1, 1, 2], { term: 2, commit: 3 })]);
+    const err = violation(() => m.check([node('b', 4, [], { term: 3, commit: 3 }, { index: 3, term: 1 })]));
+    expect(err.property).toBe('state-machine safety');
+    expect(err.message).toMatch(/a committed 3@t2 but b committed a snapshot ending at 3@t1/);
+  });
+
+  it('names state-machine safety for two different snapshots ending at one index', () => {
+    const m = new SafetyMonitor();
+    const a = node('a', 4, [], { term: 2, commit: 3 }, { index: 3, term: 2 });
+    const b = node('b', 4, [], { term: 2, commit: 3 }, { index: 3, term: 2, config: 'voters a,b' });
+    const err = violation(() => m.check([a, b]));
+    expect(err.property).toBe('state-machine safety');
+    expect(err.message).toMatch(
+      /a and b hold different snapshots ending at index 3 \(configurations voters a,b,c vs voters a,b\)/,
+    );
+    const c = node('c', 4, [], { term: 2, commit: 3 }, { index: 3, term: 2, digest: 'other' });
+    expect(violation(() => new SafetyMonitor().check([a, c])).message).toMatch(/state machines differ/);
+  });
+
+  it('names leader completeness for a leader missing a committed entry after its snapshot', () => {
+    const m = new SafetyMonitor();
+    m.check([node('a', 1, [1, 1, 2, 2], { term: 2, commit: 4 })]);
+    const c = node('c', 3, [], { term: 3, commit: 2 }, { index: 2, term: 1 });
+    const err = violation(() => m.check([{ ...c, live: { role: 'leader', term: 3 } }]));
+    expect(err.property).toBe('leader completeness');
+    expect(err.message).toMatch(/3@t2 was committed .* but leader c of term 3 holds nothing at 3/);
+  });
+});

@@ -556,6 +556,8 @@ export class RaftNode {
         if (read) read.index = rs.index;
       }
       p.advance(rd);
+      // After advance(): config entries of this Ready are applied too, so the snapshot's membership matches its index.
+      this.snapshots?.maybeCreate(p.log.applied);
       this.serveReads();
       this.maybeEndTransfer();
     }
@@ -620,7 +622,7 @@ export class RaftNode {
       }
       this.settle(e, outcome);
       this.feed.push(e, command, outcome);
-      this.snapshots?.afterApply(e.index, e.data.byteLength);
+      this.snapshots?.afterApply(e.data.byteLength);
     }
   }
 

@@ -51,6 +51,8 @@ export class SnapshotManager {
   private sinceEntries = 0;
   private sinceBytes = 0;
   private creating = false;
+  /** Enough was applied since the last snapshot: take one after the current Ready. */
+  private due = false;
   private compactTo = 0;
   /** Entries from this index on are kept (0: no floor). */
   private floor = 0;
@@ -86,15 +88,25 @@ export class SnapshotManager {
     this.sinceEntries = this.sinceBytes = 0;
   }
 
-  /** Counts an applied entry; starts a snapshot in the background when one is due. */
-  afterApply(appliedIndex: number, bytes: number): void {
+  /** Counts an applied entry of `bytes` payload bytes; marks a snapshot due when enough were applied. */
+  afterApply(bytes: number): void {
     this.sinceEntries++;
     this.sinceBytes += bytes;
     const { snapshotEntries, snapshotBytes } = this.deps.settings;
     const due =
       (snapshotEntries > 0 && this.sinceEntries >= snapshotEntries) ||
       (snapshotBytes > 0 && this.sinceBytes >= snapshotBytes);
-    if (due && !this.creating) void this.create(appliedIndex);
+    if (due) this.due = true;
+  }
+
+  /**
+   * Takes a due snapshot at appliedIndex. Called after the protocol's
+   * advance(), so the snapshot records the membership as of that index.
+   */
+  maybeCreate(appliedIndex: number): void {
+    if (!this.due || this.creating) return;
+    this.due = false;
+    void this.create(appliedIndex);
   }
 
   /** Takes a snapshot of the state as of appliedIndex now; writes it and schedules compaction. */
@@ -163,6 +175,8 @@ export class SnapshotManager {
 
   onChunk(m: SnapshotChunk): void {
     if (m.term < this.deps.protocol().status().term) return; // from a deposed leader
+    // A re-sent snapshot we already hold, or one older than our commit, must never replace a newer one.
+    if (m.snapshot.index <= Math.max(this.index, this.deps.protocol().log.committed)) return;
     this.receiver.onChunk(m);
   }
 

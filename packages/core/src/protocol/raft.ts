@@ -672,6 +672,7 @@ export class RaftProtocol {
         this.log.commitTo(s.index);
       } else {
         this.log.restore(s.index, s.term);
+        this.membership = s.membership; // the configuration as of the snapshot replaces ours
         this.snapshotCreated(s);
         this.pendingInstall = s;
       }

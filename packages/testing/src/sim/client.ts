@@ -3,9 +3,12 @@ import {
   NodeStoppedError,
   NotLeaderError,
   ProposalTimeoutError,
+  ReadNotConfirmedError,
   type ClientSession,
   type CommandRequest,
   type NodeId,
+  type QueryResult,
+  type ReadConsistency,
 } from '@raftline/core';
 
 /** A command as a simulated client sends it: a @Command name and its arguments. */
@@ -22,6 +25,18 @@ export interface SimProposeOptions {
   readonly timeoutMs?: number;
 }
 
+/** Options of SimCluster.query and SimClient.query. */
+export interface SimQueryOptions {
+  /** Default 'linearizable'. 'lease' skips the heartbeat round only with node config leaseReads: true. */
+  readonly consistency?: ReadConsistency;
+  /** The node to ask first (default: a random running node). Followers forward to their leader. */
+  readonly via?: NodeId;
+  /** Give up after this much virtual time (default: the cluster's clientTimeoutMs). */
+  readonly timeoutMs?: number;
+  /** false: ask `via` (or one random node) once, and report its failure instead of trying elsewhere. Default true. */
+  readonly retry?: boolean;
+}
+
 /** What a client needs from the cluster (implemented by SimCluster). */
 export interface ClientHost {
   now(): number;
@@ -33,6 +48,18 @@ export interface ClientHost {
    * @throws whatever RaftNode.propose rejects with
    */
   call(id: NodeId, request: CommandRequest, timeoutMs: number): Promise<unknown>;
+  /**
+   * Sends a query to node id and waits for its answer, at most timeoutMs.
+   * @throws ReadNotConfirmedError when not confirmed in time; NodeStoppedError when id is down or crashes meanwhile
+   * @throws whatever RaftNode.query rejects with
+   */
+  callQuery(
+    id: NodeId,
+    name: string,
+    args: readonly unknown[],
+    consistency: ReadConsistency,
+    timeoutMs: number,
+  ): Promise<QueryResult>;
   /** Picks one of ids with the cluster's seeded randomness. */
   pick(ids: readonly NodeId[]): NodeId;
   /** Waits ms of virtual time without driving the clock; resolves early when the cluster stops. */
@@ -110,6 +137,55 @@ export async function proposeWithRetries(
 }
 
 /**
+ * The client path of a query: asks a node (a follower forwards the read to
+ * its leader, thesis §6.4) and, when the read cannot be confirmed there
+ * (ReadNotConfirmedError, NodeStoppedError), asks another node after a pause.
+ * Nothing was read by a failed attempt, so retrying is always safe.
+ * @returns the query's value
+ * @throws ReadNotConfirmedError when no read was confirmed within timeoutMs
+ *   (or the one attempt failed, with retry: false); NodeStoppedError when the cluster stops
+ * @throws what the state machine's query throws (UnknownCommandError, …)
+ */
+export async function queryWithRetries(
+  host: ClientHost,
+  name: string,
+  args: readonly unknown[],
+  options: SimQueryOptions = {},
+): Promise<unknown> {
+  const timeoutMs = options.timeoutMs ?? host.clientTimeoutMs;
+  const consistency = options.consistency ?? 'linearizable';
+  const deadline = host.now() + timeoutMs;
+  let target = options.via;
+  let last: unknown;
+  for (;;) {
+    if (host.stopped) throw new NodeStoppedError('sim cluster');
+    const remaining = deadline - host.now();
+    if (remaining <= 0) {
+      const why = last instanceof Error ? `: ${last.message}` : '';
+      throw new ReadNotConfirmedError('sim cluster', `no read confirmed within ${timeoutMs} ms${why}`);
+    }
+    const running = host.runningIds();
+    if (target === undefined || (!running.includes(target) && options.retry !== false))
+      target = running.length > 0 ? host.pick(running) : undefined;
+    if (target === undefined) {
+      await host.wait(Math.min(host.retryDelayMs, remaining));
+      continue;
+    }
+    try {
+      const budget = Math.min(host.attemptTimeoutMs, remaining);
+      return (await host.callQuery(target, name, args, consistency, budget)).value;
+    } catch (err) {
+      if (!(err instanceof ReadNotConfirmedError || err instanceof NodeStoppedError)) throw err;
+      if (options.retry === false) throw err;
+      last = err;
+      const others = running.filter((id) => id !== target);
+      target = others.length > 0 ? host.pick(others) : undefined;
+      await host.wait(Math.min(host.retryDelayMs, remaining));
+    }
+  }
+}
+
+/**
  * One simulated client with its own exactly-once session (Raft thesis
  * §6.3): it numbers its commands 1, 2, 3, … and retries each with the same
  * number. Calls are served one at a time, in call order. After a command
@@ -141,6 +217,18 @@ export class SimClient {
    */
   propose(command: SimCommand, options: SimProposeOptions = {}): Promise<unknown> {
     const run = this.tail.then(() => this.run(command, options));
+    this.tail = run.catch(() => undefined);
+    return this.host.drive(run);
+  }
+
+  /**
+   * Runs a query through the client path (see queryWithRetries), after the
+   * client's earlier calls, advancing virtual time while nobody else does.
+   * @returns the query's value
+   * @throws as queryWithRetries
+   */
+  query(name: string, args: readonly unknown[], options: SimQueryOptions = {}): Promise<unknown> {
+    const run = this.tail.then(() => queryWithRetries(this.host, name, args, options));
     this.tail = run.catch(() => undefined);
     return this.host.drive(run);
   }

@@ -1,28 +1,42 @@
 import {
+  MembershipChangeError,
   NodeStoppedError,
+  ProposalTimeoutError,
   pack,
   seededRandom,
   type CommandRequest,
+  type Membership,
   type MemoryLogStore,
+  type MemorySnapshotStore,
   type MemoryStableStore,
   type NodeId,
   type NodeStatus,
+  type QueryResult,
+  type RaftNode,
   type RandomSource,
+  type ReadConsistency,
   type ReplicatedStateMachine,
 } from '@raftline/core';
+import { changeMembers, transferLeadership, type AdminHost, type MembershipOptions } from './admin';
 import {
   SimClient,
   proposeWithRetries,
+  queryWithRetries,
   type ClientHost,
   type SimCommand,
   type SimProposeOptions,
+  type SimQueryOptions,
 } from './client';
 import { KvMachine } from './kv-machine';
 import { SimNetwork, type NetworkStats, type UnreliableSettings } from './network';
 import { resolveSimOptions, type ResolvedSimOptions, type SimClusterOptions } from './options';
 import { SafetyMonitor } from './safety';
-import { SimNode } from './sim-node';
+import { NodeRegistry } from './registry';
+import type { SimNode, SimNodeContext } from './sim-node';
 import { VirtualClock } from './virtual-clock';
+
+/** addNode promotes a learner once its log is within this many entries of the leader's. */
+const DEFAULT_MAX_LAG = 16;
 
 /** What submit() returns, like the Raft paper's Start(). */
 export interface SubmitResult {
@@ -40,16 +54,19 @@ export interface SubmitResult {
  * choice derives from the seed, so a run replays exactly.
  *
  * Nothing moves unless virtual time is advanced: by advance(ms), or by
- * propose()/client().propose()/sleep(), which advance it themselves while
- * nobody else does.
+ * propose()/client().propose()/query()/sleep() and the membership and
+ * transfer operations, which advance it themselves while nobody else does.
+ *
+ * Membership changes (addNode, removeNode, addLearner, promote) run through
+ * the leader as RaftNode's do; `ids` follows the committed configuration. A
+ * removed node keeps running (crash() it to retire it) and stays subject to
+ * check().
  */
-export class SimCluster implements ClientHost {
-  /** The node ids, n1 … nN. */
-  readonly ids: readonly NodeId[];
+export class SimCluster implements ClientHost, AdminHost {
   private readonly clock = new VirtualClock();
   private readonly network: SimNetwork;
   private readonly monitor: SafetyMonitor;
-  private readonly slots = new Map<NodeId, SimNode>();
+  private readonly nodes: NodeRegistry;
   private readonly clientRandom: RandomSource;
   private readonly clients = new Map<string, SimClient>();
   private nextCallId = 0;
@@ -58,15 +75,13 @@ export class SimCluster implements ClientHost {
     private readonly options: ResolvedSimOptions,
     raw: SimClusterOptions,
   ) {
-    this.ids = Array.from({ length: options.nodes }, (_, k) => `n${k + 1}`);
     // With slow writes, the log and the hard state land independently: a commit index may lead the log.
     this.monitor = new SafetyMonitor({ strictDurability: options.storageLatencyMs[1] === 0 });
     const random = seededRandom(options.seed);
     this.network = new SimNetwork(this.clock, random.fork(), options.latencyMs);
     this.clientRandom = random.fork();
     this.clock.onError = (err) => this.monitor.fail('node health', `a timer callback threw: ${String(err)}`);
-    const ctx = {
-      voters: this.ids,
+    const ctx: SimNodeContext = {
       clock: this.clock,
       network: this.network,
       monitor: this.monitor,
@@ -76,17 +91,37 @@ export class SimCluster implements ClientHost {
       storageLatencyMs: options.storageLatencyMs,
       ...(raw.logger ? { logger: raw.logger } : {}),
     };
-    for (const id of this.ids) this.slots.set(id, new SimNode(id, ctx));
+    const initial = Array.from({ length: options.nodes }, (_, k) => `n${k + 1}`);
+    this.nodes = new NodeRegistry(ctx, initial);
   }
 
   /**
    * Builds and starts a cluster.
-   * @throws ConfigError naming each invalid option; NotSupportedError for snapshotEvery > 0
+   * @throws ConfigError naming each invalid option
    */
   static async create(options: SimClusterOptions): Promise<SimCluster> {
     const cluster = new SimCluster(resolveSimOptions(options), options);
-    for (const id of cluster.ids) await cluster.slot(id).start();
+    for (const id of cluster.ids) await cluster.drive(cluster.slot(id).start());
     return cluster;
+  }
+
+  /**
+   * The current members (voters, joint-consensus outgoing voters and
+   * learners), in name order: n1 … nN at first, then as the committed
+   * configuration changes.
+   */
+  get ids(): readonly NodeId[] {
+    return this.nodes.memberIds();
+  }
+
+  /** Every node ever started, removed ones included, in name order. */
+  get allIds(): readonly NodeId[] {
+    return this.nodes.allIds();
+  }
+
+  /** The newest committed configuration any node has applied (voters, outgoing voters while joint, learners). */
+  members(): Membership {
+    return this.nodes.members();
   }
 
   // ------------------------------------------------------------------ time
@@ -146,6 +181,117 @@ export class SimCluster implements ClientHost {
     return c;
   }
 
+  /**
+   * Runs a read-only query through the client path: the node asked (a
+   * follower forwards to its leader) confirms the read as `consistency`
+   * requires; on ReadNotConfirmedError or a crash the client asks another
+   * node, advancing virtual time while waiting.
+   * @returns the query's value
+   * @throws ReadNotConfirmedError when no read was confirmed within timeoutMs
+   * @throws UnknownCommandError for an unknown query; NodeStoppedError after stop()
+   */
+  query(name: string, args: readonly unknown[] = [], options: SimQueryOptions = {}): Promise<unknown> {
+    return this.drive(queryWithRetries(this, name, args, options));
+  }
+
+  // ----------------------------------------------------------- membership
+
+  /**
+   * Starts a fresh node `id` (empty log, no configuration of its own) and
+   * makes it a voter through the leader's addVoter: it joins as a learner,
+   * catches up (from the log, or by snapshot when the log is compacted) and
+   * is promoted once within maxLag entries (default 16). Retries through leader changes;
+   * advances virtual time while waiting.
+   * @returns the configuration with id as a voter
+   * @throws RangeError when a node named id was ever started
+   * @throws ProposalTimeoutError when it is not a voter within timeoutMs (it may become one later)
+   */
+  async addNode(id: NodeId, options: MembershipOptions = {}): Promise<Membership> {
+    await this.startFresh(id);
+    const maxLag = options.maxLag ?? DEFAULT_MAX_LAG;
+    return this.changeMembers(
+      (m) => m.voters.includes(id) && m.outgoing.length === 0,
+      (node, timeoutMs) => node.addVoter(id, { timeoutMs, maxLag }),
+      options,
+    );
+  }
+
+  /**
+   * Adds id as a learner (starting a fresh node first if none named id was
+   * ever started): it receives the log but never votes.
+   * @returns the configuration with id as a learner
+   * @throws ProposalTimeoutError when it is not a learner within timeoutMs
+   */
+  async addLearner(id: NodeId, options: MembershipOptions = {}): Promise<Membership> {
+    if (!this.nodes.allIds().includes(id)) await this.startFresh(id);
+    return this.changeMembers(
+      (m) => m.learners.includes(id),
+      (node, timeoutMs) => node.addLearner(id, { timeoutMs }),
+      options,
+    );
+  }
+
+  /**
+   * Makes member id a voter at once, caught up or not (RaftNode.promote;
+   * addNode waits for it to catch up first).
+   * @returns the configuration with id as a voter
+   * @throws RangeError for a node never started; ProposalTimeoutError when not done within timeoutMs
+   */
+  async promote(id: NodeId, options: MembershipOptions = {}): Promise<Membership> {
+    this.slot(id);
+    return this.changeMembers(
+      (m) => m.voters.includes(id) && m.outgoing.length === 0,
+      (node, timeoutMs) => node.promote(id, { timeoutMs }),
+      options,
+    );
+  }
+
+  /**
+   * Removes id (voter or learner) from the configuration through the
+   * leader; removing the leader makes it step down once the change commits.
+   * The removed node keeps running: crash() it to retire it.
+   * @returns the configuration without id
+   * @throws RangeError for a node never started
+   * @throws MembershipChangeError when id is the last voter
+   * @throws ProposalTimeoutError when not done within timeoutMs (it may still happen later)
+   */
+  async removeNode(id: NodeId, options: MembershipOptions = {}): Promise<Membership> {
+    this.slot(id);
+    const m = this.members();
+    if (m.voters.length === 1 && m.voters[0] === id && m.outgoing.length === 0)
+      throw new MembershipChangeError(`cannot remove ${id}: it is the last voter`);
+    const gone = (c: Membership): boolean =>
+      !c.voters.includes(id) && !c.outgoing.includes(id) && !c.learners.includes(id);
+    return this.changeMembers(gone, (node, timeoutMs) => node.removeNode(id, { timeoutMs }), options);
+  }
+
+  /**
+   * Moves leadership to `to`, or to the most up-to-date other voter (thesis
+   * §3.10), through the leader's transferLeadership; advances virtual time.
+   * Proposals made meanwhile wait and then go to the new leader.
+   * @returns the new leader
+   * @throws LeadershipTransferError when the transfer did not finish in time (the old leader stays)
+   * @throws ProposalTimeoutError when no leader was known within timeoutMs
+   * @throws RaftlineError when `to` is not another voter
+   */
+  async transferLeadership(to?: NodeId, options: { readonly timeoutMs?: number } = {}): Promise<NodeId> {
+    if (to !== undefined) this.slot(to);
+    return this.drive(transferLeadership(this, to, options.timeoutMs ?? this.clientTimeoutMs));
+  }
+
+  private changeMembers(
+    done: (m: Membership) => boolean,
+    change: (node: RaftNode, timeoutMs: number) => Promise<Membership>,
+    options: MembershipOptions,
+  ): Promise<Membership> {
+    return this.drive(changeMembers(this, done, change, options.timeoutMs ?? this.clientTimeoutMs));
+  }
+
+  /** Creates and starts node id with empty stores and no configuration. @throws RangeError when id exists */
+  private async startFresh(id: NodeId): Promise<void> {
+    await this.drive(this.nodes.createJoiner(id).start());
+  }
+
   // ---------------------------------------------------------- observation
 
   /** @returns id's status, as RaftNode.status() @throws NodeStoppedError while id is crashed */
@@ -167,20 +313,20 @@ export class SimCluster implements ClientHost {
 
   /** @returns the nodes that have applied index (crashed ones included), and the command there */
   appliedBy(index: number): { nodes: NodeId[]; command: CommandRequest | undefined } {
-    const nodes = this.ids.filter((id) => this.slot(id).applied.commands.has(index));
+    const nodes = this.allIds.filter((id) => this.slot(id).applied.commands.has(index));
     return {
       nodes,
       command: nodes.length > 0 ? this.slot(nodes[0]!).applied.commands.get(index) : undefined,
     };
   }
 
-  /** @returns the running nodes that believe they lead, in id order */
+  /** @returns the running nodes (removed ones included) that believe they lead, in id order */
   leaders(): NodeId[] {
-    return this.runningIds().filter((id) => this.status(id).role === 'leader');
+    return this.allIds.filter((id) => this.isRunning(id) && this.status(id).role === 'leader');
   }
 
-  /** @returns the running node (among `among`, default all) leading the highest term, if any */
-  leader(among: readonly NodeId[] = this.ids): NodeId | undefined {
+  /** @returns the running node (among `among`, default every node) leading the highest term, if any */
+  leader(among: readonly NodeId[] = this.allIds): NodeId | undefined {
     let best: { id: NodeId; term: number } | undefined;
     for (const id of among) {
       if (!this.isRunning(id)) continue;
@@ -195,7 +341,7 @@ export class SimCluster implements ClientHost {
    * @returns the leader's id
    * @throws Error when none leads within timeoutMs of virtual time
    */
-  async waitForLeader(timeoutMs = 5000, among: readonly NodeId[] = this.ids): Promise<NodeId> {
+  async waitForLeader(timeoutMs = 5000, among: readonly NodeId[] = this.allIds): Promise<NodeId> {
     const deadline = this.now() + timeoutMs;
     for (;;) {
       const id = this.leader(among);
@@ -214,9 +360,13 @@ export class SimCluster implements ClientHost {
   }
 
   /** The durable stores of id, kept across crashes. For tests of the checker: writing to them breaks the node. */
-  stores(id: NodeId): { readonly log: MemoryLogStore; readonly stable: MemoryStableStore } {
+  stores(id: NodeId): {
+    readonly log: MemoryLogStore;
+    readonly stable: MemoryStableStore;
+    readonly snapshots: MemorySnapshotStore;
+  } {
     const s = this.slot(id);
-    return { log: s.log, stable: s.stable };
+    return { log: s.log, stable: s.stable, snapshots: s.snapshots.store };
   }
 
   /** Requests (vote, pre-vote, append, heartbeat) sent so far, including ones later lost. */
@@ -244,11 +394,11 @@ export class SimCluster implements ClientHost {
     return this.network.stats();
   }
 
-  /** Bytes of id's durable state: log entries plus hard state (snapshots: none yet). */
+  /** Bytes of id's durable state: log entries (MemoryLogStore.byteSize), hard state, and the stored snapshot. */
   persistedBytes(id: NodeId): number {
     const s = this.slot(id);
     const hs = s.stable.loadSync();
-    return s.log.byteSize() + (hs ? pack(hs).byteLength : 0);
+    return s.log.byteSize() + (hs ? pack(hs).byteLength : 0) + s.snapshots.byteSize();
   }
 
   /**
@@ -257,7 +407,8 @@ export class SimCluster implements ClientHost {
    * @throws SafetyViolationError naming the first violated property
    */
   check(): void {
-    this.monitor.check([...this.slots.values()].map((s) => s.view()));
+    this.members(); // keep the configuration current even when nobody asks for ids
+    this.monitor.check(this.nodes.all().map((s) => s.view()));
   }
 
   /** Every (term → leader) seen so far. */
@@ -282,7 +433,7 @@ export class SimCluster implements ClientHost {
     this.network.connect(this.slot(id).id);
   }
 
-  /** Splits the cluster: nodes in different groups cannot talk; a node listed in no group is isolated. */
+  /** Splits the cluster: nodes in different groups cannot talk; a node listed in no group (removed ones too) is isolated. */
   partition(...groups: (readonly NodeId[])[]): void {
     for (const g of groups) for (const id of g) this.slot(id);
     this.network.partition(groups);
@@ -303,9 +454,13 @@ export class SimCluster implements ClientHost {
     this.slot(id).crash();
   }
 
-  /** Starts a new incarnation of id on its durable stores, with a fresh state machine (crashing it first if it runs). */
+  /**
+   * Starts a new incarnation of id on its durable stores, with a fresh state
+   * machine (crashing it first if it runs), advancing time while it recovers.
+   * @throws what RaftNode.start throws when the durable state cannot be recovered
+   */
   async restart(id: NodeId): Promise<void> {
-    await this.slot(id).start();
+    await this.drive(this.slot(id).start());
   }
 
   /**
@@ -315,7 +470,7 @@ export class SimCluster implements ClientHost {
    */
   async stop(): Promise<void> {
     if (this.clock.stopped) return;
-    for (const slot of this.slots.values()) slot.crash();
+    for (const slot of this.nodes.all()) slot.crash();
     this.clock.stop();
   }
 
@@ -341,14 +496,30 @@ export class SimCluster implements ClientHost {
     return this.options.node.tickMs;
   }
 
-  /** @returns the running nodes, in id order */
+  /** @returns the running members, in id order */
   runningIds(): NodeId[] {
-    return this.ids.filter((id) => this.slots.get(id)?.current !== undefined);
+    return this.ids.filter((id) => this.slot(id).current !== undefined);
   }
 
   /** ClientHost: one request to node id; see SimNode.call. */
   call(id: NodeId, request: CommandRequest, timeoutMs: number): Promise<unknown> {
     return this.slot(id).call(request, timeoutMs, this.clock);
+  }
+
+  /** ClientHost: one query to node id; see SimNode.query. */
+  callQuery(
+    id: NodeId,
+    name: string,
+    args: readonly unknown[],
+    consistency: ReadConsistency,
+    timeoutMs: number,
+  ): Promise<QueryResult> {
+    return this.slot(id).query(name, args, consistency, timeoutMs, this.clock);
+  }
+
+  /** AdminHost: runs work on id's running RaftNode; see SimNode.run. */
+  onNode<T>(id: NodeId, work: (node: RaftNode) => Promise<T>, timeoutMs: number): Promise<T> {
+    return this.slot(id).run(work, timeoutMs, this.clock, () => new ProposalTimeoutError(timeoutMs));
   }
 
   /** ClientHost: @returns one of ids, drawn from the cluster's client randomness @throws RangeError for no ids */
@@ -371,8 +542,6 @@ export class SimCluster implements ClientHost {
   // ------------------------------------------------------------ assembly
 
   private slot(id: NodeId): SimNode {
-    const s = this.slots.get(id);
-    if (!s) throw new RangeError(`no node ${id} (the nodes are ${this.ids.join(', ')})`);
-    return s;
+    return this.nodes.get(id);
   }
 }

@@ -5,8 +5,11 @@
  * attempts never completes (so nothing it does after the crash becomes
  * durable). The durable stores themselves outlive it.
  */
+import { createHash } from 'node:crypto';
 import {
+  MemorySnapshotStore,
   encodeCommand,
+  unpack,
   type Applier,
   type Cancel,
   type Clock,
@@ -16,9 +19,11 @@ import {
   type Logger,
   type LogStore,
   type NodeId,
+  type SnapshotMeta,
+  type SnapshotStore,
   type StableStore,
 } from '@raftline/core';
-import type { SafetyMonitor } from './safety';
+import type { NodeView, SafetyMonitor } from './safety';
 
 /** Liveness of one incarnation, and the timers it holds. */
 export interface Life {
@@ -104,6 +109,133 @@ export function incarnationStableStore(store: StableStore, write: ReturnType<typ
   };
 }
 
+/** The newest durable snapshot of a node, as the safety monitor sees it. */
+export interface DurableSnapshot {
+  readonly index: number;
+  readonly term: number;
+  /** SHA-256 of the state machine's bytes: replicas that applied the same log store identical ones. */
+  readonly digest: string;
+  /** The configuration stored with it, e.g. 'voters n1,n2,n3; learners n4'. */
+  readonly config: string;
+}
+
+const sorted = (ids: unknown): string[] => (Array.isArray(ids) ? ids.map(String).sort() : []);
+
+/**
+ * What a stored snapshot means: a digest of the state machine's state and
+ * the configuration as sets. RaftNode stores [format, membership, state]
+ * (msgpack). Replicas that applied the same log hold equal snapshots, but
+ * not always equal bytes: the membership's field and voter order, and
+ * whether bytes decode as Buffer or Uint8Array, vary without meaning
+ * anything, so both parts are normalized. Bytes of any other shape are
+ * digested as they are, with config '?'.
+ */
+export function snapshotContent(bytes: Uint8Array): { digest: string; config: string } {
+  let v: unknown;
+  try {
+    v = unpack(bytes);
+  } catch {
+    v = undefined;
+  }
+  const hash = createHash('sha256');
+  if (!(Array.isArray(v) && v.length === 3 && v[2] instanceof Uint8Array)) {
+    return { digest: hash.update(bytes).digest('hex'), config: '?' };
+  }
+  const m = (v[1] ?? {}) as { voters?: unknown; outgoing?: unknown; learners?: unknown };
+  const parts = { voters: sorted(m.voters), outgoing: sorted(m.outgoing), learners: sorted(m.learners) };
+  const config = Object.entries(parts)
+    .filter(([, ids]) => ids.length > 0)
+    .map(([k, ids]) => `${k} ${ids.join(',')}`)
+    .join('; ');
+  return { digest: hash.update(canonical(decoded(v[2]))).digest('hex'), config: config || 'no members' };
+}
+
+/** bytes unpacked, or the bytes themselves when they are not msgpack. */
+function decoded(bytes: Uint8Array): unknown {
+  try {
+    return unpack(bytes);
+  } catch {
+    return bytes;
+  }
+}
+
+/**
+ * A rendering of a decoded value that ignores what carries no meaning:
+ * whether bytes came back as a Buffer or a Uint8Array (msgpackr encodes the
+ * two differently) and the order of an object's fields. Map and array order
+ * count (they follow the log).
+ */
+function canonical(v: unknown): string {
+  if (v instanceof Uint8Array) return `b${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')}`;
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v instanceof Map) return `M[${[...v].map(([k, x]) => `${canonical(k)}:${canonical(x)}`).join(',')}]`;
+  if (v instanceof Set) return `S[${[...v].map(canonical).join(',')}]`;
+  if (v instanceof Date) return `D${v.getTime()}`;
+  if (v !== null && typeof v === 'object') {
+    const fields = Object.keys(v).sort();
+    return `{${fields.map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v) ?? String(v);
+}
+
+/**
+ * A node's durable snapshot storage, kept across its incarnations: a
+ * MemorySnapshotStore plus a synchronous record of what it holds (the
+ * store's own API is asynchronous).
+ */
+export class SnapshotDisk {
+  readonly store = new MemorySnapshotStore();
+  private newest: DurableSnapshot | undefined;
+
+  /** The newest committed snapshot, or undefined. */
+  latest(): DurableSnapshot | undefined {
+    return this.newest;
+  }
+
+  /** Bytes of the stored snapshot (0 when none). */
+  byteSize(): number {
+    return this.store.byteSize();
+  }
+
+  /** Records what a commit just made durable (the store keeps the last one committed). */
+  committed(meta: SnapshotMeta, chunks: readonly Uint8Array[]): void {
+    this.newest = { index: meta.index, term: meta.term, ...snapshotContent(Buffer.concat(chunks)) };
+  }
+}
+
+/**
+ * A view of disk for one incarnation. Chunk writes are buffered; commit is
+ * the durable write: it goes through `write` (taking the storage latency)
+ * and never completes once the incarnation is dead, so a crash mid-snapshot
+ * leaves the previous snapshot in place.
+ */
+export function incarnationSnapshotStore(
+  disk: SnapshotDisk,
+  write: ReturnType<typeof writer>,
+): SnapshotStore {
+  return {
+    create: async (meta) => {
+      const inner = await disk.store.create(meta);
+      const chunks: Uint8Array[] = [];
+      return {
+        write: async (chunk) => {
+          chunks.push(chunk.slice());
+          await inner.write(chunk);
+        },
+        commit: () =>
+          write(async () => {
+            await inner.commit();
+            disk.committed(meta, chunks);
+          }),
+        abort: () => inner.abort(),
+      };
+    },
+    latest: () => disk.store.latest(),
+    read: () => disk.store.read(),
+    close: async () => {},
+  };
+}
+
 /** What one node has applied, across all its incarnations. */
 export interface AppliedRecord {
   readonly commands: Map<number, CommandRequest>;
@@ -126,7 +258,7 @@ export function recordingApplier(
   life: Life,
   record: AppliedRecord,
   monitor: SafetyMonitor,
-  leaderLog: () => Parameters<SafetyMonitor['leaderElected']>[2],
+  durable: () => Pick<NodeView, 'log' | 'snapshot'>,
 ): Applier {
   return {
     validate: (request) => inner.validate(request),
@@ -155,7 +287,10 @@ export function recordingApplier(
     snapshot: () => inner.snapshot(),
     restore: (data) => inner.restore(data),
     onRoleChange: (role, leaderId, term) => {
-      if (!life.dead && role === 'leader') monitor.leaderElected(id, term, leaderLog());
+      if (!life.dead && role === 'leader') {
+        const view = durable();
+        monitor.leaderElected(id, term, view.log, view.snapshot);
+      }
       inner.onRoleChange?.(role, leaderId, term);
     },
   };
@@ -172,13 +307,21 @@ function describeLog(obj: object): string {
 }
 
 /**
+ * Warnings about the environment rather than the node: a peer that stayed
+ * unreachable (crashed, cut off) through every retry of a snapshot transfer.
+ */
+const BENIGN_WARNINGS: ReadonlySet<string> = new Set(['snapshot transfer failed']);
+
+/**
  * A Logger that reports every warning and error of a live incarnation to the
  * monitor as a 'node health' violation (a correct node in the simulation has
- * nothing to warn about), and forwards everything to `forward` if given.
+ * nothing to warn about, but for BENIGN_WARNINGS), and forwards everything
+ * to `forward` if given.
  */
 export function healthLogger(id: NodeId, life: Life, monitor: SafetyMonitor, forward?: Logger): Logger {
   const report = (obj: object, msg?: string): void => {
-    if (!life.dead) monitor.fail('node health', `${id}: ${msg ?? 'error'} (${describeLog(obj)})`);
+    if (!life.dead && !BENIGN_WARNINGS.has(msg ?? ''))
+      monitor.fail('node health', `${id}: ${msg ?? 'error'} (${describeLog(obj)})`);
   };
   return {
     debug: (obj, msg) => forward?.debug(obj, msg),

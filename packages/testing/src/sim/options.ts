@@ -25,8 +25,19 @@ export interface SimClusterOptions {
   readonly heartbeatMs?: number;
   /** The nodes' timer granularity in ms. Default 10. */
   readonly tickMs?: number;
-  /** Take a snapshot every N applied entries. Only 0 (never) is supported so far. */
+  /**
+   * Each node snapshots its state machine every N applied entries and
+   * compacts its log behind the snapshot (RaftNode's snapshotEntries).
+   * Default 0: never (unless node.snapshotBytes asks for snapshots by size).
+   * Snapshots live in a per-node MemorySnapshotStore that survives crashes.
+   */
   readonly snapshotEvery?: number;
+  /**
+   * Entries kept in the log behind a snapshot, so that a slightly lagging
+   * follower catches up from the log (RaftNode's snapshotTrailingEntries).
+   * Default: half of snapshotEvery.
+   */
+  readonly snapshotTrailing?: number;
   /** Base one-way latency in ms, drawn per message from [min, max]. Default [1, 5]. */
   readonly latencyMs?: readonly [number, number];
   /**
@@ -37,7 +48,14 @@ export interface SimClusterOptions {
    * complete at once, so a crash never interrupts one.
    */
   readonly storageLatencyMs?: readonly [number, number];
-  /** Further RaftNode settings (preVote, checkQuorum, proposalTimeoutMs, …). */
+  /**
+   * Further RaftNode settings (preVote, checkQuorum, proposalTimeoutMs,
+   * leaseReads, …). Set leaseReads: true for runs whose 'lease' reads should
+   * really skip the heartbeat round. Defaults the simulator sets differently
+   * from RaftNode: snapshotBytes 0 (snapshots by count only),
+   * snapshotChunkBytes 1024 (small snapshots still travel in several chunks),
+   * snapshotChunkTimeoutMs the minimum election timeout.
+   */
   readonly node?: Partial<NodeConfig>;
   /** Default overall timeout of a client call, in virtual ms. Default 10 000. */
   readonly clientTimeoutMs?: number;
@@ -45,7 +63,10 @@ export interface SimClusterOptions {
   readonly logger?: Logger;
 }
 
-/** An option asks for something the simulator cannot do yet; the message says which and what to pass instead. */
+/**
+ * An option asks for something the simulator cannot do yet; the message says
+ * which and what to pass instead. (No option is refused so far.)
+ */
 export class NotSupportedError extends RaftlineError {
   constructor(
     readonly option: string,
@@ -63,6 +84,8 @@ export interface ResolvedSimOptions {
   readonly storageLatencyMs: readonly [number, number];
   readonly clientTimeoutMs: number;
   readonly node: NodeConfig;
+  /** Entries between snapshots (0: never). */
+  readonly snapshotEvery: number;
 }
 
 const pair = (v: readonly [number, number] | undefined): string => (v ? `[${v.join(', ')}]` : String(v));
@@ -70,7 +93,6 @@ const pair = (v: readonly [number, number] | undefined): string => (v ? `[${v.jo
 /**
  * Validates options and fills in defaults.
  * @throws ConfigError naming every field involved in each problem
- * @throws NotSupportedError for a non-zero snapshotEvery
  */
 export function resolveSimOptions(o: SimClusterOptions): ResolvedSimOptions {
   const problems: string[] = [];
@@ -106,23 +128,27 @@ export function resolveSimOptions(o: SimClusterOptions): ResolvedSimOptions {
   }
   const clientTimeoutMs = o.clientTimeoutMs ?? 10_000;
   if (!(clientTimeoutMs > 0)) problems.push(`clientTimeoutMs (${clientTimeoutMs}) must be positive`);
-  const snapshotEvery = o.snapshotEvery ?? 0;
+  const snapshotEvery = o.snapshotEvery ?? o.node?.snapshotEntries ?? 0;
   if (!Number.isSafeInteger(snapshotEvery) || snapshotEvery < 0) {
     problems.push(`snapshotEvery (${snapshotEvery}) must be a non-negative integer`);
   }
-  if (problems.length > 0) throw new ConfigError(problems);
-  if (snapshotEvery > 0) {
-    throw new NotSupportedError(
-      `snapshotEvery (${snapshotEvery})`,
-      'snapshots and log compaction are not implemented in the simulator yet; omit it or pass 0',
-    );
+  const snapshotTrailing =
+    o.snapshotTrailing ?? o.node?.snapshotTrailingEntries ?? Math.floor(snapshotEvery / 2);
+  if (!Number.isSafeInteger(snapshotTrailing) || snapshotTrailing < 0) {
+    problems.push(`snapshotTrailing (${snapshotTrailing}) must be a non-negative integer`);
   }
+  if (problems.length > 0) throw new ConfigError(problems);
   const { node } = resolveNodeConfig({
     tickMs: 10,
+    snapshotBytes: 0,
+    snapshotChunkBytes: 1024,
+    snapshotChunkTimeoutMs: min,
     ...o.node,
     electionTimeoutMs: min,
     heartbeatMs: o.heartbeatMs ?? o.node?.heartbeatMs ?? 50,
     ...(o.tickMs !== undefined ? { tickMs: o.tickMs } : {}),
+    snapshotEntries: snapshotEvery,
+    snapshotTrailingEntries: snapshotTrailing,
   });
-  return { nodes: o.nodes, seed: o.seed, latencyMs, storageLatencyMs, clientTimeoutMs, node };
+  return { nodes: o.nodes, seed: o.seed, latencyMs, storageLatencyMs, clientTimeoutMs, node, snapshotEvery };
 }

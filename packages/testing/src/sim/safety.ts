@@ -16,10 +16,13 @@ import {
  *   logs that share an (index, term) agree on the term before it (hence on
  *   the whole prefix, by induction);
  * - leader completeness (§5.4): an entry committed in term t is in the log of
- *   every leader of a term ≥ t;
+ *   every leader of a term ≥ t, or covered by that leader's snapshot;
  * - state-machine safety (§5.4.3): no two nodes commit or apply different
- *   entries at one index, and no node replaces an entry it committed;
- * - log shape: contiguous indexes and non-decreasing terms in a durable log;
+ *   entries at one index, no node replaces an entry it committed, and
+ *   snapshots agree with the committed log (a snapshot ending at (i, t)
+ *   means i@t committed) and with each other (byte-identical at one index);
+ * - log shape: contiguous indexes and non-decreasing terms in a durable log,
+ *   and a durable snapshot covering everything compacted out of it;
  * - durable commit: a durable commit index never points past the durable log
  *   (checked only while writes complete at once: with slow storage the hard
  *   state may land before the entries it covers, and a restart clamps it);
@@ -45,11 +48,22 @@ export class SafetyViolationError extends RaftlineError {
   }
 }
 
+/** A node's newest durable snapshot: the last entry it covers, a digest of its state, and its configuration. */
+export interface SnapshotView {
+  readonly index: number;
+  readonly term: number;
+  readonly digest: string;
+  /** The configuration stored with it, rendered canonically (sets in name order). */
+  readonly config: string;
+}
+
 /** What the monitor reads of one node: its durable stores, and its role while it runs. */
 export interface NodeView {
   readonly id: NodeId;
   readonly log: MemoryLogStore;
   readonly stable: MemoryStableStore;
+  /** The newest durable snapshot, if any. */
+  readonly snapshot?: SnapshotView | undefined;
   /** Present while the node runs. */
   readonly live?: { readonly role: Role; readonly term: number };
 }
@@ -91,23 +105,34 @@ function show(e: Entry | undefined, index?: number): string {
   return e ? `${e.index}@t${e.term}${e.type === 'noop' ? ' (noop)' : ''}` : `nothing at ${index ?? '?'}`;
 }
 
+/** The first index last seen in each store: it only grows (compaction), so reading from it rarely throws. */
+const firstSeen = new WeakMap<MemoryLogStore, number>();
+
 /** The durable log of a MemoryLogStore and the index of its first entry. */
 function durableLog(log: MemoryLogStore): { first: number; entries: Entry[] } {
   const last = log.lastIndexSync();
+  const hint = firstSeen.get(log) ?? 1;
   try {
-    return { first: 1, entries: log.entriesSync(1, last + 1) };
+    return { first: hint, entries: log.entriesSync(hint, last + 1) };
   } catch (err) {
     if (!(err instanceof CompactedError)) throw err;
+    firstSeen.set(log, err.firstIndex);
     return { first: err.firstIndex, entries: log.entriesSync(err.firstIndex, last + 1) };
   }
 }
+
+const NO_SNAPSHOT: SnapshotView = { index: 0, term: 0, digest: '', config: '' };
 
 /**
  * Keeps the history of a simulated run and checks every observation against
  * it, so that a violation is caught even when the nodes involved have since
  * crashed, restarted or been deposed. Incremental: each check() re-reads only
  * the part of each durable log that changed (entries are compared by
- * reference with the previous read) and the newly committed indexes.
+ * reference with the previous read, index by index, so compaction does not
+ * force a re-read) and the newly committed indexes.
+ *
+ * Logs may start past index 1 (compacted behind a snapshot): what a snapshot
+ * covers counts as held, committed and applied by its node.
  */
 export class SafetyMonitor {
   private first: SafetyViolationError | undefined;
@@ -118,8 +143,11 @@ export class SafetyMonitor {
   private readonly committed: (Committed | undefined)[] = [];
   private readonly appliedAt: (Applied | undefined)[] = [];
   private maxCommitted = 0;
-  private readonly mirrors = new Map<NodeId, readonly Entry[]>();
+  private readonly mirrors = new Map<NodeId, { first: number; entries: readonly Entry[] }>();
   private readonly commitScanned = new Map<NodeId, number>();
+  /** index → the first snapshot seen ending there, and its node. */
+  private readonly snapshots = new Map<number, { snap: SnapshotView; by: NodeId }>();
+  private readonly snapshotSeen = new Map<NodeId, SnapshotView>();
 
   /** strictDurability (default true): a durable commit index past the durable log is a violation. */
   constructor(private readonly options: { readonly strictDurability?: boolean } = {}) {}
@@ -140,17 +168,17 @@ export class SafetyMonitor {
   }
 
   /**
-   * Records that id became leader of term, with its durable log at that
-   * moment (checked for leader completeness). Never throws: a violation is
-   * kept for the next check().
+   * Records that id became leader of term, with its durable log (and
+   * snapshot) at that moment, checked for leader completeness. Never
+   * throws: a violation is kept for the next check().
    */
-  leaderElected(id: NodeId, term: number, log: MemoryLogStore): void {
+  leaderElected(id: NodeId, term: number, log: MemoryLogStore, snapshot?: SnapshotView): void {
     const prior = this.leaders.get(term);
     if (prior !== undefined && prior !== id)
       this.fail('election safety', `term ${term} has two leaders: ${prior} and ${id}`);
     this.leaders.set(term, id);
     const { first, entries } = durableLog(log);
-    const problem = this.completenessProblem(id, term, first, entries);
+    const problem = this.completenessProblem(id, term, first, entries, snapshot ?? NO_SNAPSHOT);
     if (problem) this.fail('leader completeness', problem);
   }
 
@@ -195,9 +223,18 @@ export class SafetyMonitor {
 
   private checkNode(n: NodeView): void {
     const { first, entries } = durableLog(n.log);
+    const snap = n.snapshot ?? NO_SNAPSHOT;
     const hs: HardState = n.stable.loadSync() ?? { term: 0, vote: '', commit: 0 };
-    this.scanLog(n.id, first, entries, hs);
-    this.scanCommitted(n.id, first, entries, hs);
+    if (snap.index < first - 1) {
+      throw new SafetyViolationError(
+        'log shape',
+        `${n.id}'s log starts at ${first} but its snapshot covers only up to ${snap.index}: ` +
+          `entries ${snap.index + 1}..${first - 1} are gone`,
+      );
+    }
+    this.scanSnapshot(n.id, snap, hs);
+    this.scanLog(n.id, first, entries, hs, snap);
+    this.scanCommitted(n.id, first, entries, hs, snap);
     if (n.live?.role === 'leader') {
       const prior = this.leaders.get(n.live.term);
       if (prior !== undefined && prior !== n.id) {
@@ -207,17 +244,37 @@ export class SafetyMonitor {
         );
       }
       this.leaders.set(n.live.term, n.id);
-      const problem = this.completenessProblem(n.id, n.live.term, first, entries);
+      const problem = this.completenessProblem(n.id, n.live.term, first, entries, snap);
       if (problem) throw new SafetyViolationError('leader completeness', problem);
     }
   }
 
+  /** §7: a snapshot ending at (i, t) holds committed state: i@t is committed, and equal snapshots agree. */
+  private scanSnapshot(id: NodeId, snap: SnapshotView, hs: HardState): void {
+    if (snap.index === 0 || this.snapshotSeen.get(id) === snap) return;
+    this.snapshotSeen.set(id, snap);
+    const other = this.snapshots.get(snap.index);
+    if (other && (other.snap.digest !== snap.digest || other.snap.config !== snap.config)) {
+      const why =
+        other.snap.config !== snap.config
+          ? `configurations ${other.snap.config} vs ${snap.config}`
+          : 'state machines differ';
+      throw new SafetyViolationError(
+        'state-machine safety',
+        `${other.by} and ${id} hold different snapshots ending at index ${snap.index} (${why})`,
+      );
+    }
+    if (!other) this.snapshots.set(snap.index, { snap, by: id });
+    this.commitEntry(id, snap.index, snap.term, hs.term, `a snapshot ending at ${snap.index}@t${snap.term}`);
+  }
+
   /** Verifies the entries that changed since the last read of this log. */
-  private scanLog(id: NodeId, first: number, entries: Entry[], hs: HardState): void {
-    const mirror = this.mirrors.get(id) ?? [];
+  private scanLog(id: NodeId, first: number, entries: Entry[], hs: HardState, snap: SnapshotView): void {
+    const mirror = this.mirrors.get(id) ?? { first, entries: [] };
+    const shift = first - mirror.first;
     let k = 0;
-    while (k < entries.length && k < mirror.length && entries[k] === mirror[k]) k++;
-    const last = first + entries.length - 1;
+    while (k < entries.length && entries[k] === mirror.entries[k + shift]) k++;
+    const last = Math.max(first + entries.length - 1, snap.index);
     const scanned = this.commitScanned.get(id) ?? 0;
     if (last < scanned) {
       throw new SafetyViolationError(
@@ -235,7 +292,8 @@ export class SafetyMonitor {
       if (e.term > hs.term && this.options.strictDurability !== false) {
         throw new SafetyViolationError('log shape', `${id} in term ${hs.term} holds ${show(e)}`);
       }
-      this.verifyKnown(id, e, prev ? prev.term : first === 1 ? 0 : -1);
+      const prevTerm = prev ? prev.term : first === 1 ? 0 : snap.index === first - 1 ? snap.term : -1;
+      this.verifyKnown(id, e, prevTerm);
       const c = this.committed[e.index];
       if (e.index <= scanned && c && c.term !== e.term) {
         throw new SafetyViolationError(
@@ -244,7 +302,7 @@ export class SafetyMonitor {
         );
       }
     }
-    this.mirrors.set(id, entries);
+    this.mirrors.set(id, { first, entries });
   }
 
   /** §5.3: one entry per (index, term), always preceded by the same term. */
@@ -271,53 +329,70 @@ export class SafetyMonitor {
   }
 
   /** Adds the node's newly committed prefix (by its durable commit index) to the history. */
-  private scanCommitted(id: NodeId, first: number, entries: Entry[], hs: HardState): void {
-    const last = first + entries.length - 1;
+  private scanCommitted(
+    id: NodeId,
+    first: number,
+    entries: Entry[],
+    hs: HardState,
+    snap: SnapshotView,
+  ): void {
+    const last = Math.max(first + entries.length - 1, snap.index);
     if (hs.commit > last && this.options.strictDurability !== false) {
       throw new SafetyViolationError(
         'durable commit',
         `${id} has commit index ${hs.commit} but its durable log ends at ${last}`,
       );
     }
-    const commit = Math.min(hs.commit, last);
+    const commit = Math.min(hs.commit, first + entries.length - 1);
     const from = Math.max(first, (this.commitScanned.get(id) ?? 0) + 1);
-    for (let i = from; i <= commit; i++) {
-      const e = entries[i - first]!;
-      const c = this.committed[i];
-      if (c) {
-        if (c.term !== e.term) {
-          throw new SafetyViolationError(
-            'state-machine safety',
-            `${c.by} committed ${i}@t${c.term} but ${id} committed ${show(e)}`,
-          );
-        }
-        c.minTerm = Math.min(c.minTerm, hs.term);
-        continue;
-      }
-      const a = this.appliedAt[i];
-      if (a && a.term !== e.term) {
-        throw new SafetyViolationError(
-          'state-machine safety',
-          `${a.by} applied ${i}@t${a.term} but ${id} committed ${show(e)}`,
-        );
-      }
-      this.committed[i] = { term: e.term, minTerm: hs.term, by: id };
-      this.maxCommitted = Math.max(this.maxCommitted, i);
-    }
-    this.commitScanned.set(id, Math.max(commit, this.commitScanned.get(id) ?? 0));
+    for (let i = from; i <= commit; i++)
+      this.commitEntry(id, i, entries[i - first]!.term, hs.term, undefined);
+    const covered = Math.max(commit, Math.min(hs.commit, snap.index));
+    this.commitScanned.set(id, Math.max(covered, this.commitScanned.get(id) ?? 0));
   }
 
-  /** §5.4: returns why a leader of `term` with this log misses a committed entry, or undefined. */
+  /** Records that id holds i@term committed (as of its term `now`); `what` describes it when not a log entry. */
+  private commitEntry(id: NodeId, i: number, term: number, now: number, what: string | undefined): void {
+    const held = what ?? `${i}@t${term}`;
+    const c = this.committed[i];
+    if (c) {
+      if (c.term !== term) {
+        throw new SafetyViolationError(
+          'state-machine safety',
+          `${c.by} committed ${i}@t${c.term} but ${id} committed ${held}`,
+        );
+      }
+      c.minTerm = Math.min(c.minTerm, now);
+      return;
+    }
+    const a = this.appliedAt[i];
+    if (a && a.term !== term) {
+      throw new SafetyViolationError(
+        'state-machine safety',
+        `${a.by} applied ${i}@t${a.term} but ${id} committed ${held}`,
+      );
+    }
+    this.committed[i] = { term, minTerm: now, by: id };
+    this.maxCommitted = Math.max(this.maxCommitted, i);
+  }
+
+  /**
+   * §5.4: returns why a leader of `term` with this log and snapshot misses a
+   * committed entry, or undefined. Entries its snapshot covers count as held
+   * (the snapshot itself is checked against the committed log).
+   */
   private completenessProblem(
     id: NodeId,
     term: number,
     first: number,
     entries: readonly Entry[],
+    snap: SnapshotView,
   ): string | undefined {
     for (let i = first; i <= this.maxCommitted; i++) {
       const c = this.committed[i];
       if (!c || c.minTerm > term) continue;
       const mine = entries[i - first];
+      if (!mine && i <= snap.index) continue;
       if (!mine || mine.term !== c.term) {
         return `${i}@t${c.term} was committed (seen by ${c.by} in term ${c.minTerm}) but leader ${id} of term ${term} holds ${show(mine, i)}`;
       }

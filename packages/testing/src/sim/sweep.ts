@@ -1,11 +1,19 @@
 import { createHash } from 'node:crypto';
-import { seededRandom, type NodeId } from '@raftline/core';
+import { seededRandom } from '@raftline/core';
 import { checkLinearizability } from '../linearizability/checker';
 import { HistoryRecorder } from '../linearizability/history';
 import { kvModel, type KvInput, type KvOutput } from '../linearizability/kv-model';
 import { SimCluster } from './cluster';
 import type { SimClusterOptions } from './options';
 import { SafetyViolationError, type SafetyProperty } from './safety';
+import {
+  ALL_FEATURES,
+  FaultScheduler,
+  drawSetup,
+  randomAction,
+  type SeedSetup,
+  type SweepFeatures,
+} from './schedule';
 import { kvClientLoop, kvCommand, type KvWorkloadOptions, type WorkloadStats } from './workload';
 
 /** Settings of one simulated run; every field has a default. */
@@ -22,8 +30,16 @@ export interface RunSeedOptions extends Partial<KvWorkloadOptions> {
   readonly livenessTimeoutMs?: number;
   /** Time budget of the linearizability check, in real ms (default 10 000). An exhausted budget is not a violation. */
   readonly linearizabilityTimeoutMs?: number;
-  /** Further cluster options (timeouts, latency, node settings); nodes and seed come from runSeed. */
+  /**
+   * Further cluster options (timeouts, latency, node settings); nodes and
+   * seed come from runSeed. snapshotEvery, snapshotTrailing,
+   * storageLatencyMs and node.leaseReads given here replace the seed's draw.
+   */
   readonly cluster?: Partial<Omit<SimClusterOptions, 'nodes' | 'seed'>>;
+  /** Turns parts of the random schedule off (all on by default); see SweepFeatures. */
+  readonly features?: Partial<SweepFeatures>;
+  /** Membership changes add voters only while fewer than this many (default nodes + 2). */
+  readonly maxVoters?: number;
 }
 
 /** Why a run failed. */
@@ -43,6 +59,8 @@ export interface SeedResult {
   readonly violation?: Violation;
   /** What happened, one line per fault action, with virtual times. */
   readonly events: readonly string[];
+  /** What the seed drew: snapshot interval, read paths, lease reads, storage latency. */
+  readonly setup: SeedSetup;
   /** SHA-256 of every node's applied commands, the traffic counters and the leader history: equal runs, equal digests. */
   readonly digest: string;
   readonly stats: WorkloadStats & {
@@ -52,109 +70,6 @@ export interface SeedResult {
     /** 'unknown' when its time budget ran out (not a violation). */
     readonly linearizability: 'ok' | 'failed' | 'unknown' | 'skipped';
   };
-}
-
-type Rng = ReturnType<typeof seededRandom>;
-
-function pickOne<T>(rng: Rng, items: readonly T[]): T | undefined {
-  return items.length === 0 ? undefined : items[rng.nextInt(items.length)];
-}
-
-/** A random split of ids into two non-empty groups (ids.length ≥ 2). */
-function randomSplit(rng: Rng, ids: readonly NodeId[]): [NodeId[], NodeId[]] {
-  const shuffled = [...ids];
-  for (let i = shuffled.length - 1; i > 0; i--) {
-    const j = rng.nextInt(i + 1);
-    [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
-  }
-  const cut = 1 + rng.nextInt(ids.length - 1);
-  return [shuffled.slice(0, cut), shuffled.slice(cut)];
-}
-
-const ACTIONS = [
-  ['partition', 2],
-  ['disconnect', 2],
-  ['connect', 1],
-  ['heal', 2],
-  ['crash', 1.5],
-  ['crash-leader', 1],
-  ['restart', 2],
-  ['crash-all', 0.3],
-  ['unreliable', 1],
-  ['reliable', 1],
-  ['nothing', 3],
-] as const;
-type Action = (typeof ACTIONS)[number][0];
-const TOTAL_WEIGHT = ACTIONS.reduce((n, [, w]) => n + w, 0);
-
-function randomAction(rng: Rng): Action {
-  let x = rng.nextFloat() * TOTAL_WEIGHT;
-  for (const [action, weight] of ACTIONS) {
-    x -= weight;
-    if (x < 0) return action;
-  }
-  return 'nothing';
-}
-
-/**
- * Applies one fault action to the cluster. At most a minority is crashed at
- * a time, except for crash-all (every node crashes and restarts at once).
- * @returns a description of what was done
- */
-async function applyFault(c: SimCluster, rng: Rng, action: Action): Promise<string> {
-  const running = c.runningIds();
-  const down = c.ids.filter((id) => !c.isRunning(id));
-  const minority = Math.floor((c.ids.length - 1) / 2);
-  switch (action) {
-    case 'partition': {
-      if (c.ids.length < 2) return 'nothing';
-      const [a, b] = randomSplit(rng, c.ids);
-      c.partition(a, b);
-      return `partition ${a.join(',')} | ${b.join(',')}`;
-    }
-    case 'disconnect':
-    case 'connect': {
-      const id = pickOne(rng, c.ids)!;
-      if (action === 'disconnect') c.disconnect(id);
-      else c.connect(id);
-      return `${action} ${id}`;
-    }
-    case 'heal':
-      c.heal();
-      return 'heal';
-    case 'crash':
-    case 'crash-leader': {
-      const id = action === 'crash-leader' ? c.leader() : pickOne(rng, running);
-      if (id === undefined || down.length >= minority) return `${action}: skipped`;
-      c.crash(id);
-      return `crash ${id}`;
-    }
-    case 'restart': {
-      const id = pickOne(rng, down);
-      if (id === undefined) return 'restart: none down';
-      await c.restart(id);
-      return `restart ${id}`;
-    }
-    case 'crash-all':
-      for (const id of running) c.crash(id);
-      for (const id of c.ids) await c.restart(id);
-      return 'crash-all and restart';
-    case 'unreliable': {
-      const settings = {
-        dropRate: rng.nextInt(21) / 100,
-        delayMs: [0, rng.nextInt(40)] as const,
-        duplicateRate: rng.nextInt(11) / 100,
-        reorder: rng.nextInt(2) === 1,
-      };
-      c.setUnreliable(settings);
-      return `unreliable ${JSON.stringify(settings)}`;
-    }
-    case 'reliable':
-      c.setUnreliable(false);
-      return 'reliable';
-    case 'nothing':
-      return 'nothing';
-  }
 }
 
 function violationOf(err: unknown): Violation {
@@ -167,27 +82,43 @@ function violationOf(err: unknown): Violation {
 /**
  * One simulated run, a pure function of (seed, options): a cluster under a
  * random fault schedule derived from the seed (partitions, disconnections,
- * crashes and restarts, lossy/slow/duplicating/reordering periods, heals)
- * while clients run a key-value load. check() runs after every step; at the
- * end the faults are healed, a read must complete (liveness), and the client
- * history must be linearizable (kvModel).
+ * crashes and restarts, lossy/slow/duplicating/reordering periods, heals,
+ * nodes added and removed — the leader too —, leadership transfers), with
+ * a per-seed setup (snapshots every few entries, slow storage, reads through
+ * the log, ReadIndex or the lease) while clients run a key-value load.
+ * check() runs after every step; at the end the faults are healed, a read
+ * must complete (liveness), and the client history, reads included, must be
+ * linearizable (kvModel).
  * @returns the verdict; never throws for a failure of the system under test
  */
 export async function runSeed(seed: number, options: RunSeedOptions = {}): Promise<SeedResult> {
   const nodes = options.nodes ?? 3;
+  const features = { ...ALL_FEATURES, ...options.features };
+  const [stepMin, stepMax] = options.stepMs ?? [20, 300];
+  const rng = seededRandom(seed ^ 0x51ed_2701);
+  const fixed = options.cluster ?? {};
+  const setup = drawSetup(rng.fork(), features, fixed);
   const workload: KvWorkloadOptions = {
     keys: options.keys ?? 3,
     opTimeoutMs: options.opTimeoutMs ?? 2000,
     thinkMs: options.thinkMs ?? 20,
+    reads: options.reads ?? setup.reads,
   };
-  const [stepMin, stepMax] = options.stepMs ?? [20, 300];
-  const rng = seededRandom(seed ^ 0x51ed_2701);
   const events: string[] = [];
   const history = new HistoryRecorder<KvInput, KvOutput>();
   const stats: WorkloadStats = { invoked: 0, completed: 0, unknown: 0 };
   let violation: Violation | undefined;
   let linearizability: SeedResult['stats']['linearizability'] = 'skipped';
-  const c = await SimCluster.create({ ...options.cluster, nodes, seed });
+  const c = await SimCluster.create({
+    ...fixed,
+    nodes,
+    seed,
+    snapshotEvery: setup.snapshotEvery,
+    snapshotTrailing: setup.snapshotTrailing,
+    storageLatencyMs: setup.storageLatencyMs,
+    node: { ...fixed.node, leaseReads: setup.leaseReads },
+  });
+  const faults = new FaultScheduler(c, rng, events, options.maxVoters ?? nodes + 2);
   let stopping = false;
   const loops = Array.from({ length: options.clients ?? 3 }, (_, k) =>
     kvClientLoop(c, `c${k + 1}`, rng.fork(), history, workload, stats, () => stopping).catch(
@@ -198,17 +129,22 @@ export async function runSeed(seed: number, options: RunSeedOptions = {}): Promi
   );
   try {
     while (c.now() < (options.durationMs ?? 4000) && !violation) {
-      const action = randomAction(rng);
-      events.push(`${c.now()} ms: ${await applyFault(c, rng, action)}`);
-      await c.advance(stepMin + rng.nextInt(stepMax - stepMin + 1));
+      const action = randomAction(rng, features);
+      events.push(`${c.now()} ms: ${await faults.apply(action)}`);
+      // A cut-off leader stays cut off long enough for the rest to elect a leader and commit.
+      const hold = action === 'isolate-leader' ? 300 + rng.nextInt(400) : 0;
+      await c.advance(hold + stepMin + rng.nextInt(stepMax - stepMin + 1));
       c.check();
+      if (faults.failure !== undefined) violation ??= violationOf(faults.failure);
     }
     events.push(`${c.now()} ms: heal, reliable, restart all`);
     c.heal();
     c.setUnreliable(false);
+    await faults.settle();
     for (const id of c.ids) if (!c.isRunning(id)) await c.restart(id);
     stopping = true;
     await Promise.all(loops);
+    if (faults.failure !== undefined) violation ??= violationOf(faults.failure);
     c.check();
     if (!violation) violation = await checkLiveness(c, history, options.livenessTimeoutMs ?? 5000);
     c.check();
@@ -232,6 +168,7 @@ export async function runSeed(seed: number, options: RunSeedOptions = {}): Promi
     nodes,
     ...(violation ? { violation } : {}),
     events,
+    setup,
     digest,
     stats: {
       ...stats,
