@@ -71,7 +71,8 @@ function sessionProblem(s: ClientSession): string | undefined {
  * own state.
  *
  * Every decision in apply() depends only on the host's state and the entry,
- * so replicas that apply the same log hold byte-identical snapshots.
+ * so replicas that apply the same log hold equal state. (Their snapshot bytes
+ * may still differ in encoding details, e.g. of stored session results.)
  */
 export class MachineHost implements Applier {
   /** The machine's dispatch table, built once at construction. */
