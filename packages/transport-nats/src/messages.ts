@@ -253,11 +253,10 @@ function isEntryType(v: unknown): v is EntryType {
 }
 
 /**
- * Reads a msgpack map, whichever way the codec decodes maps (as a Map or as a plain object).
- * @throws FrameRejection 'malformed' when raw is neither
+ * Reads a msgpack map (the codec decodes maps as plain objects) as a Map of its fields.
+ * @throws FrameRejection 'malformed' when raw is not a plain object
  */
 export function fields(raw: unknown, what: string): Map<string, unknown> {
-  if (raw instanceof Map) return raw as Map<string, unknown>;
   if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
     const proto: unknown = Object.getPrototypeOf(raw);
     if (proto === Object.prototype || proto === null) return new Map(Object.entries(raw));

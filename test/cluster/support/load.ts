@@ -1,4 +1,5 @@
-import { LeaderUnavailableError, type NatsConnection, type NatsRaftClient } from '@raftline/transport-nats';
+import type { NatsConnection, NatsRaftClient } from '@raftline/transport-nats';
+import { runLoad } from '../../../packages/transport-nats/test/support/processes';
 import { sleep } from './nats';
 import { inspect, type Inspection } from './replicas';
 
@@ -30,36 +31,20 @@ export interface Load {
 }
 
 /**
- * Starts `workers` loops, each proposing `inc <unique key>` one after another
- * (each key once, no client session, so the client never retries a command
- * that may have been applied), until stop(), `maxCommands` issued or `maxMs`
- * passed, whichever comes first.
+ * Starts a load (transport-nats' runLoad) that records each outcome with its
+ * time, and every acknowledged reply other than 1 (the counter's value after
+ * a first apply).
  */
 export function startLoad(
   client: NatsRaftClient,
   o: { workers: number; maxCommands: number; maxMs: number; prefix: string },
 ): Load {
   const result: LoadResult = { acked: [], unknown: [], refused: [], wrongReplies: [] };
-  const deadline = Date.now() + o.maxMs;
-  let issued = 0;
-  let stopped = false;
-  const worker = async (): Promise<void> => {
-    while (!stopped && issued < o.maxCommands && Date.now() < deadline) {
-      const key = `${o.prefix}-${issued++}`;
-      try {
-        const value = await client.propose({ name: 'inc', args: [key] });
-        result.acked.push({ key, at: Date.now() });
-        // The counter answers the key's new count: 1 when the command is applied for the first time.
-        if (value !== 1) result.wrongReplies.push(`${key} → ${String(value)}`);
-      } catch (err) {
-        const into = err instanceof LeaderUnavailableError ? result.refused : result.unknown;
-        into.push({ key, at: Date.now() });
-        await sleep(10); // a failing cluster is not hammered in a tight loop
-      }
-    }
-  };
-  const done = Promise.all(Array.from({ length: o.workers }, worker)).then(() => result);
-  return { result, stop: () => (stopped = true), done };
+  const run = runLoad(client, { ...o, pauseAfterFailureMs: 10 }, ({ kind, key, value }) => {
+    result[kind].push({ key, at: Date.now() });
+    if (kind === 'acked' && value !== 1) result.wrongReplies.push(`${key} → ${String(value)}`);
+  });
+  return { result, stop: run.stop, done: run.done.then(() => result) };
 }
 
 /** The keys of outcomes. */

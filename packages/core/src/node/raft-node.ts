@@ -14,6 +14,7 @@ import type { SnapshotStore } from '../ports/snapshot-store';
 import type { StableStore } from '../ports/stable-store';
 import type { Transport } from '../ports/transport';
 import type { Membership, MembershipChange } from '../protocol/membership';
+import type { ProtocolConfig } from '../protocol/config';
 import { RaftProtocol, type Proposed } from '../protocol/raft';
 import type { RandomSource } from '../protocol/random';
 import {
@@ -143,6 +144,7 @@ export class RaftNode {
   readonly id: NodeId;
   private readonly options: RaftNodeOptions;
   private readonly config: NodeConfig;
+  private readonly protocolConfig: ProtocolConfig;
   private readonly logger: Logger;
   private protocol: RaftProtocol | undefined;
   private readonly pending = new Map<number, Pending>();
@@ -169,7 +171,7 @@ export class RaftNode {
   constructor(options: RaftNodeOptions) {
     this.options = options;
     this.id = options.id;
-    this.config = resolveNodeConfig(options.config).node;
+    ({ node: this.config, protocol: this.protocolConfig } = resolveNodeConfig(options.config));
     this.readNonce = `${options.clock.now().toString(36)}.${(++instances).toString(36)}`;
     this.logger = options.logger ?? silentLogger;
     this.feed = new CommittedFeed(this.config.streamResultWindow, (lo, hi) => this.readLog(lo, hi));
@@ -208,11 +210,10 @@ export class RaftNode {
     const last = await logStore.lastIndex();
     const entries = last >= first ? await logStore.entries(first, last + 1) : [];
     if (snapshot) this.feed.skipTo(snapshot.index);
-    const { protocol } = resolveNodeConfig(this.options.config);
     this.protocol = new RaftProtocol({
       id: this.id,
       voters: this.options.voters,
-      config: protocol,
+      config: this.protocolConfig,
       random: this.options.random,
       ...(hardState ? { hardState } : {}),
       entries,
@@ -371,7 +372,7 @@ export class RaftNode {
     protocol.transferLeader(to);
     this.kick();
     await new Promise<void>((resolve) => this.transferWaiters.push(resolve));
-    if (protocol.status().role === 'leader') {
+    if (protocol.softState().role === 'leader') {
       throw new LeadershipTransferError(this.id, to ?? 'the most up-to-date voter');
     }
     for (let waited = 0; this.leaderId === NONE || this.leaderId === this.id; waited += this.config.tickMs) {
@@ -413,7 +414,7 @@ export class RaftNode {
       appliedIndex: s.appliedIndex,
       lastIndex: s.lastIndex,
       snapshotIndex: this.snapshots?.index ?? 0,
-      members: { voters: s.voters, outgoing: s.outgoing, learners: s.learners },
+      members: p.members(),
       ...(s.leadTransferee !== NONE ? { leadTransferee: s.leadTransferee } : {}),
       ...(s.progress ? { followers: s.progress } : {}),
       ...(this.storageError ? { storageError: this.storageError } : {}),
@@ -423,7 +424,7 @@ export class RaftNode {
 
   /** Whether this node currently believes it is the leader. */
   isLeader(): boolean {
-    return this.state === 'running' && this.protocol?.status().role === 'leader';
+    return this.state === 'running' && this.protocol?.softState().role === 'leader';
   }
 
   /**
@@ -537,12 +538,14 @@ export class RaftNode {
 
   private async readyLoop(): Promise<void> {
     const p = this.protocol!;
-    while (this.state === 'running' && (p.hasReady() || this.snapshots?.compactionDue())) {
-      if (this.snapshots && !(await this.retrying('log compaction', () => this.snapshots!.compactIfDue())))
-        return;
-      if (!p.hasReady()) continue;
+    while (this.state === 'running') {
+      // Compaction runs between Readies, so store writes never overlap.
+      if (this.snapshots?.compactionDue()) {
+        if (!(await this.retrying('log compaction', () => this.snapshots!.compactIfDue()))) return;
+      }
+      if (this.state !== 'running' || !p.hasReady()) return;
       const rd = p.ready();
-      if (rd.softState) this.changeRole(rd.softState.role, rd.softState.leaderId, p.status().term);
+      if (rd.softState) this.changeRole(rd.softState.role, rd.softState.leaderId, p.hardState().term);
       this.sendLeaderMessages(rd);
       const snap = rd.snapshot;
       if (snap && !(await this.retrying('snapshot install', () => this.snapshots!.install(snap)))) return;

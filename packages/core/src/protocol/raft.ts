@@ -514,16 +514,14 @@ export class RaftProtocol {
     }
     if (m.type === 'pre-vote') return true; // a pre-vote never changes our term
     if (m.type === 'pre-vote-resp' && !m.reject) return true; // granted for the term we would campaign in
-    const fromLeader = m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot';
-    const leader = fromLeader ? m.from : NONE;
+    const leader = carriesLeadership(m) ? m.from : NONE;
     this.becomeFollower(m.term, leader);
     return true;
   }
 
   /** A message from an older term. */
   private handleStaleTerm(m: Message): void {
-    const fromLeader = m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot';
-    if ((this.config.checkQuorum || this.config.preVote) && fromLeader) {
+    if ((this.config.checkQuorum || this.config.preVote) && carriesLeadership(m)) {
       // A deposed leader may be cut off from everyone who would tell it; answer so it learns our term.
       this.ack(m.from, 0);
     } else if (m.type === 'pre-vote') {
@@ -740,6 +738,11 @@ export class RaftProtocol {
   private isVoter(): boolean {
     return allVoters(this.membership).includes(this.id);
   }
+}
+
+/** A message only a leader sends to replicate: its sender leads its term. */
+function carriesLeadership(m: Message): boolean {
+  return m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot';
 }
 
 function sameHardState(a: HardState, b: HardState): boolean {

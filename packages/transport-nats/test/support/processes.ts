@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { unpack } from '@raftline/core';
 import { LeaderUnavailableError, NatsRaftClient, type NatsConnection } from '../../src/index';
 import { fields } from '../../src/messages';
+import { sleep } from './nats-server';
 
 const REGISTER = join(__dirname, '../../../../scripts/ts-register.js');
 const REPLICA = join(__dirname, '../../scripts/replica.ts');
@@ -113,29 +114,49 @@ export interface Load {
   readonly done: Promise<LoadResult>;
 }
 
+/** How one command of a load ended: acknowledged (with its reply), refused (known not applied), or unknown. */
+export interface LoadOutcome {
+  readonly kind: 'acked' | 'refused' | 'unknown';
+  readonly key: string;
+  readonly value?: unknown;
+}
+
 /**
- * Starts `workers` concurrent loops, each proposing `inc <unique key>` one after another,
- * until stop() is called, `maxCommands` were issued or `maxMs` passed (whichever comes first).
+ * Runs `workers` concurrent loops, each proposing `inc <unique key>` one
+ * after another (each key once, no client session, so nothing that may have
+ * applied is resent), until stop(), `maxCommands` issued or `maxMs` passed,
+ * whichever comes first; reports every outcome to `record`. After a failure a
+ * worker pauses `pauseAfterFailureMs`, so a failing cluster is not hammered.
  */
+export function runLoad(
+  client: NatsRaftClient,
+  o: { workers: number; maxCommands: number; maxMs: number; prefix: string; pauseAfterFailureMs?: number },
+  record: (outcome: LoadOutcome) => void,
+): { stop(): void; done: Promise<void> } {
+  const deadline = Date.now() + o.maxMs;
+  let issued = 0;
+  let stopped = false;
+  const worker = async (): Promise<void> => {
+    while (!stopped && issued < o.maxCommands && Date.now() < deadline) {
+      const key = `${o.prefix}-${issued++}`;
+      try {
+        record({ kind: 'acked', key, value: await client.propose({ name: 'inc', args: [key] }) });
+      } catch (err) {
+        record({ kind: err instanceof LeaderUnavailableError ? 'refused' : 'unknown', key });
+        if (o.pauseAfterFailureMs) await sleep(o.pauseAfterFailureMs);
+      }
+    }
+  };
+  const done = Promise.all(Array.from({ length: o.workers }, worker)).then(() => undefined);
+  return { stop: () => (stopped = true), done };
+}
+
+/** Starts a load (see runLoad) that collects the keys of each kind of outcome. */
 export function startLoad(
   client: NatsRaftClient,
   o: { workers: number; maxCommands: number; maxMs: number; prefix: string },
 ): Load {
   const result: LoadResult = { acked: [], unknown: [], refused: [] };
-  const deadline = Date.now() + o.maxMs;
-  let issued = 0;
-  let stopped = false;
-  const worker = async () => {
-    while (!stopped && issued < o.maxCommands && Date.now() < deadline) {
-      const key = `${o.prefix}-${issued++}`;
-      try {
-        await client.propose({ name: 'inc', args: [key] });
-        result.acked.push(key);
-      } catch (err) {
-        (err instanceof LeaderUnavailableError ? result.refused : result.unknown).push(key);
-      }
-    }
-  };
-  const done = Promise.all(Array.from({ length: o.workers }, worker)).then(() => result);
-  return { result, stop: () => (stopped = true), done };
+  const run = runLoad(client, o, ({ kind, key }) => result[kind].push(key));
+  return { result, stop: run.stop, done: run.done.then(() => result) };
 }
