@@ -94,10 +94,19 @@ export type {
 // state-machine
 export { StateMachine, Command, Query, Validate, OnRoleChange, OnApplied } from './state-machine/decorators';
 export { buildDispatchTable } from './state-machine/dispatch';
+export { isStandardSchema } from './state-machine/args';
 export { ReplicatedStateMachine } from './state-machine/machine';
 export { MachineHost, DEFAULT_MACHINE_HOST_OPTIONS } from './state-machine/host';
 export { commandProxy, queryProxy } from './state-machine/proxy';
 export type { DispatchTable } from './state-machine/dispatch';
+export type {
+  ArgsRule,
+  ArgsSchema,
+  CommandOptions,
+  StandardSchemaV1,
+  StandardSchemaIssue,
+  StandardSchemaResult,
+} from './state-machine/args';
 export type { MachineHostOptions } from './state-machine/host';
 export type { CommandsOf, QueriesOf, QueryRequest } from './state-machine/proxy';
 

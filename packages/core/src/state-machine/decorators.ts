@@ -9,6 +9,7 @@
  * grandparent) stay registered in every subclass.
  */
 import type { NodeId, Role } from '../protocol/types';
+import type { CommandOptions } from './args';
 import type { ReplicatedStateMachine } from './machine';
 
 /** What one member decorator declares about a method. */
@@ -23,6 +24,8 @@ export interface MemberRecord {
   readonly name: string;
   /** True when the decorator was applied to a static method (a type error in TypeScript). */
   readonly isStatic: boolean;
+  /** A command's argument checks, as @Command declared them. */
+  readonly options?: Pick<CommandOptions, 'args' | 'minArgs'>;
 }
 
 /** Everything the decorators recorded on one class (not its parents). */
@@ -54,10 +57,17 @@ function metadataFor(ctor: object): MachineMetadata {
   return created;
 }
 
-function recordMember(target: object, kind: MemberKind, key: string, name: string): void {
+function recordMember(
+  target: object,
+  kind: MemberKind,
+  key: string,
+  name: string,
+  options?: MemberRecord['options'],
+): void {
   // A static method's target is the constructor itself (JavaScript callers can get there).
   const isStatic = typeof target === 'function';
-  metadataFor(isStatic ? target : target.constructor).members.push({ kind, key, name, isStatic });
+  const record: MemberRecord = { kind, key, name, isStatic, ...(options ? { options } : {}) };
+  metadataFor(isStatic ? target : target.constructor).members.push(record);
 }
 
 /**
@@ -76,15 +86,42 @@ export function StateMachine(name: string) {
  * Marks a method as the handler of a replicated command. The handler runs on
  * every replica, in log order, and must be deterministic (see
  * ReplicatedStateMachine). Its return value is the command's result.
- * @param name the command name clients send; defaults to the method name
+ *
+ * Before a command is replicated, MachineHost.validate() checks its
+ * arguments and refuses bad ones with CommandRejectedError naming the
+ * argument (`args[1] (by): …`):
+ * - arity, derived from the handler's parameter list: more arguments than it
+ *   declares are refused (unless it has a rest parameter or reads
+ *   `arguments`); fewer than `minArgs` (default 0) are refused. Optional and
+ *   defaulted parameters count as declared, so callers may leave them out.
+ * - `args`, a Standard Schema (https://standardschema.dev: zod ≥ 3.24,
+ *   valibot ≥ 1, arktype, or any object with `~standard.validate`): either one
+ *   schema per argument, `@Command({ args: [z.string(), z.number().int()] })`
+ *   (then the array's length is the most arguments accepted, and a missing
+ *   argument is validated as undefined), or one schema of the whole array,
+ *   `@Command({ args: z.tuple([z.string(), z.number()]) })`.
+ * A schema only checks: the handler receives the arguments as sent, never a
+ * schema's transformed output. Schemas must validate synchronously: one whose
+ * validate() always returns a Promise is refused when the MachineHost is
+ * built (ConfigError), and a command whose validation turns asynchronous
+ * (an async refinement) is refused with CommandRejectedError.
+ * @param nameOrOptions the command name clients send (default: the method
+ *   name), or the options, name included
+ * @param options the options, when the first argument is the name
  * @returns a method decorator that only records the handler
  */
-export function Command(name?: string) {
+export function Command(nameOrOptions?: string | CommandOptions, options: CommandOptions = {}) {
+  const o: CommandOptions =
+    typeof nameOrOptions === 'object'
+      ? nameOrOptions
+      : { ...options, ...(nameOrOptions !== undefined ? { name: nameOrOptions } : {}) };
+  const checks =
+    o.args !== undefined || o.minArgs !== undefined ? { args: o.args, minArgs: o.minArgs } : undefined;
   return <T extends Method>(
     target: ReplicatedStateMachine,
     key: string,
     _d: TypedPropertyDescriptor<T>,
-  ): void => recordMember(target, 'command', key, name ?? key);
+  ): void => recordMember(target, 'command', key, o.name ?? key, checks);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { DuplicateHandlerError, MissingHandlerError } from '../errors';
+import { argsRule, type ArgsRule } from './args';
 import { ownMetadata, type MemberKind, type MemberRecord } from './decorators';
 
 /** Where a state machine's handlers live: names to method keys, read once from the decorators. */
@@ -11,6 +12,8 @@ export interface DispatchTable {
   readonly queries: ReadonlyMap<string, string>;
   /** Command name → method key of its validator. */
   readonly validators: ReadonlyMap<string, string>;
+  /** Command name → its argument checks (arity from the handler, the @Command schema). */
+  readonly args: ReadonlyMap<string, ArgsRule>;
   /** Lifecycle hooks' method keys, parents' first. */
   readonly hooks: { readonly onRoleChange: readonly string[]; readonly onApplied: readonly string[] };
 }
@@ -86,6 +89,16 @@ function keys(members: ReadonlyMap<string, Declared>): Map<string, string> {
   return new Map([...members].map(([name, m]) => [name, m.key]));
 }
 
+/** The value of a method key on ctor's prototype chain, read without running a getter. */
+function methodOf(ctor: object, key: string): unknown {
+  const proto = (ctor as { prototype?: object }).prototype;
+  for (let p: object | null = proto ?? null; p; p = Object.getPrototypeOf(p) as object | null) {
+    const d = Object.getOwnPropertyDescriptor(p, key);
+    if (d) return d.value;
+  }
+  return undefined;
+}
+
 function hookKeys(members: readonly Declared[], kind: MemberKind): string[] {
   return [...new Set(ofKind(members, kind).map((m) => m.key))];
 }
@@ -119,6 +132,8 @@ function machineName(ctor: object, cls: string): string {
  * @throws DuplicateHandlerError when two methods declare one command, one
  *   query or one command's validator, when a name is both a command and a
  *   query, or when @StateMachine is applied twice to the class
+ * @throws ConfigError when a @Command's args is not a Standard Schema (or an
+ *   array of them) or its minArgs is out of range
  */
 export function buildDispatchTable(ctor: abstract new (...args: never[]) => unknown): DispatchTable {
   const cls = className(ctor);
@@ -152,11 +167,16 @@ export function buildDispatchTable(ctor: abstract new (...args: never[]) => unkn
       );
     }
   }
+  const args = new Map<string, ArgsRule>();
+  for (const [commandName, m] of commands) {
+    args.set(commandName, argsRule(`${cls}.${m.key}()`, methodOf(ctor, m.key), m.options));
+  }
   return {
     name,
     commands: keys(commands),
     queries: keys(queries),
     validators: keys(validators),
+    args,
     hooks: { onRoleChange: hookKeys(members, 'onRoleChange'), onApplied: hookKeys(members, 'onApplied') },
   };
 }

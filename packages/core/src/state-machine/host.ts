@@ -11,6 +11,7 @@ import {
 import type { ApplyContext, ApplyResult, Applier } from '../node/applier';
 import type { ClientSession, CommandEnvelope, CommandRequest } from '../node/command';
 import type { NodeId, Role } from '../protocol/types';
+import { argsProblem, schemasOf } from './args';
 import { buildDispatchTable, type DispatchTable } from './dispatch';
 import { withContext, type ReplicatedStateMachine } from './machine';
 import { SessionTable, encodeResult } from './sessions';
@@ -63,6 +64,33 @@ function sessionProblem(s: ClientSession): string | undefined {
 }
 
 /**
+ * Refuses, at start-up, an argument schema whose validate() answers with a
+ * Promise (an async function): validate() runs synchronously before replication.
+ * A schema that is asynchronous only for some inputs is refused per command.
+ * @throws ConfigError naming each such command and argument
+ */
+function refuseAsyncSchemas(cls: string, table: DispatchTable): void {
+  const problems: string[] = [];
+  for (const [command, rule] of table.args) {
+    for (const [label, schema] of schemasOf(rule)) {
+      let probe: unknown;
+      try {
+        probe = schema['~standard'].validate(label === 'args' ? [] : undefined);
+      } catch {
+        continue; // a throwing schema is refused per command, like any other failure
+      }
+      if (probe instanceof Promise) {
+        probe.catch(() => undefined);
+        problems.push(
+          `${cls}: @Command ${command}: the schema of ${label} validates asynchronously; it must be synchronous`,
+        );
+      }
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+}
+
+/**
  * The framework side of a replicated state machine: the Applier RaftNode
  * drives. It dispatches commands and queries to the machine's decorated
  * handlers, validates before replication, keeps the non-decreasing
@@ -102,6 +130,7 @@ export class MachineHost implements Applier {
         throw new MissingHandlerError(`${machine.constructor.name}: decorated member ${key} is not a method`);
       }
     }
+    refuseAsyncSchemas(machine.constructor.name, this.table);
   }
 
   /** Index of the last entry applied (0 before any). */
@@ -130,10 +159,13 @@ export class MachineHost implements Applier {
   }
 
   /**
-   * Checks a command before it is replicated: known name, well-formed
-   * arguments and session, then the command's @Validate hook if any.
+   * Checks a command before it is replicated, synchronously: known name,
+   * well-formed arguments and session, the arguments against the command's
+   * arity and @Command args schema (see Command), then its @Validate hook if any.
    * @throws UnknownCommandError when no @Command has that name
-   * @throws CommandRejectedError when the request is malformed or the
+   * @throws CommandRejectedError when the request is malformed, its
+   *   arguments break the command's rule (the reason names the argument:
+   *   `args[1] (by): …`), its schema validated asynchronously, or the
    *   validator throws (the cause) or returns a reason
    */
   validate(request: CommandRequest): void {
@@ -142,6 +174,9 @@ export class MachineHost implements Applier {
     if (!Array.isArray(args)) throw new CommandRejectedError(name, 'args must be an array');
     const problem = session && sessionProblem(session);
     if (problem) throw new CommandRejectedError(name, problem);
+    const rule = this.table.args.get(name);
+    const argsRefusal = rule && argsProblem(rule, args);
+    if (argsRefusal) throw new CommandRejectedError(name, argsRefusal);
     const validator = this.table.validators.get(name);
     if (!validator) return;
     let verdict: unknown;

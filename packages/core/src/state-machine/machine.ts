@@ -26,6 +26,13 @@ const CONTEXT: unique symbol = Symbol('raftline.apply-context');
  * - return plain data: it is the command's result, sent to the client and
  *   kept for exactly-once retries.
  *
+ * Input is checked before it is replicated, on the node that receives it:
+ * the arguments' count against the handler's parameters (and `minArgs`),
+ * then the @Command `args` schema (any Standard Schema: zod, valibot,
+ * arktype), then the @Validate hook; a refusal is a CommandRejectedError
+ * naming the argument (`args[1] (by): …`) and nothing is replicated. See
+ * Command for the rules.
+ *
  * State lives in the instance's own fields. The default snapshot takes every
  * own enumerable field, which must hold plain data: primitives, arrays, plain
  * objects, Map, Set, Date, typed arrays (no class instances, functions or
