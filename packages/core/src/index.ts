@@ -23,6 +23,10 @@ export {
   DecodeError,
 } from './errors';
 
+// option checking
+export { checkKnownKeys, unknownKeyProblems } from './known-keys';
+export type { KnownKeys } from './known-keys';
+
 // codec and logging
 export { pack, unpack } from './codec';
 export { silentLogger } from './logger';

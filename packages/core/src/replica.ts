@@ -1,41 +1,50 @@
 import { ContainerModule, type Container } from 'inversify';
-import { silentLogger, type Logger } from './logger';
+import { silentLogger } from './logger';
+import { checkKnownKeys, type KnownKeys } from './known-keys';
 import {
+  RAFT_NODE_OPTION_KEYS,
   RaftNode,
   type NodeStatus,
   type ProposeOptions,
   type QueryOptions,
   type QueryResult,
+  type RaftNodeOptions,
 } from './node/raft-node';
-import type { NodeConfig } from './node/config';
 import type { CommittedEvent } from './node/committed-feed';
 import type { CommandRequest } from './node/command';
 import { systemClock, type Clock } from './ports/clock';
-import type { LogStore } from './ports/log-store';
-import type { StableStore } from './ports/stable-store';
-import type { Transport } from './ports/transport';
 import { seededRandom, type RandomSource } from './protocol/random';
-import type { NodeId } from './protocol/types';
 import { MachineHost, type MachineHostOptions } from './state-machine/host';
 import type { ReplicatedStateMachine } from './state-machine/machine';
 import { commandProxy, queryProxy, type CommandsOf, type QueriesOf } from './state-machine/proxy';
 
-/** Everything one replica is assembled from; clock, random, config and logger have defaults. */
-export interface ReplicaOptions<M extends ReplicatedStateMachine> {
-  readonly id: NodeId;
-  readonly voters: readonly NodeId[];
+/**
+ * Everything one replica is assembled from: every RaftNode option (stores,
+ * snapshot store, transport, config with its snapshot thresholds, logger)
+ * except the applier, which is the MachineHost around `machine`; clock and
+ * random have defaults. Derived from RaftNodeOptions, so a new RaftNode
+ * option is a Replica option too.
+ */
+export interface ReplicaOptions<M extends ReplicatedStateMachine> extends Omit<
+  RaftNodeOptions,
+  'applier' | 'clock' | 'random'
+> {
   readonly machine: M;
-  readonly logStore: LogStore;
-  readonly stableStore: StableStore;
-  readonly transport: Transport;
   /** Default: the system clock. */
   readonly clock?: Clock;
   /** Default: seeded from the system clock and process id; pass seededRandom(n) for reproducible runs. */
   readonly random?: RandomSource;
-  readonly config?: Partial<NodeConfig>;
   readonly hostOptions?: MachineHostOptions;
-  readonly logger?: Logger;
 }
+
+const { applier: _applier, ...NODE_KEYS_BUT_APPLIER } = RAFT_NODE_OPTION_KEYS;
+
+/** The keys ReplicaOptions may hold: RaftNode's (but applier) and the replica's own. */
+const REPLICA_OPTION_KEYS: KnownKeys<ReplicaOptions<ReplicatedStateMachine>> = {
+  ...NODE_KEYS_BUT_APPLIER,
+  machine: true,
+  hostOptions: true,
+};
 
 /**
  * One replica of a user's state machine: a RaftNode driving a MachineHost,
@@ -53,21 +62,21 @@ export class Replica<M extends ReplicatedStateMachine> {
   /** Typed linearizable queries (ReadIndex), answered from this replica's state. */
   readonly queries: QueriesOf<M>;
 
-  /** @throws ConfigError, MissingHandlerError, DuplicateHandlerError for a bad configuration or machine */
+  /**
+   * @throws ConfigError for an unknown option key or an invalid config or hostOptions
+   * @throws MissingHandlerError, DuplicateHandlerError for a bad machine
+   */
   constructor(options: ReplicaOptions<M>) {
-    this.machine = options.machine;
-    this.host = new MachineHost(options.machine, options.hostOptions);
+    checkKnownKeys(options, REPLICA_OPTION_KEYS, 'Replica options');
+    const { machine, hostOptions, clock, random, ...nodeOptions } = options;
+    this.machine = machine;
+    this.host = new MachineHost(machine, hostOptions);
     this.node = new RaftNode({
-      id: options.id,
-      voters: options.voters,
-      logStore: options.logStore,
-      stableStore: options.stableStore,
-      transport: options.transport,
-      clock: options.clock ?? systemClock,
-      random: options.random ?? seededRandom((Date.now() ^ (process.pid << 16)) >>> 0),
+      ...nodeOptions,
+      clock: clock ?? systemClock,
+      random: random ?? seededRandom((Date.now() ^ (process.pid << 16)) >>> 0),
       applier: this.host,
-      ...(options.config ? { config: options.config } : {}),
-      logger: options.logger ?? silentLogger,
+      logger: nodeOptions.logger ?? silentLogger,
     });
     this.commands = commandProxy<M>((req) => this.node.propose(req));
     this.queries = queryProxy<M>(async (req) => (await this.node.query(req.name, req.args)).value);
@@ -96,7 +105,8 @@ export class Replica<M extends ReplicatedStateMachine> {
     return this.node.status();
   }
 
-  committed(options?: { fromIndex?: number }): AsyncIterable<CommittedEvent> {
+  /** The committed stream of this replica: RaftNode.committed, with the same options. */
+  committed(options?: Parameters<RaftNode['committed']>[0]): AsyncIterable<CommittedEvent> {
     return this.node.committed(options);
   }
 }

@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors';
+import { unknownKeyProblems } from '../known-keys';
 import {
   configProblems,
   defaultConfig as defaultProtocolConfig,
@@ -79,13 +80,17 @@ export function defaultNodeConfig(): NodeConfig {
 /**
  * Fills missing fields from defaultNodeConfig() and validates; returns the node
  * configuration and the protocol configuration derived from it.
- * @throws ConfigError naming every field involved in each problem
+ * @throws ConfigError naming every field involved in each problem, and every
+ *   key of `partial` that is not a NodeConfig field
  */
 export function resolveNodeConfig(partial: Partial<NodeConfig> = {}): {
   node: NodeConfig;
   protocol: ProtocolConfig;
 } {
-  const node = { ...defaultNodeConfig(), ...partial };
+  const defaults = defaultNodeConfig();
+  const unknown = unknownKeyProblems(partial, defaults, 'NodeConfig');
+  if (unknown.length > 0) throw new ConfigError(unknown);
+  const node = { ...defaults, ...partial };
   const problems: string[] = [];
   for (const field of [
     'electionTimeoutMs',

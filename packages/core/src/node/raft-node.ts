@@ -7,6 +7,7 @@ import {
   RaftlineError,
   ReadNotConfirmedError,
 } from '../errors';
+import { checkKnownKeys, type KnownKeys } from '../known-keys';
 import { silentLogger, type Logger } from '../logger';
 import type { Clock, Cancel } from '../ports/clock';
 import type { LogStore } from '../ports/log-store';
@@ -53,6 +54,21 @@ export interface RaftNodeOptions {
   readonly config?: Partial<NodeConfig>;
   readonly logger?: Logger;
 }
+
+/** The keys RaftNodeOptions may hold; the compiler keeps this list equal to the interface. */
+export const RAFT_NODE_OPTION_KEYS: KnownKeys<RaftNodeOptions> = {
+  id: true,
+  voters: true,
+  logStore: true,
+  stableStore: true,
+  snapshotStore: true,
+  transport: true,
+  clock: true,
+  random: true,
+  applier: true,
+  config: true,
+  logger: true,
+};
 
 /** Options of one proposal. */
 export interface ProposeOptions {
@@ -167,8 +183,9 @@ export class RaftNode {
   /** Proposals held back while a leadership transfer runs (thesis §3.10). */
   private transferWaiters: (() => void)[] = [];
 
-  /** @throws ConfigError when options.config is invalid */
+  /** @throws ConfigError when options.config is invalid or options (or options.config) hold an unknown key */
   constructor(options: RaftNodeOptions) {
+    checkKnownKeys(options, RAFT_NODE_OPTION_KEYS, 'RaftNode options');
     this.options = options;
     this.id = options.id;
     ({ node: this.config, protocol: this.protocolConfig } = resolveNodeConfig(options.config));

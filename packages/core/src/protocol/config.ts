@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors';
+import { unknownKeyProblems } from '../known-keys';
 
 /**
  * Tunables of the pure protocol. Time is counted in ticks: the driver calls
@@ -101,10 +102,14 @@ export function configProblems(config: ProtocolConfig): string[] {
 /**
  * Fills missing fields from defaultConfig() and validates the result.
  * @returns the complete configuration
- * @throws ConfigError listing every problem, each naming its fields
+ * @throws ConfigError listing every problem, each naming its fields, and every
+ *   key of `partial` that is not a ProtocolConfig field
  */
 export function validateConfig(partial: Partial<ProtocolConfig> = {}): ProtocolConfig {
-  const config = { ...defaultConfig(), ...partial };
+  const defaults = defaultConfig();
+  const unknown = unknownKeyProblems(partial, defaults, 'ProtocolConfig');
+  if (unknown.length > 0) throw new ConfigError(unknown);
+  const config = { ...defaults, ...partial };
   const problems = configProblems(config);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

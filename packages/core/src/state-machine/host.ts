@@ -8,6 +8,7 @@ import {
   SessionExpiredError,
   UnknownCommandError,
 } from '../errors';
+import { unknownKeyProblems } from '../known-keys';
 import type { ApplyContext, ApplyResult, Applier } from '../node/applier';
 import type { ClientSession, CommandEnvelope, CommandRequest } from '../node/command';
 import type { NodeId, Role } from '../protocol/types';
@@ -41,6 +42,8 @@ function reasonOf(err: unknown): string {
 }
 
 function validOptions(options: MachineHostOptions): Required<MachineHostOptions> {
+  const unknown = unknownKeyProblems(options, DEFAULT_MACHINE_HOST_OPTIONS, 'MachineHost options');
+  if (unknown.length > 0) throw new ConfigError(unknown);
   const o = { ...DEFAULT_MACHINE_HOST_OPTIONS, ...options };
   const problems: string[] = [];
   if (!(o.sessionTtlMs > 0)) problems.push(`sessionTtlMs (${o.sessionTtlMs}) must be positive`);
