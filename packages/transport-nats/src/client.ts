@@ -144,7 +144,7 @@ function pause(attempt: number, deadline: number): Promise<void> {
 }
 
 /** Whether a nats.js request failed because nobody subscribes to the subject (so nothing was delivered). */
-function isNoResponders(err: unknown): boolean {
+export function isNoResponders(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const check = (err as { isNoResponders?: unknown }).isNoResponders;
   if (typeof check === 'function' && check.call(err) === true) return true;

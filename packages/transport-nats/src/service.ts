@@ -1,4 +1,5 @@
 import { ConfigError, type NodeId, type NodeStatus } from '@raftline/core';
+import { isNoResponders } from './client';
 import type { MirrorStatus } from './mirror';
 import { servicesModule, type NatsConnection, type Service, type ServiceInfo, type ServiceMsg } from './nats';
 import { checkToken, groupSubjects } from './subjects';
@@ -139,7 +140,9 @@ export interface DiscoveredReplica {
 /**
  * Finds the replicas registered on this NATS account ($SRV.INFO), optionally
  * of one cluster and group; waits timeoutMs (default 500) for the answers.
- * @returns the replicas that answered, sorted by cluster, group and node
+ * @returns the replicas that answered, sorted by cluster, group and node;
+ *   an empty list when none is registered (NATS answers "no responders")
+ * @throws the nats.js error when the connection is closed or the request fails otherwise
  */
 export async function discoverReplicas(
   connection: NatsConnection,
@@ -147,12 +150,16 @@ export async function discoverReplicas(
 ): Promise<DiscoveredReplica[]> {
   const client = servicesManager(connection).client({ strategy: 'timer', maxWait: filter.timeoutMs ?? 500 });
   const found: DiscoveredReplica[] = [];
-  for await (const info of await client.info(filter.name ?? REPLICA_SERVICE_NAME)) {
-    const r = fromInfo(info);
-    if (!r) continue;
-    if (filter.cluster !== undefined && r.cluster !== filter.cluster) continue;
-    if (filter.group !== undefined && r.group !== filter.group) continue;
-    found.push(r);
+  try {
+    for await (const info of await client.info(filter.name ?? REPLICA_SERVICE_NAME)) {
+      const r = fromInfo(info);
+      if (!r) continue;
+      if (filter.cluster !== undefined && r.cluster !== filter.cluster) continue;
+      if (filter.group !== undefined && r.group !== filter.group) continue;
+      found.push(r);
+    }
+  } catch (err) {
+    if (!isNoResponders(err)) throw err; // nobody registered: no replica to list
   }
   const key = (r: DiscoveredReplica) => `${r.cluster}\u0000${r.group}\u0000${r.node}`;
   return found.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
