@@ -1,7 +1,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ConfigError, DecodeError, pack, unpack, type Message, type NodeId } from '@raftline/core';
 import { FrameRejection } from './drops';
+import { SubjectTokenError } from './errors';
 import { count, decodeMessage, encodeMessage, fields } from './messages';
+import { checkToken } from './subjects';
 
 /**
  * The wire protocol version every frame carries in `v`; frames of another
@@ -115,7 +117,8 @@ export class FrameCodec {
   /**
    * Authenticates, decodes and validates a frame addressed to this node.
    * @returns the frame; a raft frame's messages carry the envelope's from and to
-   * @throws FrameRejection naming the reason the frame must be dropped
+   * @throws FrameRejection naming the reason the frame must be dropped ('malformed'
+   *   when the sender is not a legal node id: one subject token, see checkToken)
    */
   decode(wire: Uint8Array): Frame {
     const f = fields(this.unpackVerified(wire), 'frame');
@@ -126,6 +129,9 @@ export class FrameCodec {
     if (f.get('g') !== group) throw new FrameRejection('group', `group ${String(f.get('g'))}`);
     const from = f.get('f');
     if (typeof from !== 'string' || from.length === 0) throw new FrameRejection('malformed', 'no sender');
+    const illegal = senderProblem(from);
+    if (illegal)
+      throw new FrameRejection('malformed', `sender ${JSON.stringify(from)} is not a node id: ${illegal}`);
     if (f.get('t') !== nodeId) throw new FrameRejection('recipient', `recipient ${String(f.get('t'))}`);
     const header = { cluster, group, from, to: nodeId, term: count(f, 'term') };
     const type = f.get('type');
@@ -175,6 +181,17 @@ export class FrameCodec {
 
   private mac(bytes: Uint8Array): Buffer {
     return createHmac('sha256', this.key!).update(bytes).digest();
+  }
+}
+
+/** Why a frame's sender cannot be a node id (no node could have that subject), or undefined when it can. */
+function senderProblem(from: string): string | undefined {
+  try {
+    checkToken('sender', from);
+    return undefined;
+  } catch (err) {
+    if (err instanceof SubjectTokenError) return err.problem;
+    throw err;
   }
 }
 
