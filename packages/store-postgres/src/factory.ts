@@ -1,4 +1,4 @@
-import { ConfigError, silentLogger, type Logger } from '@raftline/core';
+import { ConfigError, silentLogger, unknownKeyProblems, type KnownKeys, type Logger } from '@raftline/core';
 import { Pool } from 'pg';
 import { StoreUnavailableError } from './errors';
 import { embeddedExecutor } from './embedded';
@@ -59,9 +59,33 @@ export interface PostgresStores {
   close(): Promise<void>;
 }
 
-/** Returns the problems with options, each naming the fields involved (empty when valid). */
+const STORE_OPTION_KEYS: KnownKeys<PostgresStoresOptions> = {
+  groupId: true,
+  nodeId: true,
+  url: true,
+  pool: true,
+  embedded: true,
+  executor: true,
+  schema: true,
+  tailCapacity: true,
+  poolSize: true,
+  applicationName: true,
+  connectTimeoutMs: true,
+  synchronousCommit: true,
+  logger: true,
+};
+
+const EMBEDDED_OPTION_KEYS: KnownKeys<NonNullable<PostgresStoresOptions['embedded']>> = { dataDir: true };
+
+/**
+ * Returns the problems with options, each naming the fields involved (empty
+ * when valid); an unknown key, at the top or in `embedded`, is one.
+ */
 export function storeOptionProblems(options: PostgresStoresOptions): string[] {
-  const problems: string[] = [];
+  const problems: string[] = [
+    ...unknownKeyProblems(options, STORE_OPTION_KEYS, 'createPostgresStores options'),
+    ...unknownKeyProblems(options.embedded, EMBEDDED_OPTION_KEYS, 'createPostgresStores options.embedded'),
+  ];
   const sources = (['url', 'pool', 'embedded', 'executor'] as const).filter((k) => options[k] !== undefined);
   if (sources.length !== 1) {
     problems.push(

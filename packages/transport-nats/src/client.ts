@@ -1,4 +1,13 @@
-import { pack, silentLogger, unpack, type CommandRequest, type Logger, type NodeId } from '@raftline/core';
+import {
+  checkKnownKeys,
+  pack,
+  silentLogger,
+  unpack,
+  type CommandRequest,
+  type KnownKeys,
+  type Logger,
+  type NodeId,
+} from '@raftline/core';
 import { LeaderUnavailableError, OutcomeUnknownError, RemoteCommandError } from './errors';
 import { fields } from './messages';
 import type { Msg, NatsConnection, Subscription } from './nats';
@@ -25,6 +34,14 @@ export interface ClientServerOptions {
   readonly logger?: Logger;
 }
 
+const SERVER_OPTION_KEYS: KnownKeys<ClientServerOptions> = {
+  connection: true,
+  cluster: true,
+  group: true,
+  node: true,
+  logger: true,
+};
+
 /** The wire form of a reply. */
 type Reply =
   | { ok: true; value: unknown }
@@ -37,8 +54,10 @@ type Reply =
  * retries there.
  * @returns a handle whose close() stops serving
  * @throws SubjectTokenError when cluster, group or the node id is not a valid subject token
+ * @throws ConfigError when an option key is unknown
  */
 export function serveClients(options: ClientServerOptions): { close(): void } {
+  checkKnownKeys(options, SERVER_OPTION_KEYS, 'serveClients options');
   const { connection: nc, node } = options;
   const logger = options.logger ?? silentLogger;
   const subjects = groupSubjects(options.cluster, options.group);
@@ -78,6 +97,14 @@ export interface NatsRaftClientOptions {
   readonly requestTimeoutMs?: number;
 }
 
+const CLIENT_OPTION_KEYS: KnownKeys<NatsRaftClientOptions> = {
+  connection: true,
+  cluster: true,
+  group: true,
+  timeoutMs: true,
+  requestTimeoutMs: true,
+};
+
 /**
  * Submits commands to a Raft group over NATS request/reply. It goes to the
  * leader it last heard of (or to any replica), follows leader hints, and
@@ -87,8 +114,12 @@ export class NatsRaftClient {
   private readonly subjects: GroupSubjects;
   private leader: NodeId = '';
 
-  /** @throws SubjectTokenError when cluster or group is not a valid subject token */
+  /**
+   * @throws SubjectTokenError when cluster or group is not a valid subject token
+   * @throws ConfigError when an option key is unknown
+   */
   constructor(private readonly options: NatsRaftClientOptions) {
+    checkKnownKeys(options, CLIENT_OPTION_KEYS, 'NatsRaftClient options');
     this.subjects = groupSubjects(options.cluster, options.group);
   }
 

@@ -1,4 +1,12 @@
-import { ConfigError, silentLogger, type CommittedEvent, type Logger, type NodeId } from '@raftline/core';
+import {
+  ConfigError,
+  silentLogger,
+  unknownKeyProblems,
+  type CommittedEvent,
+  type KnownKeys,
+  type Logger,
+  type NodeId,
+} from '@raftline/core';
 import { CommittedStream, StreamConflict } from './committed-stream';
 import { CommittedStreamError } from './errors';
 import type { JetStreamOptions, NatsConnection, StreamConfig } from './nats';
@@ -115,7 +123,7 @@ export class JetStreamMirror {
    * Creates the stream if it does not exist (or checks that the existing one
    * captures the group's subject), then starts mirroring in the background.
    * @returns the running mirror; close() stops it
-   * @throws ConfigError for a bad option or an existing stream that does not capture the subject
+   * @throws ConfigError for a bad or unknown option or an existing stream that does not capture the subject
    * @throws SubjectTokenError when cluster or group is not a valid subject token
    * @throws the nats.js JetStream error when JetStream is not reachable
    */
@@ -339,8 +347,22 @@ async function nextOrStop<T>(
   return Promise.race([next, stop]);
 }
 
+const MIRROR_OPTION_KEYS: KnownKeys<MirrorOptions> = {
+  node: true,
+  connection: true,
+  cluster: true,
+  group: true,
+  stream: true,
+  streamConfig: true,
+  jetStream: true,
+  maxInFlight: true,
+  rolePollMs: true,
+  publishTimeoutMs: true,
+  logger: true,
+};
+
 function validate(options: MirrorOptions): void {
-  const problems: string[] = [];
+  const problems = unknownKeyProblems(options, MIRROR_OPTION_KEYS, 'mirror options');
   for (const field of ['maxInFlight', 'rolePollMs', 'publishTimeoutMs'] as const) {
     const v = options[field];
     if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) {

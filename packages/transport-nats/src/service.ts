@@ -1,4 +1,10 @@
-import { ConfigError, type NodeId, type NodeStatus } from '@raftline/core';
+import {
+  ConfigError,
+  unknownKeyProblems,
+  type KnownKeys,
+  type NodeId,
+  type NodeStatus,
+} from '@raftline/core';
 import { isNoResponders } from './client';
 import type { MirrorStatus } from './mirror';
 import { servicesModule, type NatsConnection, type Service, type ServiceInfo, type ServiceMsg } from './nats';
@@ -43,6 +49,19 @@ export interface ReplicaServiceOptions {
   readonly metadata?: Readonly<Record<string, string>>;
 }
 
+const SERVICE_OPTION_KEYS: KnownKeys<ReplicaServiceOptions> = {
+  connection: true,
+  cluster: true,
+  group: true,
+  node: true,
+  transport: true,
+  mirror: true,
+  name: true,
+  version: true,
+  description: true,
+  metadata: true,
+};
+
 /** The body of the stats endpoint. */
 export interface ReplicaStats {
   readonly node: NodeId;
@@ -68,10 +87,12 @@ export interface ReplicaService {
  * - `stats`: ReplicaStats (transport counters, mirror status)
  * @returns the registered service
  * @throws SubjectTokenError when cluster, group or the node id is not a valid subject token
- * @throws ConfigError when the service name or version is invalid
+ * @throws ConfigError when the service name or version is invalid, or an option key is unknown
  * @throws the nats.js error when the connection is closed
  */
 export async function registerReplicaService(options: ReplicaServiceOptions): Promise<ReplicaService> {
+  const unknown = unknownKeyProblems(options, SERVICE_OPTION_KEYS, 'registerReplicaService options');
+  if (unknown.length > 0) throw new ConfigError(unknown);
   const { connection, cluster, group, node } = options;
   const subjects = groupSubjects(cluster, group);
   checkToken('node id', node.id);

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { NatsConnection, NodeConnectionOptions, Subscription } from './nats';
 import {
+  checkKnownKeys,
   ConfigError,
   silentLogger,
+  type KnownKeys,
   type Logger,
   type Message,
   type NodeId,
@@ -102,7 +104,7 @@ export class NatsTransport implements Transport {
    * Creates a transport, opening a connection when options.connection holds connection options.
    * @returns the transport, not yet listening
    * @throws SubjectTokenError when cluster, group or nodeId is not a valid subject token
-   * @throws ConfigError when a limit is not a positive integer or clusterKey is empty
+   * @throws ConfigError when a limit is not a positive integer, clusterKey is empty or an option key is unknown
    * @throws the nats.js connection error when a connection must be opened and cannot be
    */
   static async create(options: NatsTransportOptions): Promise<NatsTransport> {
@@ -298,7 +300,21 @@ export class NatsTransport implements Transport {
   }
 }
 
+const TRANSPORT_OPTION_KEYS: KnownKeys<NatsTransportOptions> = {
+  cluster: true,
+  group: true,
+  nodeId: true,
+  connection: true,
+  clusterKey: true,
+  maxFrameBytes: true,
+  reassemblyTimeoutMs: true,
+  maxReassemblyBytes: true,
+  maxReassemblyFrames: true,
+  logger: true,
+};
+
 function validate(options: NatsTransportOptions): void {
+  checkKnownKeys(options, TRANSPORT_OPTION_KEYS, 'NatsTransport options');
   checkToken('cluster', options.cluster);
   checkToken('group', options.group);
   checkToken('nodeId', options.nodeId);
