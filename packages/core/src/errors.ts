@@ -150,6 +150,21 @@ export class CompactedError extends RaftlineError {
   }
 }
 
+/**
+ * The committed stream cannot say what became of entry `index` (applied,
+ * failed or duplicate): this replica restarted from a snapshot that carries
+ * no outcomes (one an earlier raftline wrote), so outcomes are known only
+ * from `knownFrom` on. Resume from knownFrom, or from another replica.
+ */
+export class OutcomeUnavailableError extends RaftlineError {
+  constructor(
+    readonly index: number,
+    readonly knownFrom: number,
+  ) {
+    super(`the outcome of entry ${index} is not known here; outcomes are known from index ${knownFrom} on`);
+  }
+}
+
 /** An append would leave a gap in the log. */
 export class LogGapError extends RaftlineError {
   constructor(

@@ -18,6 +18,7 @@ export {
   MissingHandlerError,
   SessionExpiredError,
   CompactedError,
+  OutcomeUnavailableError,
   LogGapError,
   SnapshotNotFoundError,
   DecodeError,
@@ -56,7 +57,15 @@ export type {
 export type { NodeConfig } from './node/config';
 export type { CommandRequest, CommandEnvelope, ClientSession } from './node/command';
 export type { Applier, ApplyContext, ApplyResult } from './node/applier';
-export type { CommittedEvent } from './node/committed-feed';
+export { OUTCOME_FILTERS } from './node/committed-feed';
+export type {
+  CommittedEvent,
+  CommittedOptions,
+  CommandOutcome,
+  OutcomeKind,
+  OutcomeError,
+  OutcomeFilter,
+} from './node/committed-feed';
 
 // protocol
 export { RaftProtocol } from './protocol/raft';

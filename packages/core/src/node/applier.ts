@@ -9,9 +9,16 @@ export interface ApplyContext {
   readonly time: number;
 }
 
-/** The outcome of applying one command, identical on every replica. */
+/**
+ * The outcome of applying one command, identical on every replica.
+ * `duplicateOf` marks a retry the session layer answered without running the
+ * handler again (Raft thesis §6.3): the result is that of the first
+ * application, at log index `duplicateOf`. The committed stream reports such
+ * an entry as a duplicate, never as applied.
+ */
 export type ApplyResult =
-  { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: Error };
+  | { readonly ok: true; readonly value: unknown; readonly duplicateOf?: number }
+  | { readonly ok: false; readonly error: Error; readonly duplicateOf?: number };
 
 /**
  * What RaftNode drives: the user's state machine behind the framework's
@@ -24,7 +31,11 @@ export interface Applier {
    * @throws CommandRejectedError or UnknownCommandError
    */
   validate(request: CommandRequest): void;
-  /** Applies one committed command. Must be deterministic: same state + same entry ⇒ same result and state. */
+  /**
+   * Applies one committed command. Must be deterministic: same state + same
+   * entry ⇒ same result and state (duplicateOf and the error's name and
+   * message included: the committed stream publishes them).
+   */
   apply(command: CommandEnvelope, ctx: ApplyContext): ApplyResult;
   /**
    * Runs a read-only query against local state.

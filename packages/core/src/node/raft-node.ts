@@ -30,7 +30,7 @@ import {
 import type { Applier, ApplyResult } from './applier';
 import { decodeCommand, encodeCommand, type CommandEnvelope, type CommandRequest } from './command';
 import { resolveNodeConfig, type NodeConfig } from './config';
-import { CommittedFeed, type CommittedEvent } from './committed-feed';
+import { CommittedFeed, type CommittedEvent, type CommittedOptions } from './committed-feed';
 import { SnapshotManager } from './snapshots';
 
 /** Everything a RaftNode is assembled from. */
@@ -191,7 +191,11 @@ export class RaftNode {
     ({ node: this.config, protocol: this.protocolConfig } = resolveNodeConfig(options.config));
     this.readNonce = `${options.clock.now().toString(36)}.${(++instances).toString(36)}`;
     this.logger = options.logger ?? silentLogger;
-    this.feed = new CommittedFeed(this.config.streamResultWindow, (lo, hi) => this.readLog(lo, hi));
+    this.feed = new CommittedFeed(
+      this.config.streamResultWindow,
+      (lo, hi) => this.readLog(lo, hi),
+      () => this.protocol?.log.firstIndex() ?? 1,
+    );
     const store = options.snapshotStore;
     this.snapshots =
       store &&
@@ -205,6 +209,7 @@ export class RaftNode {
         chunkTimeoutMs: this.config.snapshotChunkTimeoutMs,
         protocol: () => this.protocol!,
         applier: options.applier,
+        outcomes: this.feed.snapshotMarks(),
         logStore: options.logStore,
         settings: this.config,
         kick: () => this.kick(),
@@ -223,17 +228,19 @@ export class RaftNode {
     const { logStore, stableStore } = this.options;
     const hardState = await stableStore.load();
     const snapshot = await this.snapshots?.recover();
-    const first = Math.max(await logStore.firstIndex(), (snapshot?.index ?? 0) + 1);
+    const stored = await logStore.firstIndex();
+    const first = Math.max(stored, (snapshot?.index ?? 0) + 1);
     const last = await logStore.lastIndex();
-    const entries = last >= first ? await logStore.entries(first, last + 1) : [];
-    if (snapshot) this.feed.skipTo(snapshot.index);
+    // Entries the snapshot covers that the store still holds stay readable on the committed stream.
+    const entries = last >= stored ? await logStore.entries(stored, last + 1) : [];
+    if (snapshot) this.feed.skipTo(snapshot.index, entries.slice(0, Math.max(0, first - stored)));
     this.protocol = new RaftProtocol({
       id: this.id,
       voters: this.options.voters,
       config: this.protocolConfig,
       random: this.options.random,
       ...(hardState ? { hardState } : {}),
-      entries,
+      entries: entries.slice(Math.max(0, first - stored)),
       applied: snapshot?.index ?? 0,
       ...(snapshot ? { snapshot } : {}),
     });
@@ -411,11 +418,16 @@ export class RaftNode {
 
   /**
    * The committed commands in log order, from fromIndex (default 1), as they
-   * are applied here. Resumable from any index this node still retains; a
-   * slow consumer only slows its own iteration (entries are read on demand).
+   * are applied here, each with its outcome; by default only applied ones
+   * (`outcomes: 'all'` yields failed and duplicate ones too). See
+   * CommittedEvent for exactly what appears. Resumable from any index this
+   * node still retains; a slow consumer only slows its own iteration
+   * (entries are read on demand).
+   * @throws ConfigError for an unknown options.outcomes
+   * @throws CompactedError, OutcomeUnavailableError from the iteration (see CommittedEvent)
    */
-  committed(options: { fromIndex?: number; signal?: AbortSignal } = {}): AsyncIterable<CommittedEvent> {
-    return this.feed.iterate(options.fromIndex ?? 1, options.signal);
+  committed(options: CommittedOptions = {}): AsyncIterable<CommittedEvent> {
+    return this.feed.iterate(options);
   }
 
   status(): NodeStatus {

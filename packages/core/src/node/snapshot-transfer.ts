@@ -25,21 +25,24 @@ export function crc32(data: Uint8Array, crc = 0): number {
 const FORMAT = 1;
 
 /**
- * A stored snapshot is [format, membership, state-machine bytes]: the
- * configuration travels with the state it belongs to (§7), so the stores
- * only ever see opaque bytes.
+ * A stored snapshot is [format, membership, state-machine bytes, outcomes?]:
+ * the configuration travels with the state it belongs to (§7), so the stores
+ * only ever see opaque bytes. `outcomes` are the committed stream's outcome
+ * marks for the entries the writer's log retained up to the snapshot
+ * (node-specific bookkeeping, not state; absent in older snapshots).
  */
-export function wrapSnapshot(info: SnapshotInfo, app: Uint8Array): Uint8Array {
-  return pack([FORMAT, info.membership, app]);
+export function wrapSnapshot(info: SnapshotInfo, app: Uint8Array, outcomes?: Uint8Array): Uint8Array {
+  return pack(outcomes ? [FORMAT, info.membership, app, outcomes] : [FORMAT, info.membership, app]);
 }
 
 /**
- * Splits stored snapshot bytes into the membership and the state machine's bytes.
+ * Splits stored snapshot bytes into the membership, the state machine's bytes and the outcome marks (if any).
  * @throws DecodeError for bytes that are not a snapshot of this format
  */
 export function unwrapSnapshot(blob: Uint8Array): {
   membership: SnapshotInfo['membership'];
   app: Uint8Array;
+  outcomes?: Uint8Array;
 } {
   const v = unpack(blob);
   if (!Array.isArray(v) || v[0] !== FORMAT || !(v[2] instanceof Uint8Array)) {
@@ -51,6 +54,7 @@ export function unwrapSnapshot(blob: Uint8Array): {
   return {
     membership: { voters: list(m?.voters), outgoing: list(m?.outgoing), learners: list(m?.learners) },
     app: v[2],
+    ...(v[3] instanceof Uint8Array ? { outcomes: v[3] } : {}),
   };
 }
 
@@ -77,8 +81,9 @@ export async function writeSnapshot(
   info: SnapshotInfo,
   app: Uint8Array,
   chunkBytes: number,
+  outcomes?: Uint8Array,
 ): Promise<void> {
-  const data = wrapSnapshot(info, app);
+  const data = wrapSnapshot(info, app, outcomes);
   const meta = { index: info.index, term: info.term, voters: info.membership.voters, size: data.byteLength };
   const writer = await store.create(meta);
   try {

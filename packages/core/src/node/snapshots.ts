@@ -29,9 +29,22 @@ export interface SnapshotSettings {
   readonly snapshotChunkTimeoutMs: number;
 }
 
+/** The committed stream's outcome marks, stored with each snapshot (CommittedFeed.snapshotMarks()). */
+export interface OutcomeMarks {
+  /** Taken together with applier.snapshot(): the marks of the retained entries up to it. */
+  capture(): Uint8Array;
+  /**
+   * Checks the marks a stored snapshot carries (undefined: it has none) and
+   * returns what installs them, to call once the applier has restored.
+   * @throws DecodeError for malformed marks
+   */
+  prepare(bytes: Uint8Array | undefined): () => void;
+}
+
 interface ManagerDeps extends TransferDeps {
   readonly protocol: () => RaftProtocol;
   readonly applier: Applier;
+  readonly outcomes?: OutcomeMarks;
   readonly logStore: LogStore;
   readonly settings: SnapshotSettings;
   /** Asks the node to run its Ready loop (a compaction or an install became due). */
@@ -69,8 +82,10 @@ export class SnapshotManager {
   async recover(): Promise<SnapshotInfo | undefined> {
     const meta = await this.deps.store.latest();
     if (!meta) return undefined;
-    const { membership, app } = unwrapSnapshot(await readSnapshot(this.deps.store));
+    const { membership, app, outcomes } = unwrapSnapshot(await readSnapshot(this.deps.store));
+    const marks = this.deps.outcomes?.prepare(outcomes);
     this.deps.applier.restore(app);
+    marks?.();
     this.index = meta.index;
     return { index: meta.index, term: meta.term, membership };
   }
@@ -80,7 +95,10 @@ export class SnapshotManager {
     const meta = await this.deps.store.latest();
     if (!meta || meta.index !== info.index)
       throw new Error(`snapshot ${info.index} is not the newest in the store`);
-    this.deps.applier.restore(unwrapSnapshot(await readSnapshot(this.deps.store)).app);
+    const { app, outcomes } = unwrapSnapshot(await readSnapshot(this.deps.store));
+    const marks = this.deps.outcomes?.prepare(outcomes);
+    this.deps.applier.restore(app);
+    marks?.();
     const { logStore } = this.deps;
     await logStore.truncateSuffix(await logStore.firstIndex());
     await logStore.compactPrefix(info.index);
@@ -118,9 +136,10 @@ export class SnapshotManager {
     this.sinceEntries = this.sinceBytes = 0;
     // Capture synchronously: the state is exactly that of appliedIndex (hashicorp/raft's FSMSnapshot idea).
     const data = this.deps.applier.snapshot();
+    const marks = this.deps.outcomes?.capture();
     const info: SnapshotInfo = { index: appliedIndex, term, membership: protocol.members() };
     try {
-      await writeSnapshot(this.deps.store, info, data, this.deps.settings.snapshotChunkBytes);
+      await writeSnapshot(this.deps.store, info, data, this.deps.settings.snapshotChunkBytes, marks);
       protocol.snapshotCreated(info);
       this.index = Math.max(this.index, info.index);
       this.compactTo = Math.max(this.compactTo, info.index - this.deps.settings.snapshotTrailingEntries);

@@ -32,8 +32,8 @@ export const DEFAULT_MACHINE_HOST_OPTIONS: Required<MachineHostOptions> = {
   maxSessions: 10_000,
 };
 
-/** Format version of snapshot(): bump when its layout changes. */
-const SNAPSHOT_VERSION = 1;
+/** Format version of snapshot(): bump when its layout changes (2: session results carry their first index). */
+const SNAPSHOT_VERSION = 2;
 
 type Invokable = Record<string, (...args: unknown[]) => unknown>;
 
@@ -199,7 +199,9 @@ export class MachineHost implements Applier {
    * Time is the envelope's (command.time, the leader's stamp in the log),
    * clamped to be non-decreasing; ctx supplies the index and term.
    * @returns { ok: true, value } with the handler's result, or { ok: false }
-   *   with CommandFailedError (the handler threw or returned a Promise, the
+   *   with CommandFailedError; for a retried (clientId, seq), the first
+   *   result with duplicateOf set to the index it was first applied at;
+   *   errors are CommandFailedError (the handler threw or returned a Promise, the
    *   session is malformed, or its result is not plain data), UnknownCommandError (no such
    *   command) or SessionExpiredError (the session cannot vouch for this seq)
    */
@@ -224,7 +226,8 @@ export class MachineHost implements Applier {
     const found = this.sessions.lookup(clientId, seq);
     if (found.kind === 'expired') return { ok: false, error: new SessionExpiredError(clientId) };
     this.sessions.touch(clientId, seq, session.ackedBelow ?? 0, ctx.time);
-    if (found.kind === 'duplicate') return found.result;
+    // A retry: the first result, and where it was applied, so the committed stream can say so.
+    if (found.kind === 'duplicate') return { ...found.result, duplicateOf: found.index };
     let result = this.dispatch(command, ctx);
     let stored: Uint8Array;
     try {
@@ -236,7 +239,7 @@ export class MachineHost implements Applier {
       };
       stored = encodeResult(result);
     }
-    this.sessions.store(clientId, seq, stored);
+    this.sessions.store(clientId, seq, stored, ctx.index);
     return result;
   }
 

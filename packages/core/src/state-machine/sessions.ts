@@ -1,7 +1,9 @@
 /**
  * The exactly-once session table (Raft thesis §6.3): per client, the results
- * of the commands it has not acknowledged yet, so that a retried
- * (clientId, seq) returns its first result instead of applying again.
+ * of the commands it has not acknowledged yet, and the log index each was
+ * first applied at, so that a retried (clientId, seq) returns its first
+ * result instead of applying again, and the committed stream can name the
+ * entry it duplicates.
  *
  * Everything here is driven by replicated values only (the entry's time, the
  * client's seq and ackedBelow), so every replica keeps the same table and a
@@ -18,17 +20,27 @@ interface Session {
   lastSeen: number;
   /** Results of seqs below this one were acknowledged and dropped. */
   ackedBelow: number;
-  /** seq → the first result, encoded (immutable, as it will be snapshotted). */
-  readonly results: Map<number, Uint8Array>;
+  /** seq → the first result, encoded (immutable, as it will be snapshotted), and the index it was applied at. */
+  readonly results: Map<number, StoredResult>;
 }
 
+/** A first result as the table keeps it. */
+interface StoredResult {
+  readonly result: Uint8Array;
+  /** The log index at which (clientId, seq) was first applied. */
+  readonly index: number;
+}
+
+/** A stored result as it sits in a snapshot row: [seq, encoded result, first index]. */
+type ResultRow = [seq: number, result: Uint8Array, index: number];
+
 /** A session as it sits in a snapshot. */
-type SessionRow = [clientId: string, lastSeen: number, ackedBelow: number, results: [number, Uint8Array][]];
+type SessionRow = [clientId: string, lastSeen: number, ackedBelow: number, results: ResultRow[]];
 
 /** What the table knows about one (clientId, seq) before it is applied. */
 export type Lookup =
   | { readonly kind: 'new' }
-  | { readonly kind: 'duplicate'; readonly result: ApplyResult }
+  | { readonly kind: 'duplicate'; readonly result: ApplyResult; readonly index: number }
   | { readonly kind: 'expired' };
 
 const OK = 0;
@@ -95,8 +107,8 @@ export class SessionTable {
   }
 
   /**
-   * Looks up (clientId, seq): a stored first result, a new command, or one
-   * the table can no longer vouch for (unknown client past seq 1, or a seq
+   * Looks up (clientId, seq): a stored first result (with the index it was
+   * applied at), a new command, or one the table can no longer vouch for (unknown client past seq 1, or a seq
    * whose result was acknowledged and dropped).
    * @returns the lookup's outcome
    */
@@ -104,7 +116,7 @@ export class SessionTable {
     const s = this.sessions.get(clientId);
     if (!s) return seq === 1 ? { kind: 'new' } : { kind: 'expired' };
     const stored = s.results.get(seq);
-    if (stored) return { kind: 'duplicate', result: decodeResult(stored) };
+    if (stored) return { kind: 'duplicate', result: decodeResult(stored.result), index: stored.index };
     return seq < s.ackedBelow ? { kind: 'expired' } : { kind: 'new' };
   }
 
@@ -130,14 +142,22 @@ export class SessionTable {
     }
   }
 
-  /** Stores the first result of (clientId, seq); the session must exist (touch() first). */
-  store(clientId: string, seq: number, result: Uint8Array): void {
-    this.sessions.get(clientId)?.results.set(seq, result);
+  /**
+   * Stores the first result of (clientId, seq), applied at log index `index`;
+   * the session must exist (touch() first).
+   */
+  store(clientId: string, seq: number, result: Uint8Array, index: number): void {
+    this.sessions.get(clientId)?.results.set(seq, { result, index });
   }
 
   /** @returns the table as snapshot rows, least recently used first */
   toRows(): SessionRow[] {
-    return [...this.sessions].map(([id, s]) => [id, s.lastSeen, s.ackedBelow, [...s.results]]);
+    return [...this.sessions].map(([id, s]) => [
+      id,
+      s.lastSeen,
+      s.ackedBelow,
+      [...s.results].map(([seq, r]): ResultRow => [seq, r.result, r.index]),
+    ]);
   }
 
   /**
@@ -154,12 +174,26 @@ export class SessionTable {
         typeof lastSeen !== 'number' ||
         typeof ackedBelow !== 'number' ||
         !Array.isArray(results) ||
-        !results.every((r) => Array.isArray(r) && typeof r[0] === 'number' && r[1] instanceof Uint8Array)
+        !results.every(isResultRow)
       ) {
         throw new DecodeError('snapshot session row is malformed');
       }
-      next.set(id, { lastSeen, ackedBelow, results: new Map(results as [number, Uint8Array][]) });
+      const stored = (results as ResultRow[]).map(([seq, result, index]): [number, StoredResult] => [
+        seq,
+        { result, index },
+      ]);
+      next.set(id, { lastSeen, ackedBelow, results: new Map(stored) });
     }
     this.sessions = next;
   }
+}
+
+function isResultRow(r: unknown): r is ResultRow {
+  return (
+    Array.isArray(r) &&
+    typeof r[0] === 'number' &&
+    r[1] instanceof Uint8Array &&
+    Number.isSafeInteger(r[2]) &&
+    (r[2] as number) >= 1
+  );
 }

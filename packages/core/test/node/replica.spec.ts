@@ -69,7 +69,7 @@ describe('Replica - assembled by the inversify module', () => {
         ['incr', [5]],
       ]);
       expect(events.map((e) => e.index)).toEqual([2, 3, 4]); // index 1 is the leader's no-op
-      expect(events[1]!.result).toEqual({ ok: true, value: '1' });
+      expect(events[1]!.outcome).toEqual({ kind: 'applied', value: '1' });
 
       // Resuming from an index yields the same suffix.
       const resumed: number[] = [];

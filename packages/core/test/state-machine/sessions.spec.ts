@@ -24,12 +24,12 @@ const incr = (
 const expired = (clientId: string): ApplyResult => ({ ok: false, error: new SessionExpiredError(clientId) });
 
 describe('state machine - exactly-once sessions (thesis §6.3)', () => {
-  it('a retried (clientId, seq) applies once and returns the first result', () => {
+  it('a retried (clientId, seq) applies once and returns the first result, naming the index it was applied at', () => {
     const { machine, apply } = harness();
     expect(apply(incr('c1', 1, { by: 5 }))).toEqual({ ok: true, value: 5 });
     expect(apply(incr('c2', 1, { by: 1 }))).toEqual({ ok: true, value: 6 });
-    expect(apply(incr('c1', 1, { by: 5 }))).toEqual({ ok: true, value: 5 });
-    expect(apply(incr('c1', 1, { by: 5 }))).toEqual({ ok: true, value: 5 });
+    expect(apply(incr('c1', 1, { by: 5 }))).toEqual({ ok: true, value: 5, duplicateOf: 1 });
+    expect(apply(incr('c1', 1, { by: 5 }))).toEqual({ ok: true, value: 5, duplicateOf: 1 });
     expect(machine.counter).toBe(6);
   });
 
@@ -38,7 +38,11 @@ describe('state machine - exactly-once sessions (thesis §6.3)', () => {
     apply(cmd('put', ['k', 'v1'], { clientId: 'c', seq: 1 }));
     expect(apply(cmd('put', ['k', 'v2'], { clientId: 'c', seq: 2 }))).toEqual({ ok: true, value: 'v1' });
     apply(cmd('put', ['k', 'v3'], { clientId: 'c', seq: 3 }));
-    expect(apply(cmd('put', ['k', 'v2'], { clientId: 'c', seq: 2 }))).toEqual({ ok: true, value: 'v1' });
+    expect(apply(cmd('put', ['k', 'v2'], { clientId: 'c', seq: 2 }))).toEqual({
+      ok: true,
+      value: 'v1',
+      duplicateOf: 2,
+    });
   });
 
   it('a failure is a result too: its retry fails the same way without running again', () => {
@@ -46,7 +50,7 @@ describe('state machine - exactly-once sessions (thesis §6.3)', () => {
     const first = apply(cmd('putThenFail', ['k'], { clientId: 'c', seq: 1 }));
     machine.entries.clear();
     const retry = apply(cmd('putThenFail', ['k'], { clientId: 'c', seq: 1 }));
-    expect(retry).toEqual(first);
+    expect(retry).toEqual({ ...first, duplicateOf: 1 });
     expect(!retry.ok && retry.error).toBeInstanceOf(CommandFailedError);
     expect(machine.entries.size).toBe(0);
   });
@@ -67,7 +71,7 @@ describe('state machine - exactly-once sessions (thesis §6.3)', () => {
     apply(incr('c', 3, { ackedBelow: 3 }));
     expect(apply(incr('c', 1))).toEqual(expired('c'));
     expect(apply(incr('c', 2))).toEqual(expired('c'));
-    expect(apply(incr('c', 3))).toEqual({ ok: true, value: 3 });
+    expect(apply(incr('c', 3))).toEqual({ ok: true, value: 3, duplicateOf: 3 });
     expect(machine.counter).toBe(3);
   });
 
@@ -75,9 +79,9 @@ describe('state machine - exactly-once sessions (thesis §6.3)', () => {
     const { apply } = harness();
     apply(incr('c', 1));
     apply(incr('c', 2));
-    expect(apply(incr('c', 2, { ackedBelow: 2 }))).toEqual({ ok: true, value: 2 });
+    expect(apply(incr('c', 2, { ackedBelow: 2 }))).toEqual({ ok: true, value: 2, duplicateOf: 2 });
     expect(apply(incr('c', 1))).toEqual(expired('c'));
-    expect(apply(incr('c', 2))).toEqual({ ok: true, value: 2 });
+    expect(apply(incr('c', 2))).toEqual({ ok: true, value: 2, duplicateOf: 2 });
   });
 
   it('an unknown client past seq 1 gets SessionExpiredError and nothing applies', () => {
@@ -96,7 +100,7 @@ describe('state machine - exactly-once sessions (thesis §6.3)', () => {
     apply(incr('other', 2, { time: 1011 })); // old idle 1001 ms: dropped
     expect(host.sessionCount).toBe(1);
     expect(apply(incr('old', 2, { time: 1011 }))).toEqual(expired('old'));
-    expect(apply(incr('other', 2, { time: 1011 }))).toEqual({ ok: true, value: 4 });
+    expect(apply(incr('other', 2, { time: 1011 }))).toEqual({ ok: true, value: 4, duplicateOf: 4 });
     expect(machine.counter).toBe(4);
   });
 
@@ -106,7 +110,7 @@ describe('state machine - exactly-once sessions (thesis §6.3)', () => {
     apply(incr('b', 1, { time: 500 })); // seen at 1000, not at 500
     apply(incr('c', 1, { time: 1100 }));
     expect(host.sessionCount).toBe(3);
-    expect(apply(incr('b', 1, { time: 1100 }))).toEqual({ ok: true, value: 2 });
+    expect(apply(incr('b', 1, { time: 1100 }))).toEqual({ ok: true, value: 2, duplicateOf: 2 });
   });
 
   it('maxSessions evicts the least recently used session', () => {
@@ -117,8 +121,8 @@ describe('state machine - exactly-once sessions (thesis §6.3)', () => {
     apply(incr('c', 1)); // evicts b
     expect(host.sessionCount).toBe(2);
     expect(apply(incr('b', 2))).toEqual(expired('b'));
-    expect(apply(incr('a', 2))).toEqual({ ok: true, value: 3 });
-    expect(apply(incr('c', 1))).toEqual({ ok: true, value: 4 });
+    expect(apply(incr('a', 2))).toEqual({ ok: true, value: 3, duplicateOf: 3 });
+    expect(apply(incr('c', 1))).toEqual({ ok: true, value: 4, duplicateOf: 4 });
     expect(machine.counter).toBe(4);
   });
 
@@ -160,7 +164,7 @@ describe('state machine - exactly-once sessions (thesis §6.3)', () => {
           '(objects, arrays, Map, Set, Date, typed arrays, primitives): return plain data from handlers',
       ),
     );
-    expect(host.apply(make, at(2))).toEqual(first);
+    expect(host.apply(make, at(2))).toEqual({ ...first, duplicateOf: 1 });
     expect(machine.n).toBe(1);
     // Without a session nothing is stored, and the value goes back as is.
     expect(host.apply(cmd('make', []), at(3))).toEqual({ ok: true, value: new Point(2) });

@@ -123,8 +123,8 @@ const sorted = (ids: unknown): string[] => (Array.isArray(ids) ? ids.map(String)
 
 /**
  * What a stored snapshot means: a digest of the state machine's state and
- * the configuration as sets. RaftNode stores [format, membership, state]
- * (msgpack). Replicas that applied the same log hold equal snapshots, but
+ * the configuration as sets. RaftNode stores [format, membership, state,
+ * outcome marks?] (msgpack); the marks are per-node bookkeeping, not state. Replicas that applied the same log hold equal snapshots, but
  * not always equal bytes: the membership's field and voter order, and
  * whether bytes decode as Buffer or Uint8Array, vary without meaning
  * anything, so both parts are normalized. Bytes of any other shape are
@@ -138,7 +138,7 @@ export function snapshotContent(bytes: Uint8Array): { digest: string; config: st
     v = undefined;
   }
   const hash = createHash('sha256');
-  if (!(Array.isArray(v) && v.length === 3 && v[2] instanceof Uint8Array)) {
+  if (!(Array.isArray(v) && v.length >= 3 && v[2] instanceof Uint8Array)) {
     return { digest: hash.update(bytes).digest('hex'), config: '?' };
   }
   const m = (v[1] ?? {}) as { voters?: unknown; outgoing?: unknown; learners?: unknown };
