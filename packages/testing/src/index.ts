@@ -21,6 +21,6 @@ export type { MembershipOptions } from './sim/admin';
 export type { SeedSetup, SweepFeatures } from './sim/schedule';
 export type { ReadPath } from './sim/workload';
 export type { SimClusterOptions } from './sim/options';
-export type { NetworkStats, TrafficCount, UnreliableSettings } from './sim/network';
+export type { DropRule, MessageMatcher, NetworkStats, TrafficCount, UnreliableSettings } from './sim/network';
 export type { SafetyProperty, SnapshotView } from './sim/safety';
 export type { RunSeedOptions, SeedResult, Violation } from './sim/sweep';

@@ -109,10 +109,19 @@ export interface TransferDeps {
 const MAX_RETRIES = 8;
 
 /**
+ * The offset a follower acknowledges for a snapshot it already holds (a
+ * re-sent one, or one whose last ack was lost): beyond any snapshot's size,
+ * so the sender takes the whole snapshot as delivered.
+ */
+export const SNAPSHOT_HELD_OFFSET = Number.MAX_SAFE_INTEGER;
+
+/**
  * The leader's side of one InstallSnapshot (§7) to one follower: sends the
  * newest snapshot in chunks, one at a time, each acknowledged with the next
  * offset the follower expects; a lost chunk or ack is resent from that offset
- * after chunkTimeoutMs. Gives up (calls onFail) after repeated silence.
+ * after chunkTimeoutMs. Calls onDone once the follower acknowledged the
+ * whole snapshot (or said it holds it already); gives up (calls onFail)
+ * after repeated silence. Exactly one of the two is called, unless stopped.
  */
 export class SnapshotSender {
   private data: Uint8Array | undefined;
@@ -128,6 +137,7 @@ export class SnapshotSender {
     readonly to: NodeId,
     private readonly term: number,
     private readonly onFail: () => void,
+    private readonly onDone: () => void,
   ) {}
 
   /** Loads the snapshot and sends the first chunk. */
@@ -150,7 +160,8 @@ export class SnapshotSender {
     this.retries = 0;
     this.offset = m.reject ? 0 : m.offset;
     if (this.offset >= this.data.byteLength && !m.reject) {
-      this.done = true; // installed: the protocol learns it from the follower's append-resp
+      this.done = true; // delivered: the protocol probes the follower's log, in case its append-resp is lost
+      this.onDone();
       return;
     }
     this.sendChunk();
@@ -194,7 +205,8 @@ export class SnapshotSender {
 /**
  * The follower's side: writes chunks in order into the SnapshotStore, asks
  * for a resend from the right offset when one is missing, checks the CRC on
- * the last chunk and then hands the installed snapshot to `onComplete`.
+ * the last chunk and then hands the installed snapshot to `onComplete`. A
+ * chunk of a snapshot the node already holds is answered by held().
  */
 export class SnapshotReceiver {
   private current: { info: SnapshotInfo; writer: SnapshotWriter; offset: number; crc: number } | undefined;
@@ -214,6 +226,22 @@ export class SnapshotReceiver {
         this.reply(m, 0, true);
         void this.discard();
       });
+  }
+
+  /**
+   * Answers a chunk of a snapshot this node already holds: the whole
+   * snapshot is here (SNAPSHOT_HELD_OFFSET), so the sender stops resending.
+   * A partial transfer of that snapshot or an older one is dropped.
+   */
+  held(m: SnapshotChunk): void {
+    this.queue = this.queue
+      .then(async () => {
+        if (this.current && this.current.info.index <= m.snapshot.index) await this.discard();
+        this.reply(m, SNAPSHOT_HELD_OFFSET, false);
+      })
+      .catch((err: unknown) =>
+        this.deps.logger.error({ node: this.deps.id, err }, 'snapshot chunk not answered'),
+      );
   }
 
   private async handle(m: SnapshotChunk): Promise<void> {

@@ -176,26 +176,58 @@ export class SnapshotManager {
     protocol.compact(to);
   }
 
-  /** Leader: the protocol wants `m.to` to receive the newest snapshot; start streaming it. */
+  /**
+   * Leader: the protocol wants `m.to` to receive the newest snapshot; start
+   * streaming it. The protocol hears how it ended (reportSnapshot), so a
+   * follower never waits on a transfer that is over.
+   */
   send(m: SnapshotRequest): void {
     this.senders.get(m.to)?.stop();
-    const sender = new SnapshotSender(this.deps, m.to, m.term, () => {
+    const report = (outcome: 'finished' | 'failed'): void => {
+      if (this.senders.get(m.to) !== sender) return; // superseded by a newer transfer
       this.senders.delete(m.to);
-      this.deps.protocol().snapshotFailed(m.to);
+      this.deps.protocol().reportSnapshot(m.to, outcome);
       this.deps.kick();
-    });
+    };
+    const sender = new SnapshotSender(
+      this.deps,
+      m.to,
+      m.term,
+      () => report('failed'),
+      () => report('finished'),
+    );
     this.senders.set(m.to, sender);
     sender.start().catch((err: unknown) => {
       this.deps.logger.error({ node: this.deps.id, to: m.to, err }, 'snapshot could not be read');
       sender.stop();
-      this.deps.protocol().snapshotFailed(m.to);
+      report('failed');
     });
   }
 
+  /**
+   * Follower: one chunk from the leader's runtime. A snapshot this node
+   * already holds (a re-sent one, or one older than its commit index) must
+   * never replace a newer one; it is answered instead, both to the sender
+   * (the transfer is over) and through the protocol, whose append-resp tells
+   * the leader where this log is. Without that answer a leader that lost the
+   * install's acknowledgement would resend the snapshot forever.
+   */
   onChunk(m: SnapshotChunk): void {
-    if (m.term < this.deps.protocol().status().term) return; // from a deposed leader
-    // A re-sent snapshot we already hold, or one older than our commit, must never replace a newer one.
-    if (m.snapshot.index <= Math.max(this.index, this.deps.protocol().log.committed)) return;
+    const protocol = this.deps.protocol();
+    if (m.term < protocol.status().term) return; // from a deposed leader
+    if (m.snapshot.index <= Math.max(this.index, protocol.log.committed)) {
+      this.receiver.held(m);
+      if (m.snapshot.index <= protocol.log.committed) {
+        this.deps.step({
+          type: 'snapshot',
+          from: m.from,
+          to: this.deps.id,
+          term: m.term,
+          snapshot: m.snapshot,
+        });
+      }
+      return;
+    }
     this.receiver.onChunk(m);
   }
 

@@ -95,9 +95,11 @@ export class Leader {
       if (pr.maybeDecrTo(m.index, hint)) pr.pendingEmpty = true;
       return;
     }
-    if (!pr.maybeUpdate(m.index)) return;
-    if (pr.state === 'probe' || (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot))
-      pr.becomeReplicate();
+    const updated = pr.maybeUpdate(m.index);
+    // Whatever became of the transfer, this ack shows the follower's log: a moot snapshot is not waited for.
+    if (pr.snapshotMoot(this.host.log.firstIndex())) pr.becomeReplicate();
+    if (!updated) return;
+    if (pr.state === 'probe') pr.becomeReplicate();
     this.maybeCommit();
     if (m.from === this.transferee && pr.match === this.host.log.lastIndex()) this.sendTimeoutNow(m.from);
   }
@@ -132,11 +134,20 @@ export class Leader {
     for (const r of waiting) this.readIndex(r.context, r.from, r.lease);
   }
 
-  /** Heartbeats to every follower, carrying the newest waiting read's context (thesis §6.4). */
+  /**
+   * Heartbeats to every follower, carrying the newest waiting read's context
+   * (thesis §6.4). A probe unanswered for an election timeout is released to
+   * go out again: its heartbeats may go unanswered too (a follower that does
+   * not yet know us as a member answers nothing but an append, see mayLead).
+   */
   bcastHeartbeat(): void {
     const context = this.reads.lastContext();
-    const { id, term, log } = this.host;
+    const { id, term, log, config } = this.host;
     for (const [to, pr] of this.progress) {
+      if (pr.state === 'probe' && pr.probeSent && this.ticks - pr.probeSentAt >= config.electionTicks) {
+        pr.probeSent = false;
+        pr.pendingEmpty = true;
+      }
       const commit = Math.min(pr.match, log.committed);
       this.host.send({ type: 'heartbeat', from: id, to, term, commit, context, sentAt: this.ticks });
     }
@@ -167,6 +178,7 @@ export class Leader {
     const { id: from, term } = this.host;
     this.host.send({ type: 'append', from, to, term, prevIndex, prevTerm, entries, commit: log.committed });
     pr.sent(prevIndex + entries.length, entries.length);
+    pr.probeSentAt = this.ticks;
     pr.pendingEmpty = false;
     return true;
   }
@@ -180,12 +192,23 @@ export class Leader {
     return true;
   }
 
-  /** The runtime could not deliver a snapshot to `to`: fall back to probing (which resends it). */
-  snapshotFailed(to: NodeId): void {
+  /**
+   * The runtime's outcome of a snapshot transfer to `to`. 'finished': every
+   * chunk was acknowledged, so probe from after the snapshot (the follower's
+   * own ack may have been lost). 'failed': fall back to probing from its
+   * match, which sends the snapshot again. Either way only while the
+   * follower's progress still waits for a snapshot.
+   */
+  reportSnapshot(to: NodeId, outcome: 'finished' | 'failed'): void {
     const pr = this.progress.get(to);
-    if (!pr) return;
-    pr.snapshotFailed();
-    pr.pendingEmpty = true;
+    if (!pr || pr.state !== 'snapshot') return;
+    if (outcome === 'failed') {
+      pr.snapshotFailed();
+      pr.pendingEmpty = true;
+      return;
+    }
+    pr.snapshotFinished();
+    pr.probeSentAt = this.ticks;
   }
 
   // ------------------------------------------------------------------ reads

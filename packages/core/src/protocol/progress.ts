@@ -14,6 +14,8 @@ export class Progress {
   pendingSnapshot = 0;
   /** In probe state: an append is out and unanswered, so wait before sending another. */
   probeSent = false;
+  /** Leader ticks when probeSent was last set: a probe unanswered for an election timeout is sent again. */
+  probeSentAt = 0;
   /** Last index of each append in flight, oldest first (replicate state). */
   private inflight: number[] = [];
   /** Heard from since the last check-quorum round. */
@@ -38,12 +40,37 @@ export class Progress {
     this.inflight = [];
   }
 
+  /**
+   * The runtime delivered every chunk of the snapshot: probe from just after
+   * it (etcd's StateSnapshot → StateProbe). The probe waits, as if one were
+   * out, for the follower's append-resp to the install; if that was lost, the
+   * next heartbeat response releases a probe at the snapshot's index, which
+   * the follower acknowledges (or rejects, when it never installed it, and
+   * the snapshot is sent again).
+   */
+  snapshotFinished(): void {
+    if (this.state !== 'snapshot') return;
+    this.next = Math.max(this.match + 1, this.pendingSnapshot + 1);
+    this.state = 'probe';
+    this.pendingSnapshot = 0;
+    this.probeSent = true;
+  }
+
   /** The snapshot failed to install: probe again from what the follower is known to hold. */
   snapshotFailed(): void {
     if (this.state !== 'snapshot') return;
     this.state = 'probe';
     this.pendingSnapshot = 0;
     this.next = this.match + 1;
+  }
+
+  /**
+   * In snapshot state, whether an acknowledgement made the transfer moot: the
+   * follower holds the snapshot's index, or the leader's log (from
+   * firstIndex on) again holds everything after what the follower has.
+   */
+  snapshotMoot(firstIndex: number): boolean {
+    return this.state === 'snapshot' && (this.match >= this.pendingSnapshot || this.match + 1 >= firstIndex);
   }
 
   becomeReplicate(): void {
@@ -105,7 +132,9 @@ export class Progress {
    * rejection is stale and must be ignored.
    */
   maybeDecrTo(rejected: number, hint: number): boolean {
-    if (this.state === 'replicate' || this.state === 'snapshot') {
+    // No append goes out in snapshot state: a rejection then answers one sent before, and the snapshot supersedes it.
+    if (this.state === 'snapshot') return false;
+    if (this.state === 'replicate') {
       if (rejected <= this.match) return false;
     } else if (rejected !== this.next - 1) {
       return false;

@@ -1,6 +1,7 @@
 import { DecodeError, LeadershipTransferError, MembershipChangeError, NotLeaderError } from '../errors';
 import { validateConfig, type ProtocolConfig } from './config';
 import { Leader } from './leader';
+import { carriesLeadership, mayLead } from './leadership';
 import { RaftLog } from './log';
 import {
   allMembers,
@@ -79,6 +80,8 @@ export class RaftProtocol {
   readonly log: RaftLog;
   private readonly random: RandomSource;
   private membership: Membership;
+  /** The log index the membership came from (its config entry, or the snapshot; 0: the bootstrap list). */
+  private configIndex: number;
   /** Index of the newest config entry not yet applied; one change at a time. */
   private pendingConfIndex = 0;
 
@@ -114,6 +117,7 @@ export class RaftProtocol {
     this.config = validateConfig(options.config);
     this.random = options.random;
     this.membership = options.snapshot?.membership ?? membershipOf(options.voters);
+    this.configIndex = options.snapshot?.index ?? 0;
     const hs = options.hardState ?? { term: 0, vote: NONE, commit: 0 };
     this.snapshot = options.snapshot;
     this.log = new RaftLog(options.entries ?? [], hs.commit, options.applied ?? 0, options.snapshot);
@@ -240,16 +244,18 @@ export class RaftProtocol {
     this.log.compact(index);
   }
 
-  /** The runtime failed to deliver a snapshot to `to`; the leader will try again. */
-  snapshotFailed(to: NodeId): void {
-    this.leader?.snapshotFailed(to);
+  /** The runtime's outcome of a snapshot transfer to `to` (§7): see Leader.reportSnapshot. */
+  reportSnapshot(to: NodeId, outcome: 'finished' | 'failed'): void {
+    this.leader?.reportSnapshot(to, outcome);
   }
 
   /** Feeds a message from a peer. Messages from other terms are handled as §5.1 requires. */
   step(m: Message): void {
     if (m.to !== this.id) return;
-    // A removed (or never added) node must not disrupt the cluster with elections.
+    // A removed (or never added) node must not disrupt the cluster with elections, nor lead it (see mayLead).
     if ((m.type === 'vote' || m.type === 'pre-vote') && !allMembers(this.membership).includes(m.from)) return;
+    if (carriesLeadership(m) && !mayLead(m, this.membership, this.configIndex, this.term, this.leaderId))
+      return;
     if (m.term > this.term) {
       if (!this.maybeAdoptTerm(m)) return;
     } else if (m.term < this.term) {
@@ -316,7 +322,7 @@ export class RaftProtocol {
     if (last) this.log.stableTo(last.index, last.term);
     const lastApplied = rd.committed[rd.committed.length - 1];
     if (lastApplied) this.log.appliedTo(lastApplied.index);
-    for (const e of rd.committed) if (e.type === 'config') this.applyConfig(e.data);
+    for (const e of rd.committed) if (e.type === 'config') this.applyConfig(e);
     // The leader counts itself toward a quorum only once its own entries are durable (thesis §10.2.1).
     if (last) this.leader?.maybeCommit();
   }
@@ -552,19 +558,13 @@ export class RaftProtocol {
   private stepFollower(m: Message): void {
     switch (m.type) {
       case 'append':
-        this.electionElapsed = 0;
-        this.leaderId = m.from;
-        this.handleAppend(m);
-        return;
       case 'heartbeat':
-        this.electionElapsed = 0;
-        this.leaderId = m.from;
-        this.handleHeartbeat(m);
-        return;
       case 'snapshot':
         this.electionElapsed = 0;
         this.leaderId = m.from;
-        this.handleSnapshot(m);
+        if (m.type === 'append') this.handleAppend(m);
+        else if (m.type === 'heartbeat') this.handleHeartbeat(m);
+        else this.handleSnapshot(m);
         return;
       case 'timeout-now':
         // Thesis §3.10: campaign at once, skipping pre-vote; our log is as up to date as the leader's.
@@ -581,16 +581,10 @@ export class RaftProtocol {
   private stepCandidate(m: Message): void {
     switch (m.type) {
       case 'append':
-        this.becomeFollower(m.term, m.from);
-        this.handleAppend(m);
-        return;
       case 'heartbeat':
-        this.becomeFollower(m.term, m.from);
-        this.handleHeartbeat(m);
-        return;
       case 'snapshot':
         this.becomeFollower(m.term, m.from);
-        this.handleSnapshot(m);
+        this.stepFollower(m);
         return;
       case 'vote-resp':
       case 'pre-vote-resp':
@@ -671,6 +665,7 @@ export class RaftProtocol {
       } else {
         this.log.restore(s.index, s.term);
         this.membership = s.membership; // the configuration as of the snapshot replaces ours
+        this.configIndex = s.index;
         this.snapshotCreated(s);
         this.pendingInstall = s;
       }
@@ -690,9 +685,10 @@ export class RaftProtocol {
    * consensus on its own, and steps down once it is no longer a voter.
    * A malformed or invalid entry changes nothing, on every node alike.
    */
-  private applyConfig(data: Uint8Array): void {
+  private applyConfig(e: Entry): void {
     try {
-      this.membership = decodeConfigEntry(data).membership;
+      this.membership = decodeConfigEntry(e.data).membership;
+      this.configIndex = e.index;
     } catch (err) {
       if (err instanceof DecodeError) return;
       throw err;
@@ -738,11 +734,6 @@ export class RaftProtocol {
   private isVoter(): boolean {
     return allVoters(this.membership).includes(this.id);
   }
-}
-
-/** A message only a leader sends to replicate: its sender leads its term. */
-function carriesLeadership(m: Message): boolean {
-  return m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot';
 }
 
 function sameHardState(a: HardState, b: HardState): boolean {

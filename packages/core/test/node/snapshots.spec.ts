@@ -7,7 +7,17 @@ import {
   type Message,
   type Transport,
 } from '../../src/index';
-import { crc32 } from '../../src/node/snapshot-transfer';
+import { silentLogger } from '../../src/logger';
+import {
+  SNAPSHOT_HELD_OFFSET,
+  SnapshotReceiver,
+  SnapshotSender,
+  crc32,
+  writeSnapshot,
+  type TransferDeps,
+} from '../../src/node/snapshot-transfer';
+import type { Clock } from '../../src/ports/clock';
+import type { SnapshotChunk, SnapshotChunkResponse } from '../../src/protocol/types';
 import { kvNode, until } from '../support/nodes';
 import { KvMachine } from '../state-machine/kv-machine';
 
@@ -102,5 +112,116 @@ describe('§7 snapshots and log compaction - RaftNode', () => {
     } finally {
       await Promise.all(nodes.map((x) => x.n.stop()));
     }
+  });
+});
+
+/** Timers that fire only when the test says so. */
+class ManualClock implements Clock {
+  private timers: { fn: () => void; cancelled: boolean }[] = [];
+  now(): number {
+    return 0;
+  }
+  setTimeout(fn: () => void, _ms: number): () => void {
+    const t = { fn, cancelled: false };
+    this.timers.push(t);
+    return () => void (t.cancelled = true);
+  }
+  /** Fires every pending timer once. */
+  fireAll(): void {
+    const due = this.timers;
+    this.timers = [];
+    for (const t of due) if (!t.cancelled) t.fn();
+  }
+}
+
+describe('§7 InstallSnapshot transfer - the runtime hears how a transfer ended', () => {
+  const info = { index: 40, term: 2, membership: { voters: ids, outgoing: [], learners: [] } };
+
+  /** A leader-side sender of a 500-byte snapshot in 64-byte chunks, and a follower-side receiver wired to it. */
+  async function pair() {
+    const clock = new ManualClock();
+    const leaderStore = new MemorySnapshotStore();
+    await writeSnapshot(leaderStore, info, new Uint8Array(500).fill(7), 64);
+    const chunks: SnapshotChunk[] = [];
+    const outcome: string[] = [];
+    const base = { clock, logger: silentLogger, chunkBytes: 64, chunkTimeoutMs: 100 };
+    let receiver: Pick<SnapshotReceiver, 'onChunk'> | undefined;
+    const leaderDeps: TransferDeps = {
+      ...base,
+      id: 'n1',
+      store: leaderStore,
+      send: (m) => {
+        chunks.push(m as SnapshotChunk);
+        receiver?.onChunk(m as SnapshotChunk);
+      },
+    };
+    const sender = new SnapshotSender(
+      leaderDeps,
+      'n2',
+      2,
+      () => outcome.push('failed'),
+      () => outcome.push('finished'),
+    );
+    const replies: SnapshotChunkResponse[] = [];
+    const followerDeps: TransferDeps = {
+      ...base,
+      id: 'n2',
+      store: new MemorySnapshotStore(),
+      send: (m) => {
+        replies.push(m as SnapshotChunkResponse);
+        sender.onResponse(m as SnapshotChunkResponse);
+      },
+    };
+    return {
+      clock,
+      sender,
+      chunks,
+      outcome,
+      replies,
+      followerDeps,
+      setReceiver: (r: Pick<SnapshotReceiver, 'onChunk'>) => (receiver = r),
+    };
+  }
+
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
+
+  it('a delivered snapshot is reported finished once, after the last chunk is acknowledged', async () => {
+    const p = await pair();
+    const installed: number[] = [];
+    p.setReceiver(new SnapshotReceiver(p.followerDeps, (_from, _term, s) => installed.push(s.index)));
+    await p.sender.start();
+    await until(() => p.outcome.length > 0, 'the transfer to end');
+    expect(p.outcome).toEqual(['finished']);
+    expect(installed).toEqual([40]);
+    expect(p.chunks.length).toBeGreaterThan(5);
+    p.clock.fireAll(); // no timer is left to resend anything
+    await settle();
+    expect(p.outcome).toEqual(['finished']);
+  });
+
+  it('a follower answers a chunk of a snapshot it already holds as complete, so the sender stops at once', async () => {
+    const p = await pair();
+    const receiver = new SnapshotReceiver(p.followerDeps, () => undefined);
+    // Every chunk is answered as held (what SnapshotManager does for a snapshot at or below its commit index).
+    p.setReceiver({ onChunk: (m) => receiver.held(m) });
+    await p.sender.start();
+    await until(() => p.outcome.length > 0, 'the transfer to end');
+    expect(p.outcome).toEqual(['finished']);
+    expect(p.chunks).toHaveLength(1);
+    expect(p.replies).toEqual([
+      expect.objectContaining({
+        type: 'snapshot-chunk-resp',
+        index: 40,
+        offset: SNAPSHOT_HELD_OFFSET,
+        reject: false,
+      }),
+    ]);
+  });
+
+  it('a transfer nobody answers is reported failed after its retries', async () => {
+    const p = await pair(); // no receiver: every chunk is lost
+    await p.sender.start();
+    for (let k = 0; k < 20 && p.outcome.length === 0; k++) p.clock.fireAll();
+    expect(p.outcome).toEqual(['failed']);
   });
 });

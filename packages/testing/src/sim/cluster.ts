@@ -28,7 +28,13 @@ import {
   type SimQueryOptions,
 } from './client';
 import { KvMachine } from './kv-machine';
-import { SimNetwork, type NetworkStats, type UnreliableSettings } from './network';
+import {
+  SimNetwork,
+  type DropRule,
+  type MessageMatcher,
+  type NetworkStats,
+  type UnreliableSettings,
+} from './network';
 import { resolveSimOptions, type ResolvedSimOptions, type SimClusterOptions } from './options';
 import { SafetyMonitor } from './safety';
 import { NodeRegistry } from './registry';
@@ -447,6 +453,19 @@ export class SimCluster implements ClientHost, AdminHost {
   /** Turns message loss, extra delay, duplication and reordering on (or, with false, off). @throws ConfigError */
   setUnreliable(settings: UnreliableSettings | false): void {
     this.network.setUnreliable(settings);
+  }
+
+  /**
+   * Loses the messages `match` picks (from now on; with `count`, only the
+   * first count of them), independently of partitions and setUnreliable:
+   * the way to lose one particular message, e.g. the first snapshot chunk to n3:
+   * `c.dropWhere((m) => m.type === 'snapshot-chunk' && m.to === 'n3', { count: 1 })`.
+   * See SimNetwork.dropWhere.
+   * @returns the rule: how many it dropped, whether it is active, remove()
+   * @throws RangeError for a count that is not a positive integer
+   */
+  dropWhere(match: MessageMatcher, options: { readonly count?: number } = {}): DropRule {
+    return this.network.dropWhere(match, options);
   }
 
   /** Kills id at once: volatile state is lost, its durable stores are kept. No-op if it is down. */

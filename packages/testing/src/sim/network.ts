@@ -27,6 +27,19 @@ export interface UnreliableSettings {
   readonly reorder?: boolean;
 }
 
+/** Picks messages for SimNetwork.dropWhere: true means "lose this one". It sees each message once, as it is sent. */
+export type MessageMatcher = (m: Message) => boolean;
+
+/** A targeted drop installed by dropWhere. */
+export interface DropRule {
+  /** Messages this rule has dropped so far. */
+  readonly dropped: number;
+  /** False once removed, or once it dropped the `count` it was given. */
+  readonly active: boolean;
+  /** Stops dropping (idempotent). */
+  remove(): void;
+}
+
 /** Count and bytes of one kind of message. */
 export interface TrafficCount {
   count: number;
@@ -99,6 +112,7 @@ export class SimNetwork {
   private groups: Map<NodeId, number> | undefined;
   private unreliable: UnreliableSettings | undefined;
   private readonly linkTail = new Map<string, number>();
+  private readonly rules = new Set<{ match: MessageMatcher; left: number; dropped: number }>();
   private readonly byType = Object.fromEntries(
     MESSAGE_TYPES.map((t) => [t, { count: 0, bytes: 0 }]),
   ) as Record<MessageType, TrafficCount>;
@@ -174,6 +188,36 @@ export class SimNetwork {
     this.unreliable = settings || undefined;
   }
 
+  /**
+   * Loses the messages `match` picks, from now on, until the rule is removed
+   * or, with `count`, after it dropped that many: the way to lose one
+   * particular message (the second snapshot chunk to n3, the append-resp
+   * after an install, …). `match` is called once for each message sent, in
+   * send order and before any random loss, so it may keep state (count
+   * chunks, say); a message an older rule already took is not shown to it. Dropped messages count in stats().dropped. Rules are independent
+   * of partitions and of setUnreliable, and heal() leaves them in place.
+   * @returns the rule, to read how many it dropped and to remove it
+   * @throws RangeError when count is given and is not a positive integer
+   */
+  dropWhere(match: MessageMatcher, options: { readonly count?: number } = {}): DropRule {
+    const count = options.count ?? Infinity;
+    if (count !== Infinity && !(Number.isSafeInteger(count) && count > 0)) {
+      throw new RangeError(`count (${count}) must be a positive integer`);
+    }
+    const rule = { match, left: count, dropped: 0 };
+    this.rules.add(rule);
+    const rules = this.rules;
+    return {
+      get dropped() {
+        return rule.dropped;
+      },
+      get active() {
+        return rules.has(rule);
+      },
+      remove: () => void rules.delete(rule),
+    };
+  }
+
   /** @returns a snapshot of the traffic counters */
   stats(): NetworkStats {
     const copy = (t: TrafficCount): TrafficCount => ({ ...t });
@@ -198,7 +242,11 @@ export class SimNetwork {
     this.byType[m.type].count++;
     this.byType[m.type].bytes += bytes;
     const u = this.unreliable;
-    if (!this.canTalk(m.from, m.to) || (u?.dropRate && this.random.nextFloat() < u.dropRate)) {
+    if (
+      this.dropByRule(m) ||
+      !this.canTalk(m.from, m.to) ||
+      (u?.dropRate && this.random.nextFloat() < u.dropRate)
+    ) {
       this.dropped++;
       return;
     }
@@ -207,6 +255,17 @@ export class SimNetwork {
       this.duplicated++;
       this.schedule(m, this.delay(), false);
     }
+  }
+
+  /** Whether a dropWhere rule takes m; the first matching rule counts it. */
+  private dropByRule(m: Message): boolean {
+    for (const rule of this.rules) {
+      if (!rule.match(m)) continue;
+      rule.dropped++;
+      if (--rule.left <= 0) this.rules.delete(rule);
+      return true;
+    }
+    return false;
   }
 
   private delay(): number {
