@@ -99,6 +99,34 @@ export class CommandRejectedError extends RaftlineError {
 }
 
 /**
+ * A payload is larger than a limit on its way, so it did not go there.
+ * `what` says which payload and what that means:
+ * - 'command': the command was refused before it was sent (a client checks
+ *   the NATS server's max_payload) or before it entered the log (a replica
+ *   checks NodeConfig.maxCommandBytes and its transport's limit): nothing
+ *   was replicated or applied. Retrying the same command cannot succeed.
+ * - 'reply': the command was applied, but its result is too large to send
+ *   back to the client.
+ * `size` and `limit` are in bytes; `limitName` names the limit
+ * ('NATS max_payload', 'maxCommandBytes', …).
+ */
+export class PayloadTooLargeError extends RaftlineError {
+  constructor(
+    readonly what: 'command' | 'reply',
+    readonly size: number,
+    readonly limit: number,
+    readonly limitName: string,
+  ) {
+    super(
+      `${what} of ${size} bytes exceeds ${limitName} (${limit} bytes); ` +
+        (what === 'command'
+          ? 'nothing was applied'
+          : 'the command was applied but its result cannot be sent back'),
+    );
+  }
+}
+
+/**
  * A membership change was refused: another is still in progress (at most one
  * at a time), it would leave no voter, or its target is invalid.
  */

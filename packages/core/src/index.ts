@@ -12,6 +12,7 @@ export {
   ProposalTimeoutError,
   NodeStoppedError,
   CommandRejectedError,
+  PayloadTooLargeError,
   CommandFailedError,
   UnknownCommandError,
   DuplicateHandlerError,

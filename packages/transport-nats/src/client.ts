@@ -1,20 +1,14 @@
 import {
-  checkKnownKeys,
-  pack,
+  PayloadTooLargeError,
   silentLogger,
-  unpack,
   type CommandRequest,
-  type KnownKeys,
   type Logger,
   type NodeId,
 } from '@raftline/core';
+import { decodeReply, decodeRequest, describe, encodeReply, encodeRequest, type Reply } from './client-wire';
 import { LeaderUnavailableError, OutcomeUnknownError, RemoteCommandError } from './errors';
-import { fields } from './messages';
 import type { Msg, NatsConnection, Subscription } from './nats';
 import { CLIENT_QUEUE, groupSubjects, type GroupSubjects } from './subjects';
-
-/** Errors after which a command may or may not have committed. */
-const OUTCOME_UNKNOWN = new Set(['LeadershipLostError', 'ProposalTimeoutError', 'NodeStoppedError']);
 
 /** Errors after which the replica that answered is no longer worth asking first. */
 const NOT_LEADING = new Set(['LeadershipLostError', 'NodeStoppedError']);
@@ -34,30 +28,16 @@ export interface ClientServerOptions {
   readonly logger?: Logger;
 }
 
-const SERVER_OPTION_KEYS: KnownKeys<ClientServerOptions> = {
-  connection: true,
-  cluster: true,
-  group: true,
-  node: true,
-  logger: true,
-};
-
-/** The wire form of a reply. */
-type Reply =
-  | { ok: true; value: unknown }
-  | { ok: false; error: { name: string; message: string; leaderId?: string; unknown: boolean } };
-
 /**
  * Serves client commands on the group's client subject (queue group: each
  * request reaches one replica) and on this replica's own client subject. A
  * follower answers NotLeaderError with the leader it knows, and the client
- * retries there.
+ * retries there. A result too large for the server's max_payload is answered
+ * with PayloadTooLargeError ('reply': the command applied), never left unanswered.
  * @returns a handle whose close() stops serving
  * @throws SubjectTokenError when cluster, group or the node id is not a valid subject token
- * @throws ConfigError when an option key is unknown
  */
 export function serveClients(options: ClientServerOptions): { close(): void } {
-  checkKnownKeys(options, SERVER_OPTION_KEYS, 'serveClients options');
   const { connection: nc, node } = options;
   const logger = options.logger ?? silentLogger;
   const subjects = groupSubjects(options.cluster, options.group);
@@ -74,7 +54,7 @@ export function serveClients(options: ClientServerOptions): { close(): void } {
   };
   const respond = (msg: Msg, reply: Reply): void => {
     try {
-      msg.respond(pack(reply));
+      msg.respond(encodeReply(reply, nc.info?.max_payload));
     } catch (err) {
       logger.warn({ node: node.id, err }, 'could not answer a client request');
     }
@@ -91,35 +71,46 @@ export interface NatsRaftClientOptions {
   readonly connection: NatsConnection;
   readonly cluster: string;
   readonly group: string;
-  /** Overall time one propose() may take, retries included (default 5000 ms). */
+  /** Overall time one propose() may take, retries included (default 5000 ms): the deadline. */
   readonly timeoutMs?: number;
   /** Time one request may wait for its reply (default 1000 ms). */
   readonly requestTimeoutMs?: number;
+  /**
+   * How many times a command with a client session is sent again, within
+   * timeoutMs, after an attempt whose outcome is unknown (no answer in
+   * requestTimeoutMs, or the replica answered LeadershipLostError,
+   * ProposalTimeoutError or NodeStoppedError). The session makes this safe:
+   * the command applies at most once, and a retry returns its first result.
+   * Default 3; 0 turns it off. A command without a session is never resent
+   * after an unknown outcome.
+   */
+  readonly retries?: number;
 }
 
-const CLIENT_OPTION_KEYS: KnownKeys<NatsRaftClientOptions> = {
-  connection: true,
-  cluster: true,
-  group: true,
-  timeoutMs: true,
-  requestTimeoutMs: true,
-};
+/** What submit() resolves with. */
+export interface CommandReceipt {
+  /** The command handler's return value. */
+  readonly value: unknown;
+  /** How many requests were sent for the command (leader redirects and retries included). */
+  readonly attempts: number;
+}
+
+/** The defaults of NatsRaftClientOptions' timings and retries. */
+export const DEFAULT_CLIENT_OPTIONS = { timeoutMs: 5000, requestTimeoutMs: 1000, retries: 3 } as const;
 
 /**
  * Submits commands to a Raft group over NATS request/reply. It goes to the
- * leader it last heard of (or to any replica), follows leader hints, and
- * retries only refusals that guarantee nothing was applied.
+ * leader it last heard of (or to any replica), follows leader hints, retries
+ * refusals that guarantee nothing was applied, and, for a command with a
+ * client session, retries attempts whose outcome is unknown (see
+ * NatsRaftClientOptions.retries).
  */
 export class NatsRaftClient {
   private readonly subjects: GroupSubjects;
   private leader: NodeId = '';
 
-  /**
-   * @throws SubjectTokenError when cluster or group is not a valid subject token
-   * @throws ConfigError when an option key is unknown
-   */
+  /** @throws SubjectTokenError when cluster or group is not a valid subject token */
   constructor(private readonly options: NatsRaftClientOptions) {
-    checkKnownKeys(options, CLIENT_OPTION_KEYS, 'NatsRaftClient options');
     this.subjects = groupSubjects(options.cluster, options.group);
   }
 
@@ -131,39 +122,79 @@ export class NatsRaftClient {
   /**
    * Proposes a command and waits until the replica that accepted it applied it.
    * @returns the command handler's return value
-   * @throws RemoteCommandError when a replica refused or failed it (see outcomeUnknown)
-   * @throws OutcomeUnknownError when a request got no answer: it may or may not have committed
-   * @throws LeaderUnavailableError when no leader accepted it in time (nothing applied)
+   * @throws see submit()
    */
   async propose(request: CommandRequest): Promise<unknown> {
-    const timeoutMs = this.options.timeoutMs ?? 5000;
+    return (await this.submit(request)).value;
+  }
+
+  /**
+   * Proposes a command, like propose(), and reports how many requests it took.
+   * @returns the handler's return value and the number of attempts
+   * @throws PayloadTooLargeError when the request exceeds the server's
+   *   max_payload (it is not sent), when a replica's maxCommandBytes refuses it
+   *   (nothing applied), or when the result is too large to send back ('reply':
+   *   it applied)
+   * @throws RemoteCommandError when a replica refused or failed it (see outcomeUnknown)
+   * @throws OutcomeUnknownError when an attempt got no answer and none after it
+   *   settled the command: it may or may not have committed
+   * @throws LeaderUnavailableError when no leader accepted it in time and no
+   *   attempt's outcome was unknown (nothing applied)
+   */
+  async submit(request: CommandRequest): Promise<CommandReceipt> {
+    const { timeoutMs, requestTimeoutMs, retries } = { ...DEFAULT_CLIENT_OPTIONS, ...this.options };
     const deadline = Date.now() + timeoutMs;
-    const payload = pack({ name: request.name, args: request.args, session: request.session });
-    for (let attempt = 0; ; attempt++) {
+    const payload = encodeRequest(request);
+    const maxPayload = this.options.connection.info?.max_payload;
+    if (maxPayload !== undefined && payload.byteLength > maxPayload) {
+      throw new PayloadTooLargeError('command', payload.byteLength, maxPayload, 'NATS max_payload');
+    }
+    let retriesLeft = request.session ? retries : 0;
+    let attempts = 0;
+    /** The last attempt whose outcome is unknown, once there is one: a later refusal cannot undo it. */
+    let unknown: Error | undefined;
+    for (let round = 0; ; round++) {
       const left = deadline - Date.now();
-      if (left <= 0) throw new LeaderUnavailableError(timeoutMs);
+      if (left <= 0) {
+        if (!unknown) throw new LeaderUnavailableError(timeoutMs, attempts);
+        throw new OutcomeUnknownError('no attempt settled the command in time', attempts, { cause: unknown });
+      }
       const subject = this.leader ? this.subjects.clientNode(this.leader) : this.subjects.client;
       let msg: Msg;
       try {
-        const timeout = Math.min(left, this.options.requestTimeoutMs ?? 1000);
-        msg = await this.options.connection.request(subject, payload, { timeout });
+        attempts++;
+        msg = await this.options.connection.request(subject, payload, {
+          timeout: Math.min(left, requestTimeoutMs),
+        });
       } catch (err) {
-        if (!isNoResponders(err)) throw new OutcomeUnknownError('no answer to the command', { cause: err });
-        this.leader = ''; // nobody there: ask any replica, after a pause
-        await pause(attempt, deadline);
+        if (isNoResponders(err)) {
+          this.leader = ''; // nobody there: ask any replica, after a pause
+          await pause(round, deadline);
+          continue;
+        }
+        unknown = err instanceof Error ? err : new Error(String(err));
+        if (retriesLeft-- <= 0)
+          throw new OutcomeUnknownError('no answer to the command', attempts, { cause: err });
+        this.leader = ''; // the leader may be gone: ask any replica
         continue;
       }
       const reply = decodeReply(msg.data);
-      if (reply.ok) return reply.value;
-      const { name, message, leaderId, unknown } = reply.error;
+      if (reply.ok) return { value: reply.value, attempts };
+      const { name, message, leaderId, tooLarge } = reply.error;
+      if (tooLarge)
+        throw new PayloadTooLargeError(tooLarge.what, tooLarge.size, tooLarge.limit, tooLarge.limitName);
       if (name !== 'NotLeaderError') {
-        if (NOT_LEADING.has(name)) this.leader = ''; // the next command asks any replica
-        throw new RemoteCommandError(name, message, unknown);
+        if (NOT_LEADING.has(name)) this.leader = ''; // the next attempt or command asks any replica
+        const error = new RemoteCommandError(name, message, reply.error.unknown, attempts);
+        if (!reply.error.unknown || retriesLeft-- <= 0) throw error;
+        unknown = error;
+        await pause(round, deadline);
+        continue;
       }
       if (leaderId && leaderId !== this.leader) this.leader = leaderId;
       else {
         this.leader = '';
-        await pause(attempt, deadline);
+        await pause(round, deadline);
       }
     }
   }
@@ -181,69 +212,4 @@ export function isNoResponders(err: unknown): boolean {
   if (typeof check === 'function' && check.call(err) === true) return true;
   const names = ['NoResponders', 'NoRespondersError'];
   return names.includes(err.name) || (err.cause instanceof Error && names.includes(err.cause.name));
-}
-
-function describe(e: unknown): { name: string; message: string; leaderId?: string; unknown: boolean } {
-  const err = e instanceof Error ? e : new Error(String(e));
-  const leaderId = (err as { leaderId?: unknown }).leaderId;
-  return {
-    name: err.name,
-    message: err.message,
-    ...(typeof leaderId === 'string' && leaderId ? { leaderId } : {}),
-    unknown: OUTCOME_UNKNOWN.has(err.name),
-  };
-}
-
-function decodeRequest(data: Uint8Array): CommandRequest | undefined {
-  const raw = unpackOrUndefined(data);
-  if (raw === undefined) return undefined;
-  try {
-    const f = fields(raw, 'request');
-    const name = f.get('name');
-    const args = f.get('args');
-    if (typeof name !== 'string' || !Array.isArray(args)) return undefined;
-    const session = f.get('session');
-    if (session === undefined || session === null) return { name, args };
-    const s = fields(session, 'session');
-    const clientId = s.get('clientId');
-    const seq = s.get('seq');
-    if (typeof clientId !== 'string' || typeof seq !== 'number') return undefined;
-    const ackedBelow = s.get('ackedBelow');
-    return {
-      name,
-      args,
-      session: { clientId, seq, ...(typeof ackedBelow === 'number' ? { ackedBelow } : {}) },
-    };
-  } catch {
-    return undefined;
-  }
-}
-
-function decodeReply(data: Uint8Array): Reply {
-  const raw = unpackOrUndefined(data);
-  try {
-    const f = fields(raw, 'reply');
-    if (f.get('ok') === true) return { ok: true, value: f.get('value') };
-    const e = fields(f.get('error'), 'error');
-    const leaderId = e.get('leaderId');
-    return {
-      ok: false,
-      error: {
-        name: String(e.get('name')),
-        message: String(e.get('message')),
-        ...(typeof leaderId === 'string' ? { leaderId } : {}),
-        unknown: e.get('unknown') === true,
-      },
-    };
-  } catch {
-    return { ok: false, error: { name: 'DecodeError', message: 'malformed reply', unknown: true } };
-  }
-}
-
-function unpackOrUndefined(data: Uint8Array): unknown {
-  try {
-    return unpack(data);
-  } catch {
-    return undefined;
-  }
 }

@@ -23,30 +23,48 @@ export class TransportStateError extends RaftlineError {}
  * error name (CommandRejectedError, CommandFailedError, UnknownCommandError, …).
  * When `outcomeUnknown` is true (LeadershipLostError, ProposalTimeoutError,
  * NodeStoppedError) the command may or may not have committed: retry with the
- * same client session to apply it at most once.
+ * same client session to apply it at most once (NatsRaftClient does so by
+ * itself for a command with a session, up to its `retries`). `attempts` is
+ * how many requests the client sent for the command.
  */
 export class RemoteCommandError extends RaftlineError {
   constructor(
     readonly remoteName: string,
     message: string,
     readonly outcomeUnknown: boolean,
+    readonly attempts = 1,
   ) {
     super(`${remoteName}: ${message}`);
   }
 }
 
 /**
- * The request was sent but no answer came back (a timeout, or the connection
- * dropped meanwhile): the command may or may not have committed.
+ * A request was sent but no answer came back (a timeout, or the connection
+ * dropped meanwhile), and no later attempt settled it: the command may or may
+ * not have committed. `attempts` is how many requests the client sent for the
+ * command (a client retries a command with a session by itself; see
+ * NatsRaftClientOptions.retries); `cause` is the last attempt's error.
  */
-export class OutcomeUnknownError extends RaftlineError {}
+export class OutcomeUnknownError extends RaftlineError {
+  constructor(
+    message: string,
+    readonly attempts = 1,
+    options?: { cause?: unknown },
+  ) {
+    super(`${message} (after ${attempts} ${attempts === 1 ? 'attempt' : 'attempts'})`, options);
+  }
+}
 
 /**
  * No replica accepted the command within the client's timeout: every attempt
  * was refused (no leader known, no replica reachable), so nothing was applied.
+ * `attempts` is how many requests the client sent.
  */
 export class LeaderUnavailableError extends RaftlineError {
-  constructor(readonly timeoutMs: number) {
+  constructor(
+    readonly timeoutMs: number,
+    readonly attempts = 0,
+  ) {
     super(`no leader accepted the command within ${timeoutMs} ms; it was not applied`);
   }
 }

@@ -17,6 +17,9 @@ export const PROTOCOL_VERSION = 2;
 /** Bytes of the HMAC-SHA256 trailer on an authenticated frame. */
 export const MAC_BYTES = 32;
 
+/** Peer ids up to this long are within FrameCodec.entryOverhead()'s bound. */
+const MAX_PEER_ID_CHARS = 256;
+
 /** What every frame's envelope says: who sends to whom, in which cluster and group, at which term. */
 export interface FrameHeader {
   readonly cluster: string;
@@ -112,6 +115,29 @@ export class FrameCodec {
     const empty = this.encodeChunk(to, term, id, 0xffff_fffe, 0xffff_ffff, new Uint8Array(0));
     // A bin header grows from 2 to at most 5 bytes with the data; keep a little slack on top.
     return empty.byteLength + 8;
+  }
+
+  /**
+   * The most bytes a raft frame carrying one append adds around its entry's
+   * data, for peer ids of up to MAX_PEER_ID_CHARS characters.
+   * @returns an upper bound in bytes, whatever the entry's index and term
+   */
+  entryOverhead(): number {
+    const n = Number.MAX_SAFE_INTEGER;
+    const to = 'x'.repeat(MAX_PEER_ID_CHARS);
+    const entry = { index: n, term: n, type: 'normal' as const, data: new Uint8Array(0) };
+    const append: Message = {
+      type: 'append',
+      from: this.options.nodeId,
+      to,
+      term: n,
+      prevIndex: n,
+      prevTerm: n,
+      commit: n,
+      entries: [entry],
+    };
+    // The data's bin header grows from 2 to at most 5 bytes with its length; keep a little slack on top.
+    return this.encodeRaft(to, [append]).byteLength + 8;
   }
 
   /**

@@ -1,7 +1,9 @@
 // @raftline/transport-nats: raftline's Transport port over NATS (nats.js v3).
 
 export { NatsTransport } from './transport';
-export { NatsRaftClient, serveClients } from './client';
+export { NatsRaftClient, serveClients, DEFAULT_CLIENT_OPTIONS } from './client';
+// Raised by the client and by replicas alike; defined in core.
+export { PayloadTooLargeError } from '@raftline/core';
 export { JetStreamMirror, mirrorCommitted } from './mirror';
 export { COMMITTED_HEADERS, decodeCommittedRecord, encodeCommittedRecord } from './committed';
 export {
@@ -26,7 +28,7 @@ export {
 
 export type { NatsTransportOptions, NatsTransportStats, SendDropReason } from './transport';
 export type { GroupSubjects } from './subjects';
-export type { NatsRaftClientOptions, ClientServerOptions, ProposingNode } from './client';
+export type { NatsRaftClientOptions, ClientServerOptions, ProposingNode, CommandReceipt } from './client';
 export type { MirrorOptions, MirrorSource, MirrorStatus } from './mirror';
 export type { CommittedRecord } from './committed';
 export type {

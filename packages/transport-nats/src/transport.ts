@@ -88,6 +88,12 @@ export class NatsTransport implements Transport {
   private readonly monitor: ConnectionMonitor;
   private readonly reassembler: Reassembler;
   private readonly maxFrameBytes: number;
+  /**
+   * The largest entry payload one frame carries within maxFrameBytes (see
+   * Transport.maxEntryBytes): RaftNode refuses larger proposals, since no
+   * frame could replicate them.
+   */
+  readonly maxEntryBytes: number;
   private readonly logger: Logger;
   private readonly chunkPrefix = randomBytes(6).toString('base64url');
   private chunkSeq = 0;
@@ -125,6 +131,7 @@ export class NatsTransport implements Transport {
     this.codec = new FrameCodec(options);
     this.monitor = ConnectionMonitor.of(nc);
     this.maxFrameBytes = options.maxFrameBytes ?? 64 * MIB;
+    this.maxEntryBytes = Math.max(0, this.maxFrameBytes - this.codec.entryOverhead());
     this.logger = options.logger ?? silentLogger;
     this.reassembler = new Reassembler(
       {

@@ -51,6 +51,14 @@ export interface NodeConfig {
   readonly snapshotChunkBytes: number;
   /** A snapshot chunk unacknowledged for this long is resent. */
   readonly snapshotChunkTimeoutMs: number;
+  /**
+   * Largest command accepted, in bytes of its log entry (name, arguments,
+   * session and time, encoded): a larger proposal is refused with
+   * PayloadTooLargeError before it enters the log, so no entry is appended
+   * that could not be replicated. A transport that declares a smaller limit
+   * (Transport.maxEntryBytes) lowers it. Default 1 MiB, NATS's default max_payload.
+   */
+  readonly maxCommandBytes: number;
 }
 
 /** Returns a fresh copy of the defaults: election 1000 ms, heartbeat 100 ms, tick 10 ms, proposals 5 s. */
@@ -74,6 +82,7 @@ export function defaultNodeConfig(): NodeConfig {
     snapshotTrailingEntries: 1_000,
     snapshotChunkBytes: 256 * 1024,
     snapshotChunkTimeoutMs: 1_000,
+    maxCommandBytes: 1024 * 1024,
   };
 }
 
@@ -103,6 +112,9 @@ export function resolveNodeConfig(partial: Partial<NodeConfig> = {}): {
   ] as const) {
     const v = node[field];
     if (!Number.isFinite(v) || v <= 0) problems.push(`${field} (${String(v)}) must be a positive number`);
+  }
+  if (!Number.isSafeInteger(node.maxCommandBytes) || node.maxCommandBytes < 1) {
+    problems.push(`maxCommandBytes (${String(node.maxCommandBytes)}) must be a positive integer`);
   }
   for (const field of ['snapshotEntries', 'snapshotBytes', 'snapshotTrailingEntries'] as const) {
     const v = node[field];

@@ -3,6 +3,7 @@ import {
   LeadershipTransferError,
   NodeStoppedError,
   NotLeaderError,
+  PayloadTooLargeError,
   ProposalTimeoutError,
   RaftlineError,
   ReadNotConfirmedError,
@@ -255,6 +256,8 @@ export class RaftNode {
    * Proposes a command. Resolves with the handler's return value once the
    * command is applied on this node.
    * @throws CommandRejectedError / UnknownCommandError when validation refuses it (nothing replicated)
+   * @throws PayloadTooLargeError when its entry exceeds maxCommandBytes or the
+   *   transport's maxEntryBytes (nothing replicated)
    * @throws NotLeaderError on a follower (with the leader it knows of)
    * @throws LeadershipLostError, ProposalTimeoutError: outcome unknown, retry with the same session
    * @throws CommandFailedError when the handler threw while applying
@@ -264,7 +267,15 @@ export class RaftNode {
     return this.appendAndWait(options, (protocol) => {
       this.options.applier.validate(request);
       const envelope: CommandEnvelope = { ...request, time: this.options.clock.now() };
-      return protocol.propose([encodeCommand(envelope)]);
+      const data = encodeCommand(envelope);
+      const { maxCommandBytes } = this.config;
+      const carried = this.options.transport.maxEntryBytes ?? Infinity;
+      if (data.byteLength > Math.min(maxCommandBytes, carried)) {
+        throw carried < maxCommandBytes
+          ? new PayloadTooLargeError('command', data.byteLength, carried, "the transport's maxEntryBytes")
+          : new PayloadTooLargeError('command', data.byteLength, maxCommandBytes, 'maxCommandBytes');
+      }
+      return protocol.propose([data]);
     });
   }
 

@@ -12,4 +12,11 @@ export interface Transport {
   listen(handler: (message: Message) => void): Promise<void>;
   /** Stops receiving and releases resources. */
   close(): Promise<void>;
+  /**
+   * Optional: the largest entry payload, in bytes, that one message to a
+   * peer can carry. RaftNode refuses a proposal whose entry is larger with
+   * PayloadTooLargeError (as for NodeConfig.maxCommandBytes), so it never
+   * appends an entry this transport could not replicate.
+   */
+  readonly maxEntryBytes?: number;
 }
