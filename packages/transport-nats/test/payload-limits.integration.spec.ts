@@ -97,6 +97,14 @@ describe('payload limits - a command or a reply too large for its way is named, 
     await waitFor('every replica applied it', () => replicas.every((r) => r.machine.counts.carried === 1));
   });
 
+  it('maxCommandBytes must be a positive integer', () => {
+    expect(() => resolveNodeConfig({ maxCommandBytes: 0 })).toThrow(ConfigError);
+    expect(() => resolveNodeConfig({ maxCommandBytes: 1.5 })).toThrow(
+      'maxCommandBytes (1.5) must be a positive integer',
+    );
+    expect(resolveNodeConfig().node.maxCommandBytes).toBe(1024 * 1024);
+  });
+
   it('a result too large to send back is reported as such, and the command stays applied', async () => {
     const client = await group();
     const err = await rejection(client.propose({ name: 'make', args: [MAX_PAYLOAD + 1] }));
