@@ -1,3 +1,4 @@
+import { ConfigError, resolveNodeConfig } from '@raftline/core';
 import { connectNats, NatsRaftClient, PayloadTooLargeError, type NatsConnection } from '../src/index';
 import { startTallyReplicas, stopTallyReplicas, type MachineReplica } from './support/machines';
 import { startNatsServer, uniqueCluster, waitFor, type OwnNatsServer } from './support/nats-server';
