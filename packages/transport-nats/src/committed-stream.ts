@@ -1,5 +1,11 @@
 import { ConfigError, type CommittedEvent } from '@raftline/core';
-import { COMMITTED_HEADERS, decodeCommittedRecord, encodeCommittedRecord } from './committed';
+import {
+  COMMITTED_HEADERS,
+  decodeCommittedPosition,
+  encodeCommittedRecord,
+  outcomeHeaders,
+  recordOutcome,
+} from './committed';
 import { CommittedStreamError } from './errors';
 import {
   jetstreamModule,
@@ -50,9 +56,9 @@ export interface CommittedStreamOptions {
 
 /**
  * The JetStream side of a committed stream: creating it, reading its tail,
- * and appending one command on condition that the stream's last sequence is
- * the one expected (`Nats-Expected-Last-Sequence`), with the log index as
- * `Nats-Msg-Id`.
+ * and appending one command (with its outcome, in the payload and the
+ * headers) on condition that the stream's last sequence is the one expected
+ * (`Nats-Expected-Last-Sequence`), with the log index as `Nats-Msg-Id`.
  */
 export class CommittedStream {
   private constructor(
@@ -93,7 +99,7 @@ export class CommittedStream {
       );
     }
     try {
-      const { index, term } = decodeCommittedRecord(msg.data);
+      const { index, term } = decodeCommittedPosition(msg.data);
       return { seq, index, term };
     } catch (err) {
       throw new CommittedStreamError(name, `its last message (seq ${seq}) does not decode`, { cause: err });
@@ -111,6 +117,7 @@ export class CommittedStream {
     h.set(COMMITTED_HEADERS.index, String(event.index));
     h.set(COMMITTED_HEADERS.term, String(event.term));
     h.set(COMMITTED_HEADERS.command, event.command.name);
+    for (const [key, value] of outcomeHeaders(recordOutcome(event))) h.set(key, value);
     let ack;
     try {
       ack = await this.js.publish(this.options.subject, encodeCommittedRecord(event), {

@@ -5,7 +5,13 @@ export { NatsRaftClient, serveClients, DEFAULT_CLIENT_OPTIONS } from './client';
 // Raised by the client and by replicas alike; defined in core.
 export { PayloadTooLargeError } from '@raftline/core';
 export { JetStreamMirror, mirrorCommitted } from './mirror';
-export { COMMITTED_HEADERS, decodeCommittedRecord, encodeCommittedRecord } from './committed';
+export {
+  COMMITTED_HEADERS,
+  decodeCommittedRecord,
+  decodeCommittedPosition,
+  encodeCommittedRecord,
+} from './committed';
+export { readCommitted } from './committed-reader';
 export {
   registerReplicaService,
   discoverReplicas,
@@ -30,7 +36,8 @@ export type { NatsTransportOptions, NatsTransportStats, SendDropReason } from '.
 export type { GroupSubjects } from './subjects';
 export type { NatsRaftClientOptions, ClientServerOptions, ProposingNode, CommandReceipt } from './client';
 export type { MirrorOptions, MirrorSource, MirrorStatus } from './mirror';
-export type { CommittedRecord } from './committed';
+export type { CommittedRecord, RecordOutcome } from './committed';
+export type { ReadCommittedOptions, CommittedMessage } from './committed-reader';
 export type {
   ReplicaServiceOptions,
   ReplicaService,

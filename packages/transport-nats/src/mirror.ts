@@ -6,6 +6,7 @@ import {
   type KnownKeys,
   type Logger,
   type NodeId,
+  type OutcomeFilter,
 } from '@raftline/core';
 import { CommittedStream, StreamConflict } from './committed-stream';
 import { CommittedStreamError } from './errors';
@@ -17,8 +18,11 @@ export interface MirrorSource {
   readonly id: NodeId;
   /** Whether this replica leads now; polled every rolePollMs. */
   isLeader(): boolean;
-  /** The committed commands in log order from fromIndex (RaftNode.committed). */
-  committed(options?: { fromIndex?: number }): AsyncIterable<CommittedEvent>;
+  /**
+   * The committed commands in log order from fromIndex, each with its
+   * outcome (RaftNode.committed); the mirror asks for all outcomes.
+   */
+  committed(options?: { fromIndex?: number; outcomes?: OutcomeFilter }): AsyncIterable<CommittedEvent>;
   /**
    * Keeps log entries from index on when compacting (RaftNode.retainFrom).
    * The mirror pins the log at the stream's tail so that whichever replica
@@ -89,9 +93,14 @@ const LOST = Symbol('leadership lost');
  * replica leads, so that any NATS client can consume them in log order with
  * an ordinary consumer and resume from a stream sequence.
  *
- * Guarantee: the stream holds every committed command entry (no-op entries
- * are skipped) exactly once, in log order, across leader changes and
- * concurrent writers. Each message is published with `Nats-Msg-Id` = its log
+ * Guarantee: the stream holds every committed command entry (no-op and
+ * configuration entries are skipped) exactly once, in log order, across
+ * leader changes and concurrent writers, each with its outcome (applied,
+ * failed, or duplicate of an earlier index) in the payload and in the
+ * Raftline-Outcome / Raftline-Duplicate-Of / Raftline-Error headers. Failed
+ * and duplicate commands are in the stream too, so its indices skip only
+ * Raft's own entries; a consumer that wants applied commands only filters
+ * on reading (readCommitted does by default). Each message is published with `Nats-Msg-Id` = its log
  * index and `Nats-Expected-Last-Sequence` = the sequence of the message the
  * publisher believes is last. A publisher starts (at each leadership) by
  * reading the stream's last message, checking it against its own log (same
@@ -225,7 +234,8 @@ export class JetStreamMirror {
     this.counters.resyncs++;
     this.last = { index: tail.index, seq: tail.seq };
     const lost = this.watchLeadership();
-    const events = this.node.committed({ fromIndex: Math.max(1, tail.index) })[Symbol.asyncIterator]();
+    const from = Math.max(1, tail.index);
+    const events = this.node.committed({ fromIndex: from, outcomes: 'all' })[Symbol.asyncIterator]();
     const inflight = new Set<Promise<void>>();
     let failure: { err: unknown } | undefined;
     let failed: (stop: typeof LOST) => void = () => {};

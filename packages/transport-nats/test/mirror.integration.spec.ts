@@ -2,8 +2,13 @@ import { ConfigError, DecodeError, pack } from '@raftline/core';
 import {
   committedStreamName,
   connectNats,
+  decodeCommittedPosition,
   decodeCommittedRecord,
   encodeCommittedRecord,
+  readCommitted,
+  type CommittedMessage,
+  type CommittedRecord,
+  type RecordOutcome,
   mirrorCommitted,
   type JetStreamMirror,
   type NatsConnection,
@@ -22,23 +27,46 @@ function history(count: number, term = 1): { index: number; term: number; key: s
 }
 
 describe('committed records - the payload of a committed stream message', () => {
-  it('round-trips index, term and the command, session included', () => {
-    const record = {
-      index: 7,
-      term: 2,
-      command: { name: 'put', args: ['a', 1], time: 5, session: { clientId: 'c', seq: 3, ackedBelow: 2 } },
+  const command = { name: 'put', args: ['a', 1], time: 5, session: { clientId: 'c', seq: 3, ackedBelow: 2 } };
+
+  it('round-trips index, term, the command (session included) and each kind of outcome', () => {
+    const outcomes: RecordOutcome[] = [
+      { kind: 'applied' },
+      {
+        kind: 'failed',
+        error: { name: 'CommandFailedError', message: 'command put failed while applying: no' },
+      },
+      { kind: 'duplicate', of: 4 },
+    ];
+    for (const outcome of outcomes) {
+      const record = { index: 7, term: 2, command, outcome };
+      expect(decodeCommittedRecord(encodeCommittedRecord(record))).toEqual(record);
+    }
+    const plain = {
+      index: 1,
+      term: 1,
+      command: { name: 'x', args: [], time: 0 },
+      outcome: { kind: 'applied' },
     };
-    expect(decodeCommittedRecord(encodeCommittedRecord(record))).toEqual(record);
-    const plain = { index: 1, term: 1, command: { name: 'x', args: [], time: 0 } };
-    expect(decodeCommittedRecord(encodeCommittedRecord(plain))).toEqual(plain);
+    expect(decodeCommittedRecord(encodeCommittedRecord(plain as CommittedRecord))).toEqual(plain);
   });
 
-  it('refuses what is not a record with a DecodeError', () => {
+  it("leaves the handler's value out: the stream holds what every replica agrees on", () => {
+    const event = { index: 3, term: 1, command, outcome: { kind: 'applied' as const, value: 42 } };
+    expect(decodeCommittedRecord(encodeCommittedRecord(event)).outcome).toEqual({ kind: 'applied' });
+  });
+
+  it('refuses what is not a record with a DecodeError, and reads the position of a record an earlier raftline wrote', () => {
     expect(() => decodeCommittedRecord(new Uint8Array([0xc1]))).toThrow(DecodeError);
     expect(() => decodeCommittedRecord(pack({ index: 0, term: 1, name: 'x', args: [], time: 0 }))).toThrow(
       DecodeError,
     );
     expect(() => decodeCommittedRecord(pack({ index: 1, term: 1, name: 'x', time: 0 }))).toThrow(DecodeError);
+    const old = pack({ index: 9, term: 3, name: 'x', args: [], time: 0 });
+    expect(() => decodeCommittedRecord(old)).toThrow(/it has no outcome/);
+    expect(decodeCommittedPosition(old)).toEqual({ index: 9, term: 3 });
+    const bad = pack({ index: 9, term: 3, name: 'x', args: [], time: 0, outcome: { kind: 'duplicate' } });
+    expect(() => decodeCommittedRecord(bad)).toThrow(/outcome \(duplicate\) is malformed/);
   });
 });
 
@@ -85,6 +113,77 @@ describe('JetStreamMirror - the committed stream in JetStream (shared NATS)', ()
     const resumed = await readStream(nc, mirror.stream, 201);
     expect(resumed).toEqual(all.slice(200));
     expect(mirror.status()).toMatchObject({ active: true, published: 300, conflicts: 0, errors: 0 });
+  });
+
+  it('carries each outcome in the payload and the headers; readCommitted yields applied commands by default and every command with all outcomes, from any index', async () => {
+    const cluster = uniqueCluster('m');
+    const source = new ScriptedSource('n1');
+    const mirror = await start(source, cluster);
+    // Every fourth command failed, every fifth repeats the one before it (a session retry).
+    const script = history(40).map((e, i, all) => {
+      const outcome: RecordOutcome =
+        i % 4 === 3
+          ? { kind: 'failed', error: { name: 'CommandFailedError', message: `command inc failed: ${e.key}` } }
+          : i % 5 === 4
+            ? { kind: 'duplicate', of: all[i - 1]!.index }
+            : { kind: 'applied' };
+      return { ...e, outcome };
+    });
+    source.add(...script);
+    await waitFor('40 mirrored', () => mirror.status().lastIndex === script[39]!.index);
+
+    const stored = await readStream(nc, mirror.stream);
+    expect(stored.map((m) => m.seq)).toEqual(script.map((_, i) => i + 1)); // every command is in the stream
+    expect(stored.map((m) => m.record.outcome)).toEqual(script.map((e) => e.outcome));
+    const headers = (o: RecordOutcome) =>
+      o.kind === 'failed'
+        ? { 'Raftline-Outcome': 'failed', 'Raftline-Error': 'CommandFailedError' }
+        : o.kind === 'duplicate'
+          ? { 'Raftline-Outcome': 'duplicate', 'Raftline-Duplicate-Of': String(o.of) }
+          : { 'Raftline-Outcome': 'applied' };
+    expect(stored.map((m) => m.outcomeHeaders)).toEqual(script.map((e) => headers(e.outcome)));
+
+    const read = async (o: { fromIndex?: number; outcomes?: 'applied' | 'all' } = {}) => {
+      const out: CommittedMessage[] = [];
+      for await (const m of readCommitted({ connection: nc, cluster, group: 'g', follow: false, ...o }))
+        out.push(m);
+      return out;
+    };
+    const applied = script.filter((e) => e.outcome.kind === 'applied');
+    expect(applied.length).toBeLessThan(script.length);
+    expect((await read()).map((m) => m.index)).toEqual(applied.map((e) => e.index));
+    expect((await read({ outcomes: 'all' })).map((m) => [m.index, m.seq])).toEqual(
+      script.map((e, i) => [e.index, i + 1]),
+    );
+    // From an index: the first command at or after it (index 13 is a no-op in this history).
+    const from = script.findIndex((e) => e.index >= 13);
+    expect((await read({ fromIndex: 13, outcomes: 'all' })).map((m) => m.index)).toEqual(
+      script.slice(from).map((e) => e.index),
+    );
+    expect(await read({ fromIndex: script[39]!.index + 1 })).toEqual([]);
+    expect(() => readCommitted({ connection: nc, cluster, group: 'g', outcomes: 'most' as never })).toThrow(
+      ConfigError,
+    );
+
+    // Following: new commands arrive as they are mirrored.
+    const more = history(50).slice(40);
+    const followed: number[] = [];
+    const ac = new AbortController();
+    const done = (async () => {
+      for await (const m of readCommitted({
+        connection: nc,
+        cluster,
+        group: 'g',
+        fromIndex: more[0]!.index,
+        signal: ac.signal,
+      })) {
+        followed.push(m.index);
+        if (followed.length === more.length) ac.abort();
+      }
+    })();
+    source.add(...more);
+    await done;
+    expect(followed).toEqual(more.map((e) => e.index));
   });
 
   it('two writers at once (a deposed leader that does not know it yet) store each index once, in order', async () => {

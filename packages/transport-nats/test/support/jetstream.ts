@@ -1,5 +1,10 @@
-import type { CommittedEvent } from '@raftline/core';
-import { decodeCommittedRecord, type CommittedRecord, type MirrorSource } from '../../src/index';
+import type { CommandOutcome, CommittedEvent, OutcomeFilter } from '@raftline/core';
+import {
+  COMMITTED_HEADERS,
+  decodeCommittedRecord,
+  type CommittedRecord,
+  type MirrorSource,
+} from '../../src/index';
 import { jetstreamModule, type NatsConnection } from '../../src/nats';
 
 /** One message of a committed stream as an ordinary consumer sees it. */
@@ -7,6 +12,8 @@ export interface StreamEntry {
   readonly seq: number;
   readonly msgId: string;
   readonly record: CommittedRecord;
+  /** The outcome headers the message carries (Raftline-Outcome, -Duplicate-Of, -Error), by name. */
+  readonly outcomeHeaders: Record<string, string>;
 }
 
 /**
@@ -34,6 +41,11 @@ export async function readStream(nc: NatsConnection, stream: string, fromSeq = 1
         seq: m.seq,
         msgId: m.headers?.get('Nats-Msg-Id') ?? '',
         record: decodeCommittedRecord(m.data),
+        outcomeHeaders: Object.fromEntries(
+          [COMMITTED_HEADERS.outcome, COMMITTED_HEADERS.duplicateOf, COMMITTED_HEADERS.error].flatMap((h) =>
+            m.headers?.has(h) ? [[h, m.headers.get(h)]] : [],
+          ),
+        ),
       });
       if (m.seq >= last) break;
     }
@@ -62,17 +74,20 @@ export class ScriptedSource implements MirrorSource {
     return this.leader;
   }
 
-  /** Appends committed commands (indices must increase); the term and args come from the caller. */
-  add(...events: { index: number; term: number; key: string }[]): void {
+  /** Appends committed commands (indices must increase); the term, args and outcome (default applied) come from the caller. */
+  add(...events: { index: number; term: number; key: string; outcome?: CommandOutcome }[]): void {
     for (const e of events) {
-      this.events.push({ index: e.index, term: e.term, command: { name: 'inc', args: [e.key], time: 0 } });
+      const command = { name: 'inc', args: [e.key], time: 0 };
+      this.events.push({ index: e.index, term: e.term, command, outcome: e.outcome ?? { kind: 'applied' } });
     }
     const w = this.waiters;
     this.waiters = [];
     w.forEach((f) => f());
   }
 
-  async *committed(options: { fromIndex?: number } = {}): AsyncGenerator<CommittedEvent> {
+  async *committed(
+    options: { fromIndex?: number; outcomes?: OutcomeFilter } = {},
+  ): AsyncGenerator<CommittedEvent> {
     let next = options.fromIndex ?? 1;
     for (;;) {
       const e = this.events.find((x) => x.index >= next);
@@ -81,7 +96,7 @@ export class ScriptedSource implements MirrorSource {
         continue;
       }
       next = e.index + 1;
-      yield e;
+      if (options.outcomes === 'all' || e.outcome.kind === 'applied') yield e;
     }
   }
 }
