@@ -179,6 +179,8 @@ class WglSearch<S, I, O> {
   stuckAt = -Infinity;
   private readonly list: EventList;
   private readonly required: Uint8Array;
+  /** 1 for a required op the model declares read-only given its output (`Model.readOnly`). */
+  private readonly readOnly: Uint8Array;
   private readonly memo: ConfigMemo;
   private readonly path: Level<S>[] = [];
   private state: S;
@@ -193,6 +195,7 @@ class WglSearch<S, I, O> {
   ) {
     this.list = new EventList(ops);
     this.required = Uint8Array.from(ops, (o) => (o.required ? 1 : 0));
+    this.readOnly = Uint8Array.from(ops, (o) => (o.required && model.readOnly?.(o.input, o.output) ? 1 : 0));
     this.memo = new ConfigMemo(this.required);
     this.state = model.init();
     this.hash = hashStateOf(model, this.state);
@@ -238,12 +241,12 @@ class WglSearch<S, I, O> {
       return;
     }
     const hash = next.state === this.state ? this.hash : hashStateOf(this.model, next.state);
-    if (hash === this.hash) {
-      // An optional op that leaves the state as it is can be dropped instead: no need to try it.
-      if (!o.required) return;
-      // A required one can move to the front of any linearization from here: no other choice is needed.
-      top.cursor = top.choices.length;
-    }
+    // An optional op that leaves the state as it is here can be dropped instead: no need to try it.
+    if (hash === this.hash && !o.required) return;
+    // A required read-only op can move to the front of any linearization from here (it changes no
+    // state where it is moved from): no other choice is needed. A write that leaves this state as it
+    // is (a put of the current value) may be needed later, where it does change the state: not free.
+    if (this.readOnly[op] && hash === this.hash) top.cursor = top.choices.length;
     if (!this.erasesOptional(op, o, hash, top)) this.enter(op, next.state, hash, false);
   }
 

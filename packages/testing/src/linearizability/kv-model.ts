@@ -48,6 +48,25 @@ function stepKv(state: KvState, input: KvInput, output: KvOutput | undefined): S
   }
 }
 
+/**
+ * Whether `input` with `output` never changes the state where it is possible:
+ * a get; a cas whose expected value is its new value; a cas that reports it
+ * did not swap. A put, an append (even of "": it makes an absent key ""), or a
+ * cas that swapped (or whose outcome is unknown) is a write, even where it
+ * leaves the state as it is.
+ */
+function readOnlyKv(input: KvInput, output: KvOutput | undefined): boolean {
+  switch (input.op) {
+    case 'get':
+      return true;
+    case 'cas':
+      return input.expected === input.value || output === false;
+    case 'put':
+    case 'append':
+      return false;
+  }
+}
+
 /** Injective and allocation-free for the usual value: null is "\0", a string is itself unless it starts with "\0". */
 function hashKvState(state: KvState): string {
   if (state === null) return '\u0000';
@@ -91,6 +110,7 @@ function describeKvOperation(op: Operation<KvInput, KvOutput>): string {
 export const kvModel: Model<KvState, KvInput, KvOutput> = {
   init: () => null,
   step: stepKv,
+  readOnly: readOnlyKv,
   partition: partitionByKey,
   hashState: hashKvState,
   describeOperation: describeKvOperation,

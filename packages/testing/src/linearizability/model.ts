@@ -18,6 +18,19 @@ export interface Model<S, I, O> {
    */
   step(state: S, input: I, output: O | undefined): { ok: boolean; state: S };
   /**
+   * Optional: returns true only if the op is read-only given its recorded
+   * output: in EVERY state where `step(state, input, output)` is ok, the state
+   * it returns is equal to `state` (e.g. a get, or a cas that reports it did
+   * not swap). Output undefined = unknown. The checker then linearizes such a
+   * returned op as soon as it can, without trying the alternatives, which
+   * keeps read-heavy histories fast. Leaving an op out (false, or no
+   * `readOnly`) is always sound, only slower. Saying true of an op that
+   * changes some state (a write that happens to leave the current state as it
+   * is, like a put of the value the register holds) makes the checker reject
+   * linearizable histories. Must not throw for an input `step` accepts.
+   */
+  readOnly?(input: I, output: O | undefined): boolean;
+  /**
    * Optional P-compositionality: split a history into independent
    * sub-histories (e.g. by key). A history is linearizable iff every part is.
    * Returns the parts; every operation must land in exactly one.
