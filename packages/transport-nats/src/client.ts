@@ -1,7 +1,10 @@
 import {
+  checkKnownKeys,
+  ConfigError,
   PayloadTooLargeError,
   silentLogger,
   type CommandRequest,
+  type KnownKeys,
   type Logger,
   type NodeId,
 } from '@raftline/core';
@@ -28,6 +31,14 @@ export interface ClientServerOptions {
   readonly logger?: Logger;
 }
 
+const SERVER_OPTION_KEYS: KnownKeys<ClientServerOptions> = {
+  connection: true,
+  cluster: true,
+  group: true,
+  node: true,
+  logger: true,
+};
+
 /**
  * Serves client commands on the group's client subject (queue group: each
  * request reaches one replica) and on this replica's own client subject. A
@@ -36,8 +47,10 @@ export interface ClientServerOptions {
  * with PayloadTooLargeError ('reply': the command applied), never left unanswered.
  * @returns a handle whose close() stops serving
  * @throws SubjectTokenError when cluster, group or the node id is not a valid subject token
+ * @throws ConfigError when an option key is unknown
  */
 export function serveClients(options: ClientServerOptions): { close(): void } {
+  checkKnownKeys(options, SERVER_OPTION_KEYS, 'serveClients options');
   const { connection: nc, node } = options;
   const logger = options.logger ?? silentLogger;
   const subjects = groupSubjects(options.cluster, options.group);
@@ -87,6 +100,15 @@ export interface NatsRaftClientOptions {
   readonly retries?: number;
 }
 
+const CLIENT_OPTION_KEYS: KnownKeys<NatsRaftClientOptions> = {
+  connection: true,
+  cluster: true,
+  group: true,
+  timeoutMs: true,
+  requestTimeoutMs: true,
+  retries: true,
+};
+
 /** What submit() resolves with. */
 export interface CommandReceipt {
   /** The command handler's return value. */
@@ -109,8 +131,16 @@ export class NatsRaftClient {
   private readonly subjects: GroupSubjects;
   private leader: NodeId = '';
 
-  /** @throws SubjectTokenError when cluster or group is not a valid subject token */
+  /**
+   * @throws SubjectTokenError when cluster or group is not a valid subject token
+   * @throws ConfigError when an option key is unknown, or retries is not a non-negative integer
+   */
   constructor(private readonly options: NatsRaftClientOptions) {
+    checkKnownKeys(options, CLIENT_OPTION_KEYS, 'NatsRaftClient options');
+    const { retries } = options;
+    if (retries !== undefined && (!Number.isSafeInteger(retries) || retries < 0)) {
+      throw new ConfigError([`retries (${String(retries)}) must be a non-negative integer`]);
+    }
     this.subjects = groupSubjects(options.cluster, options.group);
   }
 

@@ -1,4 +1,4 @@
-import type { CommandRequest } from '@raftline/core';
+import { ConfigError, type CommandRequest } from '@raftline/core';
 import {
   connectNats,
   NatsRaftClient,
@@ -164,6 +164,14 @@ describe('NatsRaftClient - a command with a session is retried after an unknown 
       rest.every((r) => r.machine.counts.k !== undefined),
     );
     expect(rest.map((r) => r.machine.counts.k)).toEqual([1, 1]);
+  });
+
+  it('retries must be a non-negative integer', () => {
+    const o = { connection: nc, cluster: 'c', group: 'g' };
+    expect(() => new NatsRaftClient({ ...o, retries: -1 })).toThrow(
+      'retries (-1) must be a non-negative integer',
+    );
+    expect(() => new NatsRaftClient({ ...o, retries: 1.5 })).toThrow(ConfigError);
   });
 
   it('an unknown outcome the replicas report (NodeStoppedError) is retried the same way, and the error counts every attempt when all fail', async () => {
