@@ -235,6 +235,8 @@ export class JetStreamMirror {
     this.last = { index: tail.index, seq: tail.seq };
     const lost = this.watchLeadership();
     const from = Math.max(1, tail.index);
+    // Pin the log at the tail before reading from it: the next compaction must not take what comes next.
+    this.node.retainFrom?.(from);
     const events = this.node.committed({ fromIndex: from, outcomes: 'all' })[Symbol.asyncIterator]();
     const inflight = new Set<Promise<void>>();
     let failure: { err: unknown } | undefined;
