@@ -35,14 +35,17 @@ describe('SimCluster - determinism', () => {
 describe('SimCluster - randomized sweep', () => {
   // 520 seeds, 3 and 5 nodes alternating: random partitions (the leader cut off among them),
   // disconnections, crashes and restarts, lossy/slow/duplicating/reordering periods, nodes added and
-  // removed (the leader too), leadership transfers; per seed, maybe snapshots every 5-60 entries,
-  // slow storage, and gets through the log, ReadIndex or the lease; all under a concurrent
-  // key-value load. check() after every step, a liveness read after healing, and a linearizability
-  // check of the client history, reads included.
+  // removed (the leader too), leadership transfers; per seed, maybe snapshots every 5-60 entries
+  // (with followers cut off or crashed until the leader compacted past them, then back over lossy
+  // links: snapshot installs under loss), slow storage, and gets through the log, ReadIndex or the
+  // lease; all under a concurrent key-value load. check() after every step, a liveness read after
+  // healing, every member catching up with the leader, and a linearizability check of the client
+  // history, reads included.
   it('finds no violation in 520 seeds', async () => {
     const failures: SeedResult[] = [];
     const setups = { snapshots: 0, slowStorage: 0, leaseReads: 0 };
     let changes = 0;
+    let forcedInstalls = 0;
     for (let seed = 1; seed <= 520; seed++) {
       const r = await runSeed(seed, { nodes: seed % 2 === 0 ? 5 : 3, durationMs: 3000 });
       if (!r.ok) failures.push(r);
@@ -50,6 +53,7 @@ describe('SimCluster - randomized sweep', () => {
       if (r.setup.storageLatencyMs[1] > 0) setups.slowStorage++;
       if (r.setup.leaseReads) setups.leaseReads++;
       changes += r.events.filter((e) => /(add-node|remove) n\d+ done/.test(e)).length;
+      if (r.stats.snapshotChunks > 0) forcedInstalls += r.stats.forcedInstalls;
     }
     const report = failures.map(
       (r) =>
@@ -62,5 +66,6 @@ describe('SimCluster - randomized sweep', () => {
     expect(setups.slowStorage).toBeGreaterThan(50);
     expect(setups.leaseReads).toBeGreaterThan(100);
     expect(changes).toBeGreaterThan(300);
+    expect(forcedInstalls).toBeGreaterThan(60);
   }, 600_000);
 });

@@ -12,6 +12,7 @@ import {
   type NodeId,
 } from '@raftline/core';
 import type { SimCluster } from './cluster';
+import type { UnreliableSettings } from './network';
 import type { SimClusterOptions } from './options';
 import type { ReadPath } from './workload';
 
@@ -23,7 +24,12 @@ export interface Rng {
 
 /** Which kinds of randomness a sweep adds on top of network faults and crashes; all on by default. */
 export interface SweepFeatures {
-  /** Some seeds snapshot every few entries (5 … 60) and compact their logs. */
+  /**
+   * Some seeds snapshot every few entries (5 … 60) and compact their logs;
+   * in those, now and then a follower is cut off or crashed until the leader
+   * has compacted past it, then returns over unreliable links, so that it
+   * must install a snapshot while messages are lost (snapshot-lag).
+   */
   readonly snapshots: boolean;
   /** Nodes are added and removed (the leader too) while the faults run. */
   readonly membership: boolean;
@@ -105,6 +111,7 @@ const ACTIONS = [
   ['remove-leader', 0.3],
   ['retire', 0.3],
   ['transfer', 0.6],
+  ['snapshot-lag', 1],
   ['nothing', 3],
 ] as const;
 export type Action = (typeof ACTIONS)[number][0];
@@ -119,7 +126,10 @@ const MEMBERSHIP_ACTIONS: ReadonlySet<Action> = new Set([
 /** Draws the next action among those the features allow. */
 export function randomAction(rng: Rng, features: SweepFeatures): Action {
   const allowed = ACTIONS.filter(
-    ([a]) => (features.membership || !MEMBERSHIP_ACTIONS.has(a)) && (features.transfers || a !== 'transfer'),
+    ([a]) =>
+      (features.membership || !MEMBERSHIP_ACTIONS.has(a)) &&
+      (features.transfers || a !== 'transfer') &&
+      (features.snapshots || a !== 'snapshot-lag'),
   );
   const total = allowed.reduce((n, [, w]) => n + w, 0);
   let x = rng.nextFloat() * total;
@@ -129,6 +139,21 @@ export function randomAction(rng: Rng, features: SweepFeatures): Action {
   }
   return 'nothing';
 }
+
+/** Loss, delay, duplication and reordering drawn for one unreliable period. */
+function randomUnreliable(rng: Rng): UnreliableSettings {
+  return {
+    dropRate: rng.nextInt(21) / 100,
+    delayMs: [0, rng.nextInt(40)] as const,
+    duplicateRate: rng.nextInt(11) / 100,
+    reorder: rng.nextInt(2) === 1,
+  };
+}
+
+/** Entries a snapshot-lag action proposes so that the leader's log moves well past the lagging follower. */
+const LAG_FILLER_KEY = 'snapshot-lag-filler';
+/** How long (virtual ms) a snapshot-lag action waits for the leader to compact past the follower. */
+const LAG_WAIT_MS = 1000;
 
 /** Failures a membership change or transfer may end in under faults: none of them is a bug. */
 function expectedAdminFailure(err: unknown): boolean {
@@ -158,9 +183,17 @@ export class FaultScheduler {
     private readonly events: string[],
     /** Voters are added only while fewer than this many. */
     private readonly maxVoters: number,
+    /** The seed's snapshot settings (snapshot-lag does nothing without snapshots). */
+    private readonly snapshots: Pick<SeedSetup, 'snapshotEvery' | 'snapshotTrailing'> = {
+      snapshotEvery: 0,
+      snapshotTrailing: 0,
+    },
   ) {
     this.nextId = c.allIds.length + 1;
   }
+
+  /** snapshot-lag actions whose follower the leader compacted past before it returned. */
+  forcedInstalls = 0;
 
   /** Waits for the background operation, if any. */
   async settle(): Promise<void> {
@@ -241,12 +274,7 @@ export class FaultScheduler {
         for (const id of ids) await c.restart(id);
         return 'crash-all and restart';
       case 'unreliable': {
-        const settings = {
-          dropRate: rng.nextInt(21) / 100,
-          delayMs: [0, rng.nextInt(40)] as const,
-          duplicateRate: rng.nextInt(11) / 100,
-          reorder: rng.nextInt(2) === 1,
-        };
+        const settings = randomUnreliable(rng);
         c.setUnreliable(settings);
         return `unreliable ${JSON.stringify(settings)}`;
       }
@@ -289,9 +317,50 @@ export class FaultScheduler {
           c.transferLeadership(to, { timeoutMs: 3000 }),
         );
       }
+      case 'snapshot-lag':
+        return this.snapshotLag(votersDown.length < minority);
       case 'nothing':
         return 'nothing';
     }
+  }
+
+  /**
+   * Cuts off or crashes a follower, has the leader write and compact past it
+   * (bounded wait), and brings it back over unreliable links: it must
+   * install a snapshot while messages are lost. The writes go to a key the
+   * clients never touch (they are not part of the checked history).
+   */
+  private async snapshotLag(mayCrashVoter: boolean): Promise<string> {
+    const { c, rng } = this;
+    const { snapshotEvery, snapshotTrailing } = this.snapshots;
+    const leader = c.leader(c.ids);
+    const voters = c.members().voters;
+    const id = pickOne(
+      rng,
+      c.runningIds().filter((x) => x !== leader),
+    );
+    if (snapshotEvery === 0 || leader === undefined || id === undefined) return 'snapshot-lag: skipped';
+    const crash = rng.nextInt(2) === 0 && (mayCrashVoter || !voters.includes(id));
+    const behind = c.status(id).lastIndex;
+    if (crash) c.crash(id);
+    else c.disconnect(id);
+    const settings = randomUnreliable(rng);
+    c.setUnreliable(settings);
+    for (let k = 0; k < snapshotEvery + snapshotTrailing + 5; k++) {
+      c.submit(leader, { name: 'put', args: [LAG_FILLER_KEY, String(k)] });
+    }
+    const compactedPast = (): boolean => {
+      const now = c.leader(c.ids);
+      return now !== undefined && c.status(now).snapshotIndex - snapshotTrailing > behind;
+    };
+    for (let waited = 0; waited < LAG_WAIT_MS && !compactedPast(); waited += 20) await c.advance(20);
+    const past = compactedPast();
+    if (past) this.forcedInstalls++;
+    if (crash) await c.restart(id);
+    else c.connect(id);
+    const how = crash ? 'crashed' : 'cut off';
+    const outcome = past ? 'the leader compacted past it' : 'the leader did not compact past it in time';
+    return `snapshot-lag ${id} (${how} at index ${behind}; ${outcome}) back under unreliable ${JSON.stringify(settings)}`;
   }
 
   /** Starts op in the background unless one already runs; its outcome joins the event log. */

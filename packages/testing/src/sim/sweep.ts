@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { seededRandom } from '@raftline/core';
+import { seededRandom, type NodeId } from '@raftline/core';
 import { checkLinearizability } from '../linearizability/checker';
 import { HistoryRecorder } from '../linearizability/history';
 import { kvModel, type KvInput, type KvOutput } from '../linearizability/kv-model';
@@ -26,7 +26,11 @@ export interface RunSeedOptions extends Partial<KvWorkloadOptions> {
   readonly clients?: number;
   /** Time between fault actions: uniform in [min, max] virtual ms (default [20, 300]). */
   readonly stepMs?: readonly [number, number];
-  /** After healing, a read must complete within this much virtual time (default 5000 ms). */
+  /**
+   * After healing, a read must complete within this much virtual time, and
+   * then every member must apply what the leader committed within as much
+   * again (default 5000 ms).
+   */
   readonly livenessTimeoutMs?: number;
   /** Time budget of the linearizability check, in real ms (default 10 000). An exhausted budget is not a violation. */
   readonly linearizabilityTimeoutMs?: number;
@@ -67,6 +71,10 @@ export interface SeedResult {
     readonly virtualMs: number;
     readonly requests: number;
     readonly leaders: number;
+    /** Followers a snapshot-lag action left behind the leader's compacted log (each had to install a snapshot). */
+    readonly forcedInstalls: number;
+    /** Snapshot chunks sent. */
+    readonly snapshotChunks: number;
     /** 'unknown' when its time budget ran out (not a violation). */
     readonly linearizability: 'ok' | 'failed' | 'unknown' | 'skipped';
   };
@@ -83,12 +91,13 @@ function violationOf(err: unknown): Violation {
  * One simulated run, a pure function of (seed, options): a cluster under a
  * random fault schedule derived from the seed (partitions, disconnections,
  * crashes and restarts, lossy/slow/duplicating/reordering periods, heals,
- * nodes added and removed — the leader too —, leadership transfers), with
+ * nodes added and removed — the leader too —, leadership transfers,
+ * followers left behind a compacted log to return over lossy links), with
  * a per-seed setup (snapshots every few entries, slow storage, reads through
  * the log, ReadIndex or the lease) while clients run a key-value load.
  * check() runs after every step; at the end the faults are healed, a read
- * must complete (liveness), and the client history, reads included, must be
- * linearizable (kvModel).
+ * must complete (liveness), every member must catch up with the leader, and
+ * the client history, reads included, must be linearizable (kvModel).
  * @returns the verdict; never throws for a failure of the system under test
  */
 export async function runSeed(seed: number, options: RunSeedOptions = {}): Promise<SeedResult> {
@@ -118,7 +127,7 @@ export async function runSeed(seed: number, options: RunSeedOptions = {}): Promi
     storageLatencyMs: setup.storageLatencyMs,
     node: { ...fixed.node, leaseReads: setup.leaseReads },
   });
-  const faults = new FaultScheduler(c, rng, events, options.maxVoters ?? nodes + 2);
+  const faults = new FaultScheduler(c, rng, events, options.maxVoters ?? nodes + 2, setup);
   let stopping = false;
   const loops = Array.from({ length: options.clients ?? 3 }, (_, k) =>
     kvClientLoop(c, `c${k + 1}`, rng.fork(), history, workload, stats, () => stopping).catch(
@@ -147,6 +156,7 @@ export async function runSeed(seed: number, options: RunSeedOptions = {}): Promi
     if (faults.failure !== undefined) violation ??= violationOf(faults.failure);
     c.check();
     if (!violation) violation = await checkLiveness(c, history, options.livenessTimeoutMs ?? 5000);
+    if (!violation) violation = await checkCatchUp(c, options.livenessTimeoutMs ?? 5000);
     c.check();
     if (!violation) {
       const result = checkLinearizability(history.history(), kvModel, {
@@ -175,6 +185,8 @@ export async function runSeed(seed: number, options: RunSeedOptions = {}): Promi
       virtualMs: c.now(),
       requests: c.rpcCount(),
       leaders: c.leaderHistory().size,
+      forcedInstalls: faults.forcedInstalls,
+      snapshotChunks: c.networkStats().byType['snapshot-chunk'].count,
       linearizability,
     },
   };
@@ -199,6 +211,27 @@ async function checkLiveness(
       message: `no read completed within ${timeoutMs} ms after healing every fault: ${why}`,
     };
   }
+}
+
+/**
+ * Once healed, no member may stay behind: every member applies the leader's
+ * commit index (as of the check) within timeoutMs. A read needs only a
+ * quorum, so this is what catches a follower left behind for good (after a
+ * snapshot install whose acknowledgement was lost, say).
+ */
+async function checkCatchUp(c: SimCluster, timeoutMs: number): Promise<Violation | undefined> {
+  const leader = c.leader(c.ids);
+  if (leader === undefined) return { kind: 'liveness', message: 'no leader after the liveness read' };
+  const target = c.status(leader).commitIndex;
+  const behind = (): NodeId[] => c.ids.filter((id) => c.status(id).appliedIndex < target);
+  for (let waited = 0; waited < timeoutMs && behind().length > 0; waited += 10) await c.advance(10);
+  const late = behind();
+  if (late.length === 0) return undefined;
+  const where = late.map((id) => `${id} applied ${c.status(id).appliedIndex}`).join(', ');
+  return {
+    kind: 'liveness',
+    message: `members stayed behind the leader's commit index ${target} for ${timeoutMs} ms after healing: ${where}`,
+  };
 }
 
 /** A fingerprint of a run: what each node applied, what the network carried, who led which term. */
