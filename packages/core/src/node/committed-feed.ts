@@ -63,8 +63,8 @@ export interface CommittedOptions {
  *
  * What appears: every committed log entry that holds a command, in log
  * order (strictly increasing index), the same sequence on every replica.
- * Raft's own entries (a new leader's no-op, membership changes, consistency
- * markers) never appear, nor does a payload that does not decode as a
+ * Raft's own entries (a new leader's no-op, membership changes) never
+ * appear, nor does a payload that does not decode as a
  * command; with `outcomes: 'applied'` (the default) failed and duplicate
  * commands are left out too, so indices have gaps.
  *

@@ -26,7 +26,7 @@ export interface NodeConfig {
   readonly maxEntriesPerMessage: number;
   /** Most payload bytes in one AppendEntries; keep below the transport's frame limit. */
   readonly maxBytesPerMessage: number;
-  /** Command results kept for the committed stream (older entries stream without a result). */
+  /** Handler results kept for the committed stream (older entries stream with their outcome but without the value). */
   readonly streamResultWindow: number;
   /**
    * Lease reads assume no node's clock runs more than this fraction faster or

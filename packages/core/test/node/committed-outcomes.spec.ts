@@ -193,6 +193,24 @@ describe('committed stream - every event carries its outcome', () => {
     }
   });
 
+  it("a new leader's no-op and membership entries never appear, with any filter", async () => {
+    const { node } = solo(freshStores());
+    await node.start();
+    try {
+      await until(() => node.isLeader(), 'leadership');
+      await node.propose({ name: 'incr', args: [1] });
+      await node.addLearner('l1'); // a config entry
+      await node.propose({ name: 'incr', args: [1] });
+      const last = node.status().appliedIndex;
+      expect(last).toBe(4);
+      const all = await take(node, 2, { outcomes: 'all' });
+      expect(all.map((e) => e.index)).toEqual([2, 4]); // 1 is the no-op, 3 the membership change
+      expect((await take(node, 2)).map((e) => e.index)).toEqual([2, 4]);
+    } finally {
+      await node.stop();
+    }
+  });
+
   it('refuses an unknown outcomes filter with a ConfigError', async () => {
     const { node } = solo(freshStores());
     await node.start();
