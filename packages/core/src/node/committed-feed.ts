@@ -224,7 +224,7 @@ export class CommittedFeed {
         }
         const batch = this.read(next, Math.min(this.applied, next + READ_BATCH - 1));
         if (batch.length === 0 || batch[0]!.index !== next)
-          throw new CompactedError(next, batch[0]?.index ?? this.applied + 1);
+          throw new CompactedError(next, this.firstReadable());
         for (const e of batch) {
           next = e.index + 1;
           const event = this.event(e);
