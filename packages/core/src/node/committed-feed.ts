@@ -111,8 +111,8 @@ function markOf(result: ApplyResult): Mark | undefined {
  * and never delays the node.
  *
  * Invariant: `marks` holds the outcome of every entry in [max(knownFrom,
- * log first index), applied] whose outcome is not applied, in index order;
- * entries there without a mark were applied. Commands and outcomes (values
+ * first readable index), applied] whose outcome is not applied, in index
+ * order; entries there without a mark were applied. Commands and outcomes (values
  * included) of the last `window` entries are cached besides.
  */
 export class CommittedFeed {
