@@ -2,15 +2,20 @@ import { connectNats, NatsRaftClient, type NatsConnection } from '@raftline/tran
 import type { Pool } from 'pg';
 import type { Load } from './load';
 import { startNatsServer, uniqueId, type NatsServer } from './nats';
-import { adminPool, deleteGroups, ensurePgRunning } from './postgres';
+import { adminPool, deleteGroups, PG_URL, ThrowawayPostgres, waitForPg } from './postgres';
 import { ReplicaCluster, type ClusterOptions } from './replicas';
 
 /** What one spec file shares: its own nats-server, a connection to it, and a pool on the test database. */
 export interface Harness {
   /** A connection to the spec's nats-server. */
   nc(): NatsConnection;
-  /** A pool on the test database, for reading the replicas' rows. */
+  /** A pool on the replicas' database, for reading their rows. */
   admin(): Pool;
+  /**
+   * The spec's own PostgreSQL server, to stop, restart or kill.
+   * @throws Error unless the harness was made with `{ postgres: 'throwaway' }`
+   */
+  postgres(): ThrowawayPostgres;
   /**
    * A new 3-replica cluster (not started) with a fresh cluster and group id;
    * its processes are killed after the test and its rows deleted after the file.
@@ -24,11 +29,21 @@ export interface Harness {
 
 export const IDS = ['r1', 'r2', 'r3'] as const;
 
-/**
- * Registers beforeAll/afterEach/afterAll hooks that set up and tear down a
- * Harness. Teardown always leaves PostgreSQL running (a test may have stopped it).
- */
-export function clusterHarness(): Harness {
+/** Where a spec's replicas keep their rows. */
+export interface HarnessOptions {
+  /**
+   * `shared` (default): the machine's server at PG_URL, which the spec must
+   * never stop. `throwaway`: a ThrowawayPostgres of the spec's own, started in
+   * beforeAll, running again after each test (a test may have stopped it) and
+   * removed in afterAll.
+   */
+  readonly postgres?: 'shared' | 'throwaway';
+}
+
+/** Registers beforeAll/afterEach/afterAll hooks that set up and tear down a Harness. */
+export function clusterHarness(options: HarnessOptions = {}): Harness {
+  const own = options.postgres === 'throwaway' ? new ThrowawayPostgres() : undefined;
+  let pgUrl = PG_URL;
   let server: NatsServer | undefined;
   let connection: NatsConnection | undefined;
   let pool: Pool | undefined;
@@ -37,22 +52,28 @@ export function clusterHarness(): Harness {
   const groups: string[] = [];
 
   beforeAll(async () => {
-    await ensurePgRunning();
+    if (own) {
+      await own.start();
+      pgUrl = own.url;
+    } else {
+      await waitForPg(pgUrl);
+    }
     server = await startNatsServer();
     connection = await connectNats({ servers: server.url });
-    pool = adminPool();
+    pool = adminPool(pgUrl);
   }, 60_000);
 
   afterEach(async () => {
     for (const load of loads.splice(0)) load.stop();
     await Promise.all(clusters.splice(0).map((c) => c.kill9All()));
-    await ensurePgRunning();
+    await own?.start();
   }, 60_000);
 
   afterAll(async () => {
-    await ensurePgRunning();
-    if (pool) await deleteGroups(pool, groups);
+    // The throwaway server goes with its rows; only the shared one needs them deleted.
+    if (pool && !own) await deleteGroups(pool, groups);
     await pool?.end();
+    await own?.remove();
     await connection?.close();
     await server?.dispose();
   }, 60_000);
@@ -67,7 +88,11 @@ export function clusterHarness(): Harness {
       if (!pool) throw new Error('clusterHarness used outside a test');
       return pool;
     },
-    cluster: (options) => {
+    postgres: () => {
+      if (!own) throw new Error("clusterHarness: postgres() needs clusterHarness({ postgres: 'throwaway' })");
+      return own;
+    },
+    cluster: (clusterOptions) => {
       if (!server) throw new Error('clusterHarness used outside a test');
       const group = uniqueId('g');
       groups.push(group);
@@ -76,7 +101,8 @@ export function clusterHarness(): Harness {
         cluster: uniqueId('c'),
         group,
         ids: IDS,
-        ...options,
+        pgUrl,
+        ...clusterOptions,
       });
       clusters.push(cluster);
       return cluster;

@@ -1,22 +1,23 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+// PostgreSQL for the cluster specs. Specs that only use it share the
+// machine's server (PG_URL); a spec that stops, restarts or kills it gets a
+// ThrowawayPostgres of its own (store-postgres' test helper, re-exported).
 import { Client, Pool } from 'pg';
 import { sleep } from './nats';
 
-const run = promisify(execFile);
+export {
+  ThrowawayPostgres,
+  type ShutdownMode,
+} from '../../../packages/store-postgres/test/support/throwaway-postgres';
 
-/** The shared PostgreSQL server the replicas keep their logs in (override with RAFTLINE_PG_URL). */
+/** The machine's PostgreSQL server, for specs that never stop it (override with RAFTLINE_PG_URL). */
 export const PG_URL = process.env.RAFTLINE_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 /** The schema the replicas' tables live in; each test run uses its own group id inside it. */
 export const PG_SCHEMA = 'raftline_cluster';
 
-/** The cluster pg_ctlcluster controls (override with RAFTLINE_PG_CLUSTER, e.g. "16 main"). */
-const PG_CLUSTER = (process.env.RAFTLINE_PG_CLUSTER ?? '15 main').split(' ');
-
-/** Whether the server accepts a connection and answers a query (within 1 s). */
-export async function pgAccepts(): Promise<boolean> {
-  const client = new Client({ connectionString: PG_URL, connectionTimeoutMillis: 1000 });
+/** Whether the server at url accepts a connection and answers a query (within 1 s). */
+async function pgAccepts(url: string): Promise<boolean> {
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 1000 });
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -30,34 +31,16 @@ export async function pgAccepts(): Promise<boolean> {
 }
 
 /**
- * Waits until the server accepts connections.
+ * Waits until the server at url accepts connections. Never starts it: the
+ * machine's server is its owner's to run (`bash .ci/run` starts it in CI).
  * @throws Error when it does not within timeoutMs
  */
-export async function waitForPg(timeoutMs = 30_000): Promise<void> {
+export async function waitForPg(url: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!(await pgAccepts())) {
-    if (Date.now() > deadline) throw new Error(`PostgreSQL (${PG_URL}) not accepting after ${timeoutMs} ms`);
+  while (!(await pgAccepts(url))) {
+    if (Date.now() > deadline) throw new Error(`PostgreSQL (${url}) not accepting after ${timeoutMs} ms`);
     await sleep(100);
   }
-}
-
-async function pgCtl(action: 'start' | 'stop'): Promise<void> {
-  await run('pg_ctlcluster', ['--skip-systemctl-redirect', ...PG_CLUSTER, action], { timeout: 60_000 });
-}
-
-/** Stops the PostgreSQL server (fast shutdown: open sessions are terminated). Resolves once it is down. */
-export async function stopPg(): Promise<void> {
-  await pgCtl('stop');
-}
-
-/**
- * Starts the PostgreSQL server unless it accepts connections already, and
- * waits until it does. Safe to call from cleanup whatever state it is in.
- */
-export async function ensurePgRunning(): Promise<void> {
-  if (await pgAccepts()) return;
-  await pgCtl('start').catch(() => undefined); // "already running" is fine: waitForPg decides
-  await waitForPg();
 }
 
 /** What PostgreSQL holds of one replica, read directly from its rows. */
@@ -107,9 +90,9 @@ export async function deleteGroups(pool: Pool, groups: readonly string[]): Promi
   }
 }
 
-/** A small pool for the test's own reads and cleanup; its idle clients may die in an outage harmlessly. */
-export function adminPool(): Pool {
-  const pool = new Pool({ connectionString: PG_URL, max: 2, application_name: 'raftline-cluster-test' });
+/** A small pool on url for the test's own reads and cleanup; its idle clients may die in an outage harmlessly. */
+export function adminPool(url: string): Pool {
+  const pool = new Pool({ connectionString: url, max: 2, application_name: 'raftline-cluster-test' });
   pool.on('error', () => undefined);
   return pool;
 }

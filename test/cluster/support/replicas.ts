@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { unpack, type NodeStatus } from '@raftline/core';
 import { groupSubjects, type NatsConnection } from '@raftline/transport-nats';
-import { PG_SCHEMA, PG_URL } from './postgres';
+import { PG_SCHEMA } from './postgres';
 import { sleep } from './nats';
 
 const ROOT = join(__dirname, '../../..');
@@ -18,6 +18,8 @@ export interface ClusterOptions {
   readonly group: string;
   readonly ids: readonly string[];
   readonly electionMs: number;
+  /** The PostgreSQL server the replicas keep their rows on (schema PG_SCHEMA). */
+  readonly pgUrl: string;
   /** More environment for replica.ts (e.g. SNAPSHOT_ENTRIES). */
   readonly env?: Readonly<Record<string, string>>;
 }
@@ -72,7 +74,7 @@ export class ReplicaCluster {
         RAFT_VOTERS: o.ids.join(','),
         ELECTION_MS: String(o.electionMs),
         RAFT_STORE: 'postgres',
-        RAFT_PG_URL: PG_URL,
+        RAFT_PG_URL: o.pgUrl,
         RAFT_PG_SCHEMA: PG_SCHEMA,
         ...o.env,
       },
