@@ -15,7 +15,13 @@ import type { NodeId, Role } from '../protocol/types';
 import { argsProblem, schemasOf } from './args';
 import { buildDispatchTable, type DispatchTable } from './dispatch';
 import { withContext, type ReplicatedStateMachine } from './machine';
-import { SessionTable, encodeResult } from './sessions';
+import {
+  FRAMEWORK_COMMAND_PREFIX,
+  REGISTER_SESSION,
+  SessionTable,
+  encodeResult,
+  registrationNonce,
+} from './sessions';
 import { decodeTree, encodeTree } from './tree';
 
 /** Options of a MachineHost. */
@@ -134,6 +140,16 @@ export class MachineHost implements Applier {
       }
     }
     refuseAsyncSchemas(machine.constructor.name, this.table);
+    const reserved = [...t.commands.keys(), ...t.queries.keys()].filter((n) =>
+      n.startsWith(FRAMEWORK_COMMAND_PREFIX),
+    );
+    if (reserved.length > 0) {
+      throw new ConfigError(
+        reserved.map(
+          (n) => `${machine.constructor.name}: handler name ${n} uses the reserved prefix $raftline.`,
+        ),
+      );
+    }
   }
 
   /** Index of the last entry applied (0 before any). */
@@ -165,6 +181,7 @@ export class MachineHost implements Applier {
    * Checks a command before it is replicated, synchronously: known name,
    * well-formed arguments and session, the arguments against the command's
    * arity and @Command args schema (see Command), then its @Validate hook if any.
+   * REGISTER_SESSION (the framework's) needs only a well-formed nonce.
    * @throws UnknownCommandError when no @Command has that name
    * @throws CommandRejectedError when the request is malformed, its
    *   arguments break the command's rule (the reason names the argument:
@@ -173,6 +190,12 @@ export class MachineHost implements Applier {
    */
   validate(request: CommandRequest): void {
     const { name, args, session } = request;
+    if (name === REGISTER_SESSION) {
+      const checked = registrationNonce(args);
+      if ('problem' in checked) throw new CommandRejectedError(name, checked.problem);
+      if (session) throw new CommandRejectedError(name, 'a registration carries no session');
+      return;
+    }
     if (!this.table.commands.has(name)) throw new UnknownCommandError(name, 'command');
     if (!Array.isArray(args)) throw new CommandRejectedError(name, 'args must be an array');
     const problem = session && sessionProblem(session);
@@ -196,6 +219,8 @@ export class MachineHost implements Applier {
    * Applies one committed command: advances the replicated time, expires
    * idle sessions, answers a retried (clientId, seq) from the session table,
    * or runs the handler with this.context set, then calls @OnApplied hooks.
+   * REGISTER_SESSION opens a registered session instead, whose id
+   * (`$<index>.<nonce>`) is the result.
    * Time is the envelope's (command.time, the leader's stamp in the log),
    * clamped to be non-decreasing; ctx supplies the index and term.
    * @returns { ok: true, value } with the handler's result, or { ok: false }
@@ -203,7 +228,8 @@ export class MachineHost implements Applier {
    *   result with duplicateOf set to the index it was first applied at;
    *   errors are CommandFailedError (the handler threw or returned a Promise, the
    *   session is malformed, or its result is not plain data), UnknownCommandError (no such
-   *   command) or SessionExpiredError (the session cannot vouch for this seq)
+   *   command) or SessionExpiredError (the session cannot vouch for this seq:
+   *   a registered session it does not hold, at any seq; see REGISTER_SESSION)
    */
   apply(command: CommandEnvelope, ctx: ApplyContext): ApplyResult {
     // The entry's time, clamped so that time never goes back along the log.
@@ -212,11 +238,27 @@ export class MachineHost implements Applier {
     this.applied = ctx.index;
     this.sessions.expire(time);
     const context: ApplyContext = { index: ctx.index, term: ctx.term, time };
-    const result = command.session
-      ? this.applySession(command, command.session, context)
-      : this.dispatch(command, context);
+    const result =
+      command.name === REGISTER_SESSION
+        ? this.registerSession(command, context)
+        : command.session
+          ? this.applySession(command, command.session, context)
+          : this.dispatch(command, context);
     for (const key of this.table.hooks.onApplied) this.call(key, [ctx.index]);
     return result;
+  }
+
+  /** Opens a registered session (REGISTER_SESSION); its id is the result. Never reaches the machine. */
+  private registerSession(command: CommandEnvelope, ctx: ApplyContext): ApplyResult {
+    const checked = registrationNonce(command.args);
+    if ('problem' in checked)
+      return { ok: false, error: new CommandFailedError(command.name, checked.problem) };
+    if (command.session) {
+      return { ok: false, error: new CommandFailedError(command.name, 'a registration carries no session') };
+    }
+    const clientId = `$${ctx.index}.${checked.nonce}`;
+    this.sessions.register(clientId, ctx.time);
+    return { ok: true, value: clientId };
   }
 
   private applySession(command: CommandEnvelope, session: ClientSession, ctx: ApplyContext): ApplyResult {

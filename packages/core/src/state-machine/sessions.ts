@@ -37,6 +37,46 @@ type ResultRow = [seq: number, result: Uint8Array, index: number];
 /** A session as it sits in a snapshot. */
 type SessionRow = [clientId: string, lastSeen: number, ackedBelow: number, results: ResultRow[]];
 
+/** Names of the framework's own commands start with this; no @Command may use it. */
+export const FRAMEWORK_COMMAND_PREFIX = '$raftline.';
+
+/**
+ * The framework's command that registers a client session (Raft thesis
+ * §6.3, RegisterClient): `{ name: REGISTER_SESSION, args: [nonce] }`, with no
+ * session of its own, where nonce is 1 to 64 of [A-Za-z0-9_-] (a random
+ * UUID). MachineHost handles it; the machine never sees it. Its result is
+ * the session's id, `$<index>.<nonce>`: the registration's log index makes
+ * it unique in the log, the nonce across logs (a group rebuilt from empty).
+ *
+ * A registered id ('$' first) is known only while its session lives: a
+ * command naming one the table does not hold (never registered, expired, or
+ * evicted) is refused with SessionExpiredError, at any seq, so a retry after
+ * expiry is never applied again. Ids without the '$' keep the unregistered
+ * behaviour: their seq 1 opens a session (and so applies again if retried
+ * after that session expired).
+ */
+export const REGISTER_SESSION = '$raftline.register';
+
+const NONCE = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Whether clientId names a registered session (see REGISTER_SESSION). */
+export function isRegisteredSessionId(clientId: string): boolean {
+  return clientId.startsWith('$');
+}
+
+/**
+ * Checks a registration request's arguments.
+ * @returns the nonce, or a problem (a string starting with "args") when the arguments are not [nonce]
+ */
+export function registrationNonce(args: readonly unknown[]): { nonce: string } | { problem: string } {
+  if (!Array.isArray(args) || args.length !== 1) return { problem: 'args must be [nonce]' };
+  const nonce: unknown = args[0];
+  if (typeof nonce !== 'string' || !NONCE.test(nonce)) {
+    return { problem: 'args[0] (nonce) must be 1 to 64 characters of A-Z, a-z, 0-9, _ or -' };
+  }
+  return { nonce };
+}
+
 /** What the table knows about one (clientId, seq) before it is applied. */
 export type Lookup =
   | { readonly kind: 'new' }
@@ -108,13 +148,14 @@ export class SessionTable {
 
   /**
    * Looks up (clientId, seq): a stored first result (with the index it was
-   * applied at), a new command, or one the table can no longer vouch for (unknown client past seq 1, or a seq
-   * whose result was acknowledged and dropped).
+   * applied at), a new command, or one the table can no longer vouch for (an
+   * unknown registered session; an unknown unregistered client past seq 1; a
+   * seq whose result was acknowledged and dropped).
    * @returns the lookup's outcome
    */
   lookup(clientId: string, seq: number): Lookup {
     const s = this.sessions.get(clientId);
-    if (!s) return seq === 1 ? { kind: 'new' } : { kind: 'expired' };
+    if (!s) return seq === 1 && !isRegisteredSessionId(clientId) ? { kind: 'new' } : { kind: 'expired' };
     const stored = s.results.get(seq);
     if (stored) return { kind: 'duplicate', result: decodeResult(stored.result), index: stored.index };
     return seq < s.ackedBelow ? { kind: 'expired' } : { kind: 'new' };
@@ -140,6 +181,11 @@ export class SessionTable {
       if (this.sessions.size <= this.maxSessions) break;
       this.sessions.delete(oldest);
     }
+  }
+
+  /** Opens the registered session clientId at `now` (see REGISTER_SESSION), evicting as touch() does. */
+  register(clientId: string, now: number): void {
+    this.touch(clientId, 0, 0, now);
   }
 
   /**

@@ -134,7 +134,7 @@ describe('state machine - exactly-once sessions (thesis §6.3)', () => {
     expect(host.sessionCount).toBe(0);
   });
 
-  it('documented limit: after expiry, seq 1 starts a new session (the thesis registers sessions instead)', () => {
+  it('documented limit of unregistered ids: after expiry, seq 1 starts a new session (registered ones refuse it)', () => {
     const { machine, apply } = harness({ sessionTtlMs: 10 });
     apply(incr('c', 1, { time: 0 }));
     apply(incr('other', 1, { time: 11 }));
