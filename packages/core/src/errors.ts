@@ -212,3 +212,36 @@ export class SnapshotNotFoundError extends RaftlineError {
 
 /** A payload could not be decoded (malformed, truncated or of another version). */
 export class DecodeError extends RaftlineError {}
+
+/**
+ * This replica's state differs from the leader's: at the verification
+ * marker `index` its digest was `actual` where the leader reported
+ * `expected` (see RaftNode.verify()). With divergenceAction 'stop-applying'
+ * (the default) it stopped applying there, and refuses commands and queries
+ * with this error rather than serve state that differs, until it restarts or
+ * installs a snapshot from the leader. Ask another replica.
+ */
+export class DivergedError extends RaftlineError {
+  constructor(
+    readonly nodeId: string,
+    readonly index: number,
+    readonly expected: string,
+    readonly actual: string,
+  ) {
+    super(
+      `node ${nodeId} diverged from the leader at verification marker ${index} ` +
+        `(its digest ${actual}, the leader's ${expected}); it stopped applying`,
+    );
+  }
+}
+
+/** This replica had not applied entry `index` within timeoutMs (RaftNode.digestAt()); ask again later. */
+export class ApplyTimeoutError extends RaftlineError {
+  constructor(
+    readonly nodeId: string,
+    readonly index: number,
+    readonly timeoutMs: number,
+  ) {
+    super(`node ${nodeId} did not apply entry ${index} within ${timeoutMs} ms`);
+  }
+}

@@ -23,6 +23,8 @@ export {
   LogGapError,
   SnapshotNotFoundError,
   DecodeError,
+  DivergedError,
+  ApplyTimeoutError,
 } from './errors';
 
 // option checking
@@ -45,7 +47,8 @@ export type { Transport } from './ports/transport';
 
 // node
 export { RaftNode } from './node/raft-node';
-export { defaultNodeConfig, resolveNodeConfig } from './node/config';
+export { defaultNodeConfig, resolveNodeConfig, DIVERGENCE_ACTIONS } from './node/config';
+export { DIGEST_HISTORY } from './node/verification';
 export { encodeCommand, decodeCommand } from './node/command';
 export type {
   RaftNodeOptions,
@@ -55,7 +58,8 @@ export type {
   QueryOptions,
   QueryResult,
 } from './node/raft-node';
-export type { NodeConfig } from './node/config';
+export type { NodeConfig, DivergenceAction } from './node/config';
+export type { Divergence, VerificationStatus, VerifyResult, DigestAtOptions } from './node/verification';
 export type { CommandRequest, CommandEnvelope, ClientSession } from './node/command';
 export type { Applier, ApplyContext, ApplyResult } from './node/applier';
 export { OUTCOME_FILTERS } from './node/committed-feed';

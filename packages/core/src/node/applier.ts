@@ -46,6 +46,17 @@ export interface Applier {
   snapshot(): Uint8Array;
   /** Replaces the whole state with a snapshot() result. */
   restore(data: Uint8Array): void;
+  /**
+   * A digest of the whole replicated state as of the last applied entry,
+   * for consistency verification (RaftNode.verify()): equal on every
+   * replica that applied the same log, whether it restored a snapshot on
+   * the way or not. Its form is `scheme:hash`; replicas compare only
+   * digests of one scheme, so a new way of hashing takes a new scheme.
+   * Optional: without it RaftNode hashes snapshot() ('s1:' and its
+   * SHA-256), which is only as canonical as those bytes.
+   * @throws what it throws is logged, and that replica records no digest at that index
+   */
+  digest?(): string;
   /** Called when this node's role or known leader changes. */
   onRoleChange?(role: Role, leaderId: NodeId, term: number): void;
 }

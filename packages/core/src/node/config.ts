@@ -59,7 +59,32 @@ export interface NodeConfig {
    * (Transport.maxEntryBytes) lowers it. Default 1 MiB, NATS's default max_payload.
    */
   readonly maxCommandBytes: number;
+  /**
+   * Periodic consistency verification (like etcd's corruption check): the
+   * leader proposes a verification marker after every this many applied
+   * commands (verification entries do not count), and every replica
+   * compares its state's digest there with the leader's. 0 (the default)
+   * turns it off; RaftNode.verify() still runs one on demand.
+   */
+  readonly verifyEveryEntries: number;
+  /**
+   * What a replica does once it finds its state differs from the leader's
+   * at a verification marker (it always shows it in status().verification,
+   * logs an error and calls onDivergence listeners):
+   * - 'stop-applying' (the default): it applies nothing more and refuses
+   *   commands and queries with DivergedError, rather than serve state that
+   *   differs; it keeps its log and its vote, so the group keeps its quorum.
+   *   A restart, or a snapshot installed from the leader, resumes it.
+   * - 'continue': it goes on applying and serving.
+   */
+  readonly divergenceAction: DivergenceAction;
 }
+
+/** See NodeConfig.divergenceAction. */
+export type DivergenceAction = 'stop-applying' | 'continue';
+
+/** The values DivergenceAction takes, in one place. */
+export const DIVERGENCE_ACTIONS: readonly DivergenceAction[] = ['stop-applying', 'continue'];
 
 /** Returns a fresh copy of the defaults: election 1000 ms, heartbeat 100 ms, tick 10 ms, proposals 5 s. */
 export function defaultNodeConfig(): NodeConfig {
@@ -83,6 +108,8 @@ export function defaultNodeConfig(): NodeConfig {
     snapshotChunkBytes: 256 * 1024,
     snapshotChunkTimeoutMs: 1_000,
     maxCommandBytes: 1024 * 1024,
+    verifyEveryEntries: 0,
+    divergenceAction: 'stop-applying',
   };
 }
 
@@ -116,7 +143,17 @@ export function resolveNodeConfig(partial: Partial<NodeConfig> = {}): {
   if (!Number.isSafeInteger(node.maxCommandBytes) || node.maxCommandBytes < 1) {
     problems.push(`maxCommandBytes (${String(node.maxCommandBytes)}) must be a positive integer`);
   }
-  for (const field of ['snapshotEntries', 'snapshotBytes', 'snapshotTrailingEntries'] as const) {
+  if (!DIVERGENCE_ACTIONS.includes(node.divergenceAction)) {
+    problems.push(
+      `divergenceAction (${String(node.divergenceAction)}) must be one of ${DIVERGENCE_ACTIONS.join(', ')}`,
+    );
+  }
+  for (const field of [
+    'snapshotEntries',
+    'snapshotBytes',
+    'snapshotTrailingEntries',
+    'verifyEveryEntries',
+  ] as const) {
     const v = node[field];
     if (!Number.isSafeInteger(v) || v < 0)
       problems.push(`${field} (${String(v)}) must be a non-negative integer`);

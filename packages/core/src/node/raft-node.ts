@@ -33,6 +33,13 @@ import { decodeCommand, encodeCommand, type CommandEnvelope, type CommandRequest
 import { resolveNodeConfig, type NodeConfig } from './config';
 import { CommittedFeed, type CommittedEvent, type CommittedOptions } from './committed-feed';
 import { SnapshotManager } from './snapshots';
+import {
+  Verifier,
+  type DigestAtOptions,
+  type Divergence,
+  type VerificationStatus,
+  type VerifyResult,
+} from './verification';
 
 /** Everything a RaftNode is assembled from. */
 export interface RaftNodeOptions {
@@ -132,6 +139,8 @@ export interface NodeStatus {
   readonly storageError?: string;
   /** Inbound messages dropped because they could not be handled. */
   readonly droppedMessages: number;
+  /** Consistency verification here: the last marker, its digest, a divergence found (see RaftNode.verify()). */
+  readonly verification: VerificationStatus;
 }
 
 interface Pending {
@@ -183,6 +192,7 @@ export class RaftNode {
   private readonly reads = new Map<string, PendingRead>();
   /** Proposals held back while a leadership transfer runs (thesis §3.10). */
   private transferWaiters: (() => void)[] = [];
+  private readonly verification: Verifier;
 
   /** @throws ConfigError when options.config is invalid or options (or options.config) hold an unknown key */
   constructor(options: RaftNodeOptions) {
@@ -197,6 +207,16 @@ export class RaftNode {
       (lo, hi) => this.readLog(lo, hi),
       () => this.protocol?.log.firstIndex() ?? 1,
     );
+    this.verification = new Verifier({
+      id: options.id,
+      clock: options.clock,
+      applier: options.applier,
+      config: this.config,
+      logger: this.logger,
+      propose: (data, opts) => this.appendAndWait(opts, (p) => p.propose([data])),
+      leadership: () => ({ leader: this.role === 'leader', term: this.protocol?.hardState().term ?? 0 }),
+      applied: () => this.protocol?.log.applied ?? 0,
+    });
     const store = options.snapshotStore;
     this.snapshots =
       store &&
@@ -261,10 +281,12 @@ export class RaftNode {
    * @throws NotLeaderError on a follower (with the leader it knows of)
    * @throws LeadershipLostError, ProposalTimeoutError: outcome unknown, retry with the same session
    * @throws CommandFailedError when the handler threw while applying
+   * @throws DivergedError when this replica stopped applying (NodeConfig.divergenceAction)
    * @throws NodeStoppedError when the node is not running
    */
   propose(request: CommandRequest, options: ProposeOptions = {}): Promise<unknown> {
     return this.appendAndWait(options, (protocol) => {
+      this.verification.assertApplying();
       this.options.applier.validate(request);
       const envelope: CommandEnvelope = { ...request, time: this.options.clock.now() };
       const data = encodeCommand(envelope);
@@ -368,12 +390,14 @@ export class RaftNode {
    * @throws UnknownCommandError for an unknown query name
    * @throws ReadNotConfirmedError when the read could not be confirmed (no
    *   leader, leadership changed, timeout): nothing was read, retry freely
+   * @throws DivergedError when this replica stopped applying (NodeConfig.divergenceAction)
    * @throws NodeStoppedError when the node is not running
    */
   query(name: string, args: readonly unknown[] = [], options: QueryOptions = {}): Promise<QueryResult> {
     const consistency = options.consistency ?? 'linearizable';
     try {
       const protocol = this.running();
+      this.verification.assertApplying();
       if (consistency === 'stale') return Promise.resolve(this.queryLocal(name, args));
       const context = `${this.id}/${this.readNonce}/${++this.readSeq}`;
       if (!protocol.readIndex(context, consistency === 'lease' ? 'lease' : 'safe')) {
@@ -421,9 +445,11 @@ export class RaftNode {
    * Runs a query against this replica's local state, as of its applied index
    * (may be stale on a follower or a deposed leader).
    * @throws UnknownCommandError for an unknown query name
+   * @throws DivergedError when this replica stopped applying (NodeConfig.divergenceAction)
    */
   queryLocal(name: string, args: readonly unknown[] = []): { value: unknown; appliedIndex: number } {
     const protocol = this.running();
+    this.verification.assertApplying();
     return { value: this.options.applier.query(name, args), appliedIndex: protocol.log.applied };
   }
 
@@ -441,6 +467,28 @@ export class RaftNode {
     return this.feed.iterate(options);
   }
 
+  /**
+   * Leader: checks that the replicas hold the same state, writes going on
+   * (a marker, then a report of this leader's digest there; see Verifier.verify).
+   * @throws NotLeaderError, LeadershipLostError, ProposalTimeoutError, DivergedError, NodeStoppedError
+   */
+  verify(options: ProposeOptions = {}): Promise<VerifyResult> {
+    return this.verification.verify(options);
+  }
+
+  /**
+   * This replica's digest at verification marker `index`, once applied; see Verifier.digestAt.
+   * @throws ApplyTimeoutError, DivergedError, RangeError, NodeStoppedError
+   */
+  digestAt(index: number, options?: DigestAtOptions): Promise<string | undefined> {
+    return this.verification.digestAt(index, options);
+  }
+
+  /** Calls listener on each divergence this replica finds, until the returned function is called. */
+  onDivergence(listener: (divergence: Divergence) => void): () => void {
+    return this.verification.onDivergence(listener);
+  }
+
   status(): NodeStatus {
     const p = this.protocol;
     if (!p) throw new NodeStoppedError(this.id);
@@ -451,7 +499,7 @@ export class RaftNode {
       term: s.term,
       leaderId: s.leaderId,
       commitIndex: s.commitIndex,
-      appliedIndex: s.appliedIndex,
+      appliedIndex: this.verification.appliedIndex(),
       lastIndex: s.lastIndex,
       snapshotIndex: this.snapshots?.index ?? 0,
       members: p.members(),
@@ -459,6 +507,7 @@ export class RaftNode {
       ...(s.progress ? { followers: s.progress } : {}),
       ...(this.storageError ? { storageError: this.storageError } : {}),
       droppedMessages: this.droppedMessages,
+      verification: this.verification.status(),
     };
   }
 
@@ -520,6 +569,7 @@ export class RaftNode {
     this.releaseTransferWaiters();
     this.snapshots?.stopSending();
     this.feed.close();
+    this.verification.close();
     this.logger.info({ node: this.id }, 'raft node stopped');
   }
 
@@ -589,7 +639,10 @@ export class RaftNode {
       this.sendLeaderMessages(rd);
       const snap = rd.snapshot;
       if (snap && !(await this.retrying('snapshot install', () => this.snapshots!.install(snap)))) return;
-      if (snap) this.feed.skipTo(snap.index);
+      if (snap) {
+        this.feed.skipTo(snap.index);
+        this.verification.onSnapshotInstalled(snap.index);
+      }
       const persisted = await this.retrying('storage write', () => this.persist(rd));
       if (!persisted) return; // stopped while retrying: nothing unpersisted is acknowledged
       if (rd.messages.length > 0) this.options.transport.send(rd.messages);
@@ -600,9 +653,10 @@ export class RaftNode {
       }
       p.advance(rd);
       // After advance(): config entries of this Ready are applied too, so the snapshot's membership matches its index.
-      this.snapshots?.maybeCreate(p.log.applied);
+      if (!this.verification.stoppedApplying) this.snapshots?.maybeCreate(p.log.applied);
       this.serveReads();
       this.maybeEndTransfer();
+      this.verification.afterReady();
     }
   }
 
@@ -653,9 +707,14 @@ export class RaftNode {
 
   private apply(entries: readonly Entry[]): void {
     for (const e of entries) {
-      let outcome: ApplyResult | undefined;
+      const verification = this.verification.intercept(e);
+      if (verification?.applied === false) {
+        this.settle(e, verification.outcome); // stopped at a divergence: the state stays as it was
+        continue;
+      }
+      let outcome = verification?.outcome;
       let command: CommandEnvelope | undefined;
-      if (e.type === 'normal') {
+      if (!verification && e.type === 'normal') {
         try {
           command = decodeCommand(e.data);
           outcome = this.options.applier.apply(command, { index: e.index, term: e.term, time: command.time });

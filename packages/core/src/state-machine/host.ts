@@ -22,6 +22,7 @@ import {
   encodeResult,
   registrationNonce,
 } from './sessions';
+import { canonicalDigest } from './digest';
 import { decodeTree, encodeTree } from './tree';
 
 /** Options of a MachineHost. */
@@ -40,6 +41,13 @@ export const DEFAULT_MACHINE_HOST_OPTIONS: Required<MachineHostOptions> = {
 
 /** Format version of snapshot(): bump when its layout changes (2: session results carry their first index). */
 const SNAPSHOT_VERSION = 2;
+
+/**
+ * The scheme digest() names: bump its number when what it hashes, or how,
+ * changes, so that replicas of different versions do not compare digests
+ * that cannot be equal (see Applier.digest).
+ */
+const DIGEST_SCHEME = 'c1';
 
 type Invokable = Record<string, (...args: unknown[]) => unknown>;
 
@@ -316,6 +324,34 @@ export class MachineHost implements Applier {
     const key = this.table.queries.get(name);
     if (key === undefined) throw new UnknownCommandError(name, 'query');
     return this.call(key, args);
+  }
+
+  /**
+   * The digest consistency verification compares (Applier.digest): SHA-256
+   * of the canonical encoding (see digest.ts) of the machine's
+   * digestState(), the session table (replicated state too: it decides
+   * retries) and the last replicated time, under the machine's name. Equal
+   * on replicas that applied the same log, from a snapshot or not, and on
+   * replicas whose codec versions differ (stored results are hashed
+   * decoded, not as bytes).
+   * @returns 'c1:' and 64 lowercase hex digits
+   * @throws TypeError when digestState() is not plain data (the message names the field)
+   */
+  digest(): string {
+    const sessions = this.sessions
+      .toRows()
+      .map(([id, lastSeen, acked, results]) => [
+        id,
+        lastSeen,
+        acked,
+        results.map(([seq, bytes, index]) => [seq, unpack(bytes), index]),
+      ]);
+    const name = this.machine.constructor.name;
+    const hash = canonicalDigest(
+      [this.table.name, this.lastTime, this.machine.digestState(), sessions],
+      `${name}.digestState()`,
+    );
+    return `${DIGEST_SCHEME}:${hash}`;
   }
 
   /**

@@ -72,6 +72,25 @@ export abstract class ReplicatedStateMachine {
   }
 
   /**
+   * What consistency verification hashes of the machine (RaftNode.verify()):
+   * every replica hashes it at the same log index, canonically (object keys,
+   * Map entries and Set elements in sorted order, so insertion order does
+   * not count), and the replicas compare. The default is snapshotState().
+   *
+   * Override it to leave out what is local and not replicated (a cache, a
+   * flag set by an @OnRoleChange hook: it would differ between replicas and
+   * read as a divergence), or to return something cheaper that still
+   * captures all replicated state, e.g. a running hash the handlers keep up
+   * to date, provided snapshotState()/restoreState() carry it too: a replica
+   * that restored a snapshot must return what one that applied the whole log
+   * returns.
+   * @returns plain data (see the class comment), hashed at once
+   */
+  digestState(): unknown {
+    return this.snapshotState();
+  }
+
+  /**
    * Replaces the machine's state with what snapshotState() returned
    * (decoded: plain objects, arrays, Maps and Sets as they were). The default
    * removes the own enumerable fields the state lacks, then Object.assign()s

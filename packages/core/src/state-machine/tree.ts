@@ -7,6 +7,11 @@
  * (primitives, Date, typed arrays) to the codec; decodeTree() reverses it.
  * Every array in an encoded tree is a tagged container, so nothing is
  * ambiguous. Shared references are copied (a DAG comes back as a tree).
+ *
+ * The encoding keeps insertion order (of object keys, Map entries, Set
+ * elements): it is part of the state, since a handler may iterate a Map, and
+ * a restored replica must iterate as the others do. What compares replicas
+ * is digest.ts, which ignores that order.
  */
 import { DecodeError } from '../errors';
 
@@ -18,7 +23,8 @@ const SET = 3;
 /** An encoded value: a leaf or a tagged container. */
 export type Tree = unknown;
 
-function isLeaf(value: unknown): boolean {
+/** Whether value is a leaf of a tree: a primitive, a Date or a typed array (not a DataView). */
+export function isLeaf(value: unknown): boolean {
   const t = typeof value;
   if (
     value === null ||
@@ -33,12 +39,14 @@ function isLeaf(value: unknown): boolean {
   return value instanceof Date || (ArrayBuffer.isView(value) && !(value instanceof DataView));
 }
 
-function isPlainObject(value: object): boolean {
+/** Whether value is a plain object (its prototype is Object.prototype or null). */
+export function isPlainObject(value: object): boolean {
   const proto: unknown = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
 }
 
-function describe(value: unknown): string {
+/** Names what a value that is not plain data is, for error messages: 'a function', 'an instance of Foo'. */
+export function describeValue(value: unknown): string {
   if (typeof value === 'function') return 'a function';
   if (typeof value === 'symbol') return 'a symbol';
   const ctor = (Object.getPrototypeOf(value) as { constructor?: { name?: string } } | null)?.constructor;
@@ -53,7 +61,7 @@ function encodeAt(value: unknown, path: string, hint: string, open: Set<object>)
     !(Array.isArray(value) || value instanceof Map || value instanceof Set || isPlainObject(value))
   ) {
     throw new TypeError(
-      `${path} holds ${describe(value)}, which is not plain data ` +
+      `${path} holds ${describeValue(value)}, which is not plain data ` +
         `(objects, arrays, Map, Set, Date, typed arrays, primitives): ${hint}`,
     );
   }
