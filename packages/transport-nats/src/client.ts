@@ -2,89 +2,49 @@ import {
   checkKnownKeys,
   ConfigError,
   PayloadTooLargeError,
-  silentLogger,
+  ReadNotConfirmedError,
   type CommandRequest,
   type KnownKeys,
-  type Logger,
   type NodeId,
+  type QueryRequest,
+  type ReadConsistency,
 } from '@raftline/core';
-import { decodeReply, decodeRequest, describe, encodeReply, encodeRequest, type Reply } from './client-wire';
+import {
+  decodeNotice,
+  decodeReply,
+  encodeQuery,
+  encodeRequest,
+  READ_CONSISTENCIES,
+  type Reply,
+  type WireError,
+} from './client-wire';
 import { LeaderUnavailableError, OutcomeUnknownError, RemoteCommandError } from './errors';
 import type { Msg, NatsConnection, Subscription } from './nats';
-import { CLIENT_QUEUE, groupSubjects, type GroupSubjects } from './subjects';
+import { reviveError } from './remote-errors';
+import { groupSubjects, type GroupSubjects } from './subjects';
+
+export { serveClients } from './client-server';
+export type { ClientServerOptions, ProposingNode, ServedNode } from './client-server';
 
 /** Errors after which the replica that answered is no longer worth asking first. */
 const NOT_LEADING = new Set(['LeadershipLostError', 'NodeStoppedError']);
 
-/** What serveClients needs of a replica: RaftNode satisfies it. */
-export interface ProposingNode {
-  readonly id: NodeId;
-  propose(request: CommandRequest): Promise<unknown>;
-}
-
-/** Where a replica serves client requests. */
-export interface ClientServerOptions {
-  readonly connection: NatsConnection;
-  readonly cluster: string;
-  readonly group: string;
-  readonly node: ProposingNode;
-  readonly logger?: Logger;
-}
-
-const SERVER_OPTION_KEYS: KnownKeys<ClientServerOptions> = {
-  connection: true,
-  cluster: true,
-  group: true,
-  node: true,
-  logger: true,
-};
-
 /**
- * Serves client commands on the group's client subject (queue group: each
- * request reaches one replica) and on this replica's own client subject. A
- * follower answers NotLeaderError with the leader it knows, and the client
- * retries there. A result too large for the server's max_payload is answered
- * with PayloadTooLargeError ('reply': the command applied), never left unanswered.
- * @returns a handle whose close() stops serving
- * @throws SubjectTokenError when cluster, group or the node id is not a valid subject token
- * @throws ConfigError when an option key is unknown
+ * Refusals that say nothing of an earlier attempt: after an attempt whose
+ * outcome is unknown, a retry refused so (its session expired meanwhile, or
+ * a validator that reads state refused it) leaves the command's outcome unknown.
  */
-export function serveClients(options: ClientServerOptions): { close(): void } {
-  checkKnownKeys(options, SERVER_OPTION_KEYS, 'serveClients options');
-  const { connection: nc, node } = options;
-  const logger = options.logger ?? silentLogger;
-  const subjects = groupSubjects(options.cluster, options.group);
-  const handle = (err: Error | null, msg: Msg): void => {
-    if (err || !msg.reply) return;
-    const request = decodeRequest(msg.data);
-    const answer = request
-      ? Promise.resolve().then(() => node.propose(request))
-      : Promise.reject(Object.assign(new Error('malformed client request'), { name: 'DecodeError' }));
-    answer.then(
-      (value) => respond(msg, { ok: true, value }),
-      (e: unknown) => respond(msg, { ok: false, error: describe(e) }),
-    );
-  };
-  const respond = (msg: Msg, reply: Reply): void => {
-    try {
-      msg.respond(encodeReply(reply, nc.info?.max_payload));
-    } catch (err) {
-      logger.warn({ node: node.id, err }, 'could not answer a client request');
-    }
-  };
-  const subs: Subscription[] = [
-    nc.subscribe(subjects.client, { queue: CLIENT_QUEUE, callback: handle }),
-    nc.subscribe(subjects.clientNode(node.id), { callback: handle }),
-  ];
-  return { close: () => subs.forEach((s) => s.unsubscribe()) };
-}
+const SAYS_NOTHING_OF_EARLIER = new Set(['SessionExpiredError', 'CommandRejectedError']);
+
+/** Query refusals worth asking again: nothing was read. */
+const READ_RETRYABLE = new Set(['ReadNotConfirmedError', 'NodeStoppedError']);
 
 /** How a client reaches one Raft group. */
 export interface NatsRaftClientOptions {
   readonly connection: NatsConnection;
   readonly cluster: string;
   readonly group: string;
-  /** Overall time one propose() may take, retries included (default 5000 ms): the deadline. */
+  /** Overall time one propose() or query() may take, retries included (default 5000 ms): the deadline. */
   readonly timeoutMs?: number;
   /** Time one request may wait for its reply (default 1000 ms). */
   readonly requestTimeoutMs?: number;
@@ -95,9 +55,16 @@ export interface NatsRaftClientOptions {
    * ProposalTimeoutError or NodeStoppedError). The session makes this safe:
    * the command applies at most once, and a retry returns its first result.
    * Default 3; 0 turns it off. A command without a session is never resent
-   * after an unknown outcome.
+   * after an unknown outcome. A query is asked again as often after no
+   * answer or ReadNotConfirmedError (nothing was read).
    */
   readonly retries?: number;
+  /**
+   * Follows the replicas' role-change notices (the group's leader subject),
+   * so commands go to a new leader without a request failing first. Default
+   * false; close() stops it. MachineClient turns it on.
+   */
+  readonly followLeader?: boolean;
 }
 
 const CLIENT_OPTION_KEYS: KnownKeys<NatsRaftClientOptions> = {
@@ -107,29 +74,72 @@ const CLIENT_OPTION_KEYS: KnownKeys<NatsRaftClientOptions> = {
   timeoutMs: true,
   requestTimeoutMs: true,
   retries: true,
+  followLeader: true,
 };
 
+/** Options of one submit(). */
+export interface SubmitOptions {
+  /** Overrides the client's timeoutMs for this command. */
+  readonly timeoutMs?: number;
+  /**
+   * The command may safely apply more than once (registering a session), so
+   * an attempt whose outcome is unknown is resent as one with a session is.
+   */
+  readonly resendable?: boolean;
+}
+
+/** Options of one query(). */
+export interface QuerySendOptions {
+  /** How fresh the answer must be (see ReadConsistency); default 'linearizable'. */
+  readonly consistency?: ReadConsistency;
+  /** The replica to ask (a follower serves linearizable reads too); default: any replica. */
+  readonly replica?: NodeId;
+  /** Overrides the client's timeoutMs for this query. */
+  readonly timeoutMs?: number;
+}
+
 /** What submit() resolves with. */
-export interface CommandReceipt {
+export interface CommandReceipt<R = unknown> {
   /** The command handler's return value. */
-  readonly value: unknown;
+  readonly value: R;
   /** How many requests were sent for the command (leader redirects and retries included). */
+  readonly attempts: number;
+}
+
+/** What query() resolves with. */
+export interface QueryReceipt<R = unknown> {
+  /** The query handler's return value. */
+  readonly value: R;
+  /** The log index of the state the query read (for 'stale', how far behind it may be). */
+  readonly appliedIndex: number;
+  /** The replica that served it. */
+  readonly replica: NodeId;
+  /** How many requests were sent for it. */
   readonly attempts: number;
 }
 
 /** The defaults of NatsRaftClientOptions' timings and retries. */
 export const DEFAULT_CLIENT_OPTIONS = { timeoutMs: 5000, requestTimeoutMs: 1000, retries: 3 } as const;
 
+/** Of the time a client waits for one query's reply, the share the replica may spend confirming it. */
+const CONFIRM_SHARE = 0.8;
+
 /**
- * Submits commands to a Raft group over NATS request/reply. It goes to the
- * leader it last heard of (or to any replica), follows leader hints, retries
+ * Submits commands and queries to a Raft group over NATS request/reply.
+ * Commands go to the leader it last heard of (or to any replica); it follows
+ * leader hints (and, with followLeader, the replicas' notices), retries
  * refusals that guarantee nothing was applied, and, for a command with a
  * client session, retries attempts whose outcome is unknown (see
- * NatsRaftClientOptions.retries).
+ * NatsRaftClientOptions.retries). Queries go to any replica, or one named.
+ * A replica's own errors arrive as RemoteCommandError, with the core error
+ * rebuilt as its `cause`.
  */
 export class NatsRaftClient {
   private readonly subjects: GroupSubjects;
   private leader: NodeId = '';
+  /** The newest term the client heard a leader (or its absence) of. */
+  private leaderTerm = 0;
+  private readonly notices: Subscription | undefined;
 
   /**
    * @throws SubjectTokenError when cluster or group is not a valid subject token
@@ -142,11 +152,24 @@ export class NatsRaftClient {
       throw new ConfigError([`retries (${String(retries)}) must be a non-negative integer`]);
     }
     this.subjects = groupSubjects(options.cluster, options.group);
+    this.notices = options.followLeader
+      ? options.connection.subscribe(this.subjects.leader, {
+          callback: (err, msg) => {
+            const notice = err ? undefined : decodeNotice(msg.data);
+            if (notice) this.noteLeader(notice.leaderId, notice.term);
+          },
+        })
+      : undefined;
   }
 
   /** The leader the client last heard of ('' when none). */
   get leaderHint(): NodeId {
     return this.leader;
+  }
+
+  /** Stops following leader notices; the client still sends requests. */
+  close(): void {
+    this.notices?.unsubscribe();
   }
 
   /**
@@ -167,19 +190,17 @@ export class NatsRaftClient {
    *   it applied)
    * @throws RemoteCommandError when a replica refused or failed it (see outcomeUnknown)
    * @throws OutcomeUnknownError when an attempt got no answer and none after it
-   *   settled the command: it may or may not have committed
+   *   settled the command, or a retry after it was refused in a way that says
+   *   nothing of it (SessionExpiredError, CommandRejectedError: the cause): it
+   *   may or may not have committed
    * @throws LeaderUnavailableError when no leader accepted it in time and no
    *   attempt's outcome was unknown (nothing applied)
    */
-  async submit(request: CommandRequest): Promise<CommandReceipt> {
-    const { timeoutMs, requestTimeoutMs, retries } = { ...DEFAULT_CLIENT_OPTIONS, ...this.options };
+  async submit(request: CommandRequest, options: SubmitOptions = {}): Promise<CommandReceipt> {
+    const { timeoutMs, requestTimeoutMs, retries } = this.settings(options.timeoutMs);
     const deadline = Date.now() + timeoutMs;
-    const payload = encodeRequest(request);
-    const maxPayload = this.options.connection.info?.max_payload;
-    if (maxPayload !== undefined && payload.byteLength > maxPayload) {
-      throw new PayloadTooLargeError('command', payload.byteLength, maxPayload, 'NATS max_payload');
-    }
-    let retriesLeft = request.session ? retries : 0;
+    const payload = this.checkSize(encodeRequest(request), 'command');
+    let retriesLeft = request.session || options.resendable ? retries : 0;
     let attempts = 0;
     /** The last attempt whose outcome is unknown, once there is one: a later refusal cannot undo it. */
     let unknown: Error | undefined;
@@ -189,7 +210,8 @@ export class NatsRaftClient {
         if (!unknown) throw new LeaderUnavailableError(timeoutMs, attempts);
         throw new OutcomeUnknownError('no attempt settled the command in time', attempts, { cause: unknown });
       }
-      const subject = this.leader ? this.subjects.clientNode(this.leader) : this.subjects.client;
+      const asked = this.leader;
+      const subject = asked ? this.subjects.clientNode(asked) : this.subjects.client;
       let msg: Msg;
       try {
         attempts++;
@@ -208,26 +230,149 @@ export class NatsRaftClient {
         this.leader = ''; // the leader may be gone: ask any replica
         continue;
       }
-      const reply = decodeReply(msg.data);
+      const reply = this.heard(decodeReply(msg.data));
       if (reply.ok) return { value: reply.value, attempts };
-      const { name, message, leaderId, tooLarge } = reply.error;
+      const { name, leaderId, tooLarge } = reply.error;
       if (tooLarge)
         throw new PayloadTooLargeError(tooLarge.what, tooLarge.size, tooLarge.limit, tooLarge.limitName);
       if (name !== 'NotLeaderError') {
         if (NOT_LEADING.has(name)) this.leader = ''; // the next attempt or command asks any replica
-        const error = new RemoteCommandError(name, message, reply.error.unknown, attempts);
-        if (!reply.error.unknown || retriesLeft-- <= 0) throw error;
+        const error = remoteError(reply.error, attempts);
+        if (!reply.error.unknown) {
+          if (!unknown || !SAYS_NOTHING_OF_EARLIER.has(name)) throw error;
+          throw new OutcomeUnknownError(
+            `an earlier attempt's outcome is unknown and a retry was refused (${name})`,
+            attempts,
+            { cause: error },
+          );
+        }
+        if (retriesLeft-- <= 0) throw error;
         unknown = error;
         await pause(round, deadline);
         continue;
       }
-      if (leaderId && leaderId !== this.leader) this.leader = leaderId;
+      if (leaderId && leaderId !== asked) this.leader = leaderId;
       else {
         this.leader = '';
         await pause(round, deadline);
       }
     }
   }
+
+  /**
+   * Runs a query on one replica (any, or options.replica) at the consistency
+   * asked for; a follower serves linearizable and lease reads by confirming
+   * with the leader (ReadIndex). Asked again after no answer or a refusal
+   * that read nothing (ReadNotConfirmedError, NodeStoppedError), up to
+   * `retries` times within the timeout.
+   * @returns the handler's value, the applied index it read at, the replica and the attempts
+   * @throws ConfigError when options.consistency is not one of linearizable, lease, stale
+   * @throws SubjectTokenError when options.replica is not a valid node id
+   * @throws PayloadTooLargeError when the request or its result exceeds max_payload
+   * @throws RemoteCommandError when a replica refused or failed it (cause: the
+   *   rebuilt ReadNotConfirmedError, UnknownCommandError, …)
+   * @throws ReadNotConfirmedError when no replica answered in time (nothing was read)
+   */
+  async query(request: QueryRequest, options: QuerySendOptions = {}): Promise<QueryReceipt> {
+    const { timeoutMs, requestTimeoutMs, retries } = this.settings(options.timeoutMs);
+    const consistency = options.consistency ?? 'linearizable';
+    if (!READ_CONSISTENCIES.includes(consistency)) {
+      throw new ConfigError([
+        `consistency (${String(consistency)}) must be one of ${READ_CONSISTENCIES.join(', ')}`,
+      ]);
+    }
+    const target = options.replica ?? '';
+    const subject = target ? this.subjects.queryNode(target) : this.subjects.query;
+    const deadline = Date.now() + timeoutMs;
+    const { name, args } = request;
+    let retriesLeft = retries;
+    let attempts = 0;
+    let last: Error | undefined;
+    for (let round = 0; ; round++) {
+      const left = deadline - Date.now();
+      const unanswered = () =>
+        new ReadNotConfirmedError(
+          target || '(any replica)',
+          `no answer within ${timeoutMs} ms (${attempts} ${attempts === 1 ? 'attempt' : 'attempts'})`,
+        );
+      if (left <= 0) throw last ?? unanswered();
+      const wait = Math.min(left, requestTimeoutMs);
+      const confirmMs = Math.max(1, Math.floor(wait * CONFIRM_SHARE));
+      const payload = this.checkSize(
+        encodeQuery({ name, args, consistency, timeoutMs: confirmMs }),
+        'command',
+      );
+      let msg: Msg;
+      try {
+        attempts++;
+        msg = await this.options.connection.request(subject, payload, { timeout: wait });
+      } catch (err) {
+        last = unanswered();
+        if (isNoResponders(err)) await pause(round, deadline);
+        else if (retriesLeft-- <= 0) throw last;
+        continue;
+      }
+      const reply = this.heard(decodeReply(msg.data));
+      if (reply.ok) {
+        const replica = reply.node ?? target;
+        return { value: reply.value, appliedIndex: reply.appliedIndex ?? 0, replica, attempts };
+      }
+      const { tooLarge } = reply.error;
+      if (tooLarge)
+        throw new PayloadTooLargeError(tooLarge.what, tooLarge.size, tooLarge.limit, tooLarge.limitName);
+      last = remoteError(reply.error, attempts);
+      if (!READ_RETRYABLE.has(reply.error.name) || retriesLeft-- <= 0) throw last;
+      await pause(round, deadline);
+    }
+  }
+
+  /** @throws ConfigError when a per-call timeoutMs is not positive */
+  private settings(timeoutMs: number | undefined) {
+    const s = { ...DEFAULT_CLIENT_OPTIONS, ...this.options };
+    if (timeoutMs !== undefined && !(timeoutMs > 0)) {
+      throw new ConfigError([`timeoutMs (${String(timeoutMs)}) must be positive`]);
+    }
+    return { timeoutMs: timeoutMs ?? s.timeoutMs, requestTimeoutMs: s.requestTimeoutMs, retries: s.retries };
+  }
+
+  /** @throws PayloadTooLargeError when payload exceeds the server's max_payload */
+  private checkSize(payload: Uint8Array, what: 'command'): Uint8Array {
+    const maxPayload = this.options.connection.info?.max_payload;
+    if (maxPayload !== undefined && payload.byteLength > maxPayload) {
+      throw new PayloadTooLargeError(what, payload.byteLength, maxPayload, 'NATS max_payload');
+    }
+    return payload;
+  }
+
+  /** Learns who leads from a reply's origin. */
+  private heard(reply: Reply): Reply {
+    if (reply.leader) this.noteLeader(reply.leader.leaderId, reply.leader.term);
+    return reply;
+  }
+
+  /**
+   * Keeps the newest term's leader: a newer term replaces the leader (with
+   * none, while it has none); within the known term, a named leader fills in
+   * one the client lacks (a term has at most one leader).
+   */
+  private noteLeader(leaderId: NodeId, term: number): void {
+    if (term > this.leaderTerm) {
+      this.leaderTerm = term;
+      this.leader = leaderId;
+    } else if (term === this.leaderTerm && leaderId && !this.leader) this.leader = leaderId;
+  }
+}
+
+/** A replica's error as the client throws it: RemoteCommandError, with the rebuilt core error as its cause. */
+function remoteError(error: WireError, attempts: number): RemoteCommandError {
+  const cause = reviveError(error);
+  return new RemoteCommandError(
+    error.name,
+    error.message,
+    error.unknown,
+    attempts,
+    cause ? { cause } : undefined,
+  );
 }
 
 function pause(attempt: number, deadline: number): Promise<void> {

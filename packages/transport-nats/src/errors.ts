@@ -19,8 +19,11 @@ export class SubjectTokenError extends RaftlineError {
 export class TransportStateError extends RaftlineError {}
 
 /**
- * A replica refused or failed the command. `remoteName` is the replica's
- * error name (CommandRejectedError, CommandFailedError, UnknownCommandError, …).
+ * A replica refused or failed the command (or query). `remoteName` is the
+ * replica's error name (CommandRejectedError, CommandFailedError,
+ * UnknownCommandError, ReadNotConfirmedError, …); when it is one of
+ * raftline's errors, `cause` is that error rebuilt as its own class, with
+ * its fields (MachineClient throws the cause itself).
  * When `outcomeUnknown` is true (LeadershipLostError, ProposalTimeoutError,
  * NodeStoppedError) the command may or may not have committed: retry with the
  * same client session to apply it at most once (NatsRaftClient does so by
@@ -33,8 +36,9 @@ export class RemoteCommandError extends RaftlineError {
     message: string,
     readonly outcomeUnknown: boolean,
     readonly attempts = 1,
+    options?: { cause?: unknown },
   ) {
-    super(`${remoteName}: ${message}`);
+    super(`${remoteName}: ${message}`, options);
   }
 }
 

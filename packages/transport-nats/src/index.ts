@@ -2,6 +2,7 @@
 
 export { NatsTransport } from './transport';
 export { NatsRaftClient, serveClients, DEFAULT_CLIENT_OPTIONS } from './client';
+export { MachineClient, connectClient } from './typed-client';
 // Raised by the client and by replicas alike; defined in core.
 export { PayloadTooLargeError } from '@raftline/core';
 export { JetStreamMirror, mirrorCommitted } from './mirror';
@@ -34,7 +35,24 @@ export {
 
 export type { NatsTransportOptions, NatsTransportStats, SendDropReason } from './transport';
 export type { GroupSubjects } from './subjects';
-export type { NatsRaftClientOptions, ClientServerOptions, ProposingNode, CommandReceipt } from './client';
+export type {
+  NatsRaftClientOptions,
+  ClientServerOptions,
+  ProposingNode,
+  ServedNode,
+  CommandReceipt,
+  QueryReceipt,
+  SubmitOptions,
+  QuerySendOptions,
+} from './client';
+export type {
+  MachineClientOptions,
+  CommandCallOptions,
+  QueryCallOptions,
+  SessionInfo,
+  ArgsOf,
+  ResultOf,
+} from './typed-client';
 export type { MirrorOptions, MirrorSource, MirrorStatus } from './mirror';
 export type { CommittedRecord, RecordOutcome } from './committed';
 export type { ReadCommittedOptions, CommittedMessage } from './committed-reader';

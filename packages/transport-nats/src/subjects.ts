@@ -8,6 +8,9 @@ import { SubjectTokenError } from './errors';
  *   raftline.<cluster>.<group>.raft.<node>     Raft frames addressed to <node>
  *   raftline.<cluster>.<group>.client          client requests, any replica (queue group)
  *   raftline.<cluster>.<group>.client.<node>   client requests for one replica (e.g. the leader)
+ *   raftline.<cluster>.<group>.query           client queries, any replica (queue group)
+ *   raftline.<cluster>.<group>.query.<node>    client queries for one replica
+ *   raftline.<cluster>.<group>.leader          replicas' role-change notices (who leads, in which term)
  *   raftline.<cluster>.<group>.committed       the committed commands, as mirrored into JetStream
  *   raftline.<cluster>.<group>.srv.<node>.<endpoint>   a replica's NATS service endpoints (status, stats)
  *
@@ -52,6 +55,15 @@ export interface GroupSubjects {
    * @throws SubjectTokenError when node is not a valid token
    */
   clientNode(node: NodeId): string;
+  /** Where a client sends a query that any replica may serve. */
+  readonly query: string;
+  /**
+   * Where a client sends a query for one replica.
+   * @throws SubjectTokenError when node is not a valid token
+   */
+  queryNode(node: NodeId): string;
+  /** Where replicas publish a notice of each role or leader change they see. */
+  readonly leader: string;
   /** Where the group's committed commands are published into its JetStream stream. */
   readonly committed: string;
   /**
@@ -74,6 +86,9 @@ export function groupSubjects(cluster: string, group: string): GroupSubjects {
     raft: (node) => `${base}.raft.${checkToken('node id', node)}`,
     client: `${base}.client`,
     clientNode: (node) => `${base}.client.${checkToken('node id', node)}`,
+    query: `${base}.query`,
+    queryNode: (node) => `${base}.query.${checkToken('node id', node)}`,
+    leader: `${base}.leader`,
     committed: `${base}.committed`,
     service: (node, endpoint) =>
       `${base}.srv.${checkToken('node id', node)}.${checkToken('endpoint', endpoint)}`,

@@ -189,6 +189,7 @@ describe('NatsRaftClient - a command with a session is retried after an unknown 
             Object.assign(new Error('node solo is stopped'), { name: 'NodeStoppedError' }),
           );
         },
+        query: () => Promise.reject(new Error('this fake replica serves no queries')),
       },
     });
     try {

@@ -8,6 +8,9 @@ import {
   type NatsConnection,
 } from '../src/index';
 import { leaders, startReplicas, type Replica } from './support/cluster';
+
+/** A fake replica's query: these tests send none. */
+const noQuery = () => Promise.reject(new Error('this fake replica serves no queries'));
 import { SHARED_NATS, uniqueCluster, waitFor } from './support/nats-server';
 
 describe('NatsRaftClient and serveClients - request/reply to a group', () => {
@@ -63,6 +66,7 @@ describe('NatsRaftClient and serveClients - request/reply to a group', () => {
     const refusing = {
       id: 'solo',
       propose: () => Promise.reject(Object.assign(new Error('bad input'), { name: 'CommandRejectedError' })),
+      query: noQuery,
     };
     servers.push(serveClients({ connection: nc, cluster, group: 'g', node: refusing }));
     await nc.flush();
@@ -93,13 +97,13 @@ describe('NatsRaftClient and serveClients - request/reply to a group', () => {
         connection: nc,
         cluster,
         group: 'g',
-        node: { id: 'a', propose: fail('NotLeaderError', { leaderId: 'b' }) },
+        node: { id: 'a', propose: fail('NotLeaderError', { leaderId: 'b' }), query: noQuery },
       }),
       serveClients({
         connection: nc,
         cluster,
         group: 'g',
-        node: { id: 'b', propose: fail('NodeStoppedError') },
+        node: { id: 'b', propose: fail('NodeStoppedError'), query: noQuery },
       }),
     );
     await nc.flush();

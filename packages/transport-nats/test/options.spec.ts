@@ -11,7 +11,7 @@ import {
 } from '../src/index';
 
 const connection = {} as NatsConnection;
-const node = { id: 'n1', propose: async () => undefined };
+const node = { id: 'n1', propose: async () => undefined, query: async () => ({ value: 0, appliedIndex: 0 }) };
 
 /** The problems of the ConfigError that fn throws or rejects with. */
 async function problemsOf(fn: () => unknown): Promise<readonly string[]> {

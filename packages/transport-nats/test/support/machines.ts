@@ -135,6 +135,9 @@ export async function startTallyReplicas(
           seen.push(request);
           return hook(replica, request, () => node.propose(request));
         },
+        query: (name, args, options) => node.query(name, args, options),
+        onRoleChange: (listener) => node.onRoleChange(listener),
+        status: () => node.status(),
       },
     });
     replicas.push(replica);

@@ -1,0 +1,83 @@
+/**
+ * Rebuilds a replica's error, as it came over the wire, as the same core
+ * class the replica raised, so that a caller in another process can catch
+ * `ReadNotConfirmedError` or `SessionExpiredError` exactly as one in the
+ * replica's process would. Only raftline's own errors are rebuilt, from the
+ * scalar fields their constructors take (WireError.fields); anything else
+ * (an error a query handler threw) has no class to rebuild.
+ */
+import {
+  CommandFailedError,
+  CommandRejectedError,
+  DecodeError,
+  LeadershipLostError,
+  LeadershipTransferError,
+  MembershipChangeError,
+  NodeStoppedError,
+  NotLeaderError,
+  PayloadTooLargeError,
+  ProposalTimeoutError,
+  RaftlineError,
+  ReadNotConfirmedError,
+  SessionExpiredError,
+  UnknownCommandError,
+} from '@raftline/core';
+import type { WireError } from './client-wire';
+
+type Fields = NonNullable<WireError['fields']>;
+
+const str = (f: Fields, key: string): string | undefined => {
+  const v = f[key];
+  return typeof v === 'string' ? v : undefined;
+};
+const num = (f: Fields, key: string): number | undefined => {
+  const v = f[key];
+  return typeof v === 'number' ? v : undefined;
+};
+
+/** Each rebuildable class, by name: its constructor from the fields, or undefined when one is missing. */
+const REVIVERS: Readonly<Record<string, (f: Fields, message: string) => RaftlineError | undefined>> = {
+  NotLeaderError: (f) => both(str(f, 'nodeId'), str(f, 'leaderId'), (a, b) => new NotLeaderError(a, b)),
+  LeadershipTransferError: (f) =>
+    both(str(f, 'nodeId'), str(f, 'transferee'), (a, b) => new LeadershipTransferError(a, b)),
+  LeadershipLostError: (f) => one(num(f, 'index'), (i) => new LeadershipLostError(i)),
+  ReadNotConfirmedError: (f) =>
+    both(str(f, 'nodeId'), str(f, 'reason'), (a, b) => new ReadNotConfirmedError(a, b)),
+  ProposalTimeoutError: (f) => one(num(f, 'timeoutMs'), (t) => new ProposalTimeoutError(t)),
+  NodeStoppedError: (f) => one(str(f, 'nodeId'), (id) => new NodeStoppedError(id)),
+  CommandRejectedError: (f) =>
+    both(str(f, 'command'), str(f, 'reason'), (a, b) => new CommandRejectedError(a, b)),
+  CommandFailedError: (f) =>
+    both(str(f, 'command'), str(f, 'reason'), (a, b) => new CommandFailedError(a, b)),
+  UnknownCommandError: (f) => {
+    const kind = str(f, 'kind');
+    if (kind !== 'command' && kind !== 'query') return undefined;
+    return one(str(f, 'command'), (c) => new UnknownCommandError(c, kind));
+  },
+  SessionExpiredError: (f) => one(str(f, 'clientId'), (id) => new SessionExpiredError(id)),
+  MembershipChangeError: (_f, message) => new MembershipChangeError(message),
+  DecodeError: (_f, message) => new DecodeError(message),
+};
+
+function one<A>(a: A | undefined, make: (a: A) => RaftlineError): RaftlineError | undefined {
+  return a === undefined ? undefined : make(a);
+}
+
+function both<A, B>(a: A | undefined, b: B | undefined, make: (a: A, b: B) => RaftlineError) {
+  return a === undefined || b === undefined ? undefined : make(a, b);
+}
+
+/**
+ * The core error a replica's wire error stands for.
+ * @returns an instance of the class the replica raised, with the same fields
+ *   (and so the same message), or undefined when it is not one of raftline's
+ *   errors or its fields are missing
+ */
+export function reviveError(error: WireError): RaftlineError | undefined {
+  if (error.tooLarge) {
+    const { what, size, limit, limitName } = error.tooLarge;
+    return new PayloadTooLargeError(what, size, limit, limitName);
+  }
+  if (!Object.hasOwn(REVIVERS, error.name)) return undefined; // never a name of Object.prototype
+  return REVIVERS[error.name]!(error.fields ?? {}, error.message);
+}
