@@ -1,4 +1,5 @@
 import {
+  ConfigError,
   LeadershipLostError,
   LeadershipTransferError,
   NodeStoppedError,
@@ -532,6 +533,25 @@ export class RaftNode {
    */
   retainFrom(index: number): void {
     this.snapshots?.retainFrom(index);
+  }
+
+  /**
+   * Takes a snapshot of the state machine at this replica's applied index
+   * now (§7), as the automatic one after snapshotEntries would, and compacts
+   * the log behind it (keeping snapshotTrailingEntries and what retainFrom
+   * holds). One being written is waited for first; when the newest snapshot
+   * already covers the applied index, none is taken again.
+   * @returns the index of the newest durable snapshot (0: nothing applied yet), once it is durable
+   * @throws ConfigError when the node has no snapshotStore
+   * @throws DivergedError when this replica stopped applying (NodeConfig.divergenceAction)
+   * @throws NodeStoppedError when the node is not running
+   * @throws the SnapshotStore's error when the snapshot cannot be written
+   */
+  async snapshotNow(): Promise<number> {
+    const protocol = this.running();
+    if (!this.snapshots) throw new ConfigError([`snapshotStore is not set: node ${this.id} cannot snapshot`]);
+    this.verification.assertApplying();
+    return this.snapshots.createNow(() => protocol.log.applied);
   }
 
   /**

@@ -63,7 +63,8 @@ export class SnapshotManager {
   index = 0;
   private sinceEntries = 0;
   private sinceBytes = 0;
-  private creating = false;
+  /** The snapshot being written, while one is. */
+  private creating: Promise<void> | undefined;
   /** Enough was applied since the last snapshot: take one after the current Ready. */
   private due = false;
   private compactTo = 0;
@@ -124,31 +125,51 @@ export class SnapshotManager {
   maybeCreate(appliedIndex: number): void {
     if (!this.due || this.creating) return;
     this.due = false;
-    void this.create(appliedIndex);
+    this.create(appliedIndex)?.catch((err: unknown) =>
+      this.deps.logger.error({ node: this.deps.id, err, index: appliedIndex }, 'snapshot failed'),
+    );
   }
 
-  /** Takes a snapshot of the state as of appliedIndex now; writes it and schedules compaction. */
-  private async create(appliedIndex: number): Promise<void> {
+  /**
+   * Takes a snapshot now (RaftNode.snapshotNow), as maybeCreate would: waits
+   * for one being written, then snapshots the state at appliedIndex() unless
+   * the newest snapshot already covers it. Call it between Readies: the
+   * applier must hold exactly the state of appliedIndex().
+   * @returns the index of the newest durable snapshot, once it is durable
+   * @throws the store's error when the snapshot cannot be written
+   */
+  async createNow(appliedIndex: () => number): Promise<number> {
+    while (this.creating) await this.creating.catch(() => undefined);
+    await this.create(appliedIndex());
+    return this.index;
+  }
+
+  /**
+   * Takes a snapshot of the state as of appliedIndex now; writes it and
+   * schedules compaction. The state is captured before this returns.
+   * @returns the write, or undefined when the newest snapshot covers appliedIndex
+   */
+  private create(appliedIndex: number): Promise<void> | undefined {
     const protocol = this.deps.protocol();
     const term = protocol.log.term(appliedIndex);
-    if (term === undefined || appliedIndex <= this.index) return;
-    this.creating = true;
+    if (term === undefined || appliedIndex <= this.index) return undefined;
     this.sinceEntries = this.sinceBytes = 0;
     // Capture synchronously: the state is exactly that of appliedIndex (hashicorp/raft's FSMSnapshot idea).
     const data = this.deps.applier.snapshot();
     const marks = this.deps.outcomes?.capture();
     const info: SnapshotInfo = { index: appliedIndex, term, membership: protocol.members() };
-    try {
+    const write = (async () => {
       await writeSnapshot(this.deps.store, info, data, this.deps.settings.snapshotChunkBytes, marks);
       protocol.snapshotCreated(info);
       this.index = Math.max(this.index, info.index);
       this.compactTo = Math.max(this.compactTo, info.index - this.deps.settings.snapshotTrailingEntries);
       this.deps.kick();
-    } catch (err) {
-      this.deps.logger.error({ node: this.deps.id, err, index: appliedIndex }, 'snapshot failed');
-    } finally {
-      this.creating = false;
-    }
+    })();
+    const settled = write.finally(() => {
+      if (this.creating === settled) this.creating = undefined;
+    });
+    this.creating = settled;
+    return settled;
   }
 
   retainFrom(index: number): void {
