@@ -16,8 +16,12 @@ export interface ReplicaProcess {
   kill9(): Promise<void>;
 }
 
+/** scripts/inventory-replica.ts: a replica of the Inventory machine, for spawnReplicas' `script`. */
+export const INVENTORY_REPLICA = join(__dirname, '../../scripts/inventory-replica.ts');
+
 /**
- * Spawns one replica process per id and waits for each to print "ready".
+ * Spawns one replica process per id (scripts/replica.ts, or `script`, with
+ * `env` added to its environment) and waits for each to print "ready".
  * @throws Error when a replica exits or stays silent for 20 s
  */
 export async function spawnReplicas(o: {
@@ -26,12 +30,15 @@ export async function spawnReplicas(o: {
   group: string;
   ids: readonly string[];
   electionMs: number;
+  script?: string;
+  env?: Readonly<Record<string, string>>;
 }): Promise<ReplicaProcess[]> {
   return Promise.all(
     o.ids.map(async (id) => {
-      const proc = spawn(process.execPath, ['-r', REGISTER, REPLICA], {
+      const proc = spawn(process.execPath, ['-r', REGISTER, o.script ?? REPLICA], {
         env: {
           ...process.env,
+          ...o.env,
           NATS_URL: o.natsUrl,
           RAFT_CLUSTER: o.cluster,
           RAFT_GROUP: o.group,
