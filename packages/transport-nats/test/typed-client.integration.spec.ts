@@ -14,6 +14,7 @@ import {
   connectClient,
   connectNats,
   NatsRaftClient,
+  OutcomeUnknownError,
   RemoteCommandError,
   type MachineClient,
   type NatsConnection,
@@ -217,6 +218,23 @@ describe('MachineClient - a typed client of a group, from another process', () =
     expect(inv.session!.clientId).not.toBe(first);
     await waitFor('every replica applied after', () => marks('after').every((n) => n === 1));
     expect(marks('refused')).toEqual([0, 0, 0]);
+  });
+
+  it('a resend refused because the session expired meanwhile is OutcomeUnknownError, not SessionExpiredError: the first attempt may have applied (here it did)', async () => {
+    const leader = await group({ sessionTtlMs: 300 });
+    const inv = await client(); // requestTimeoutMs 500: the resend comes after the TTL
+    await inv.commands.mark('before');
+    const first = inv.session!.clientId;
+    let dropped = false;
+    leader.dropReply = (q) => q.args[0] === 'maybe' && !dropped && (dropped = true);
+    const err = await rejection(inv.commands.mark('maybe'));
+    expect(err).toBeInstanceOf(OutcomeUnknownError);
+    expect((err as OutcomeUnknownError).cause).toMatchObject({ remoteName: 'SessionExpiredError' });
+    await waitFor('every replica applied the first attempt', () => marks('maybe').every((n) => n === 1));
+    // The session is gone either way: the next call registers a new one.
+    expect(inv.session).toBeUndefined();
+    expect(await inv.commands.mark('next')).toBe(1);
+    expect(inv.session!.clientId).not.toBe(first);
   });
 
   it('a seq-1 command resent after its registered session expired is refused, never applied twice', async () => {
