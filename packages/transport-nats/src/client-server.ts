@@ -82,7 +82,8 @@ export function serveClients(options: ClientServerOptions): { close(): void } {
   const { connection: nc, node } = options;
   const logger = options.logger ?? silentLogger;
   const subjects = groupSubjects(options.cluster, options.group);
-  let view: LeaderView | undefined = initialView(node);
+  const initial = safeStatus(node);
+  let view: LeaderView | undefined = initial && { leaderId: initial.leaderId, term: initial.term };
 
   const respond = (msg: Msg, reply: Reply): void => {
     try {
@@ -142,8 +143,7 @@ export function serveClients(options: ClientServerOptions): { close(): void } {
     nc.subscribe(subjects.queryNode(node.id), { callback: handleQuery }),
   ];
   const stopListening = node.onRoleChange?.(({ role, leaderId, term }) => publish(role, leaderId, term));
-  const start = node.status && view && safeStatus(node);
-  if (start) publish(start.role, start.leaderId, start.term);
+  if (initial) publish(initial.role, initial.leaderId, initial.term);
   return {
     close: () => {
       stopListening?.();
@@ -158,9 +158,4 @@ function safeStatus(node: ServedNode): ReturnType<NonNullable<ServedNode['status
   } catch {
     return undefined; // not started: its first role change will tell
   }
-}
-
-function initialView(node: ServedNode): LeaderView | undefined {
-  const s = safeStatus(node);
-  return s && { leaderId: s.leaderId, term: s.term };
 }
