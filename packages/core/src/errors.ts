@@ -217,9 +217,12 @@ export class DecodeError extends RaftlineError {}
  * This replica's state differs from the leader's: at the verification
  * marker `index` its digest was `actual` where the leader reported
  * `expected` (see RaftNode.verify()). With divergenceAction 'stop-applying'
- * (the default) it stopped applying there, and refuses commands and queries
- * with this error rather than serve state that differs, until it restarts or
- * installs a snapshot from the leader. Ask another replica.
+ * (the default) it stopped applying there, and refuses queries (and, as a
+ * leader, commands) with this error rather than serve state that differs,
+ * until it restarts or installs a snapshot from the leader. Ask another
+ * replica. A command that was already in flight when it stopped may still
+ * commit and apply on the others: its outcome is unknown, so retry it with
+ * the same session.
  */
 export class DivergedError extends RaftlineError {
   constructor(

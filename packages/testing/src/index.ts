@@ -18,6 +18,7 @@ export { runSeed, digestOf } from './sim/sweep';
 export type { SubmitResult } from './sim/cluster';
 export type { SimCommand, SimProposeOptions, SimQueryOptions } from './sim/client';
 export type { MembershipOptions } from './sim/admin';
+export type { ClusterVerification } from './sim/verify';
 export type { SeedSetup, SweepFeatures } from './sim/schedule';
 export type { ReadPath } from './sim/workload';
 export type { SimClusterOptions } from './sim/options';

@@ -282,12 +282,12 @@ export class RaftNode {
    * @throws NotLeaderError on a follower (with the leader it knows of)
    * @throws LeadershipLostError, ProposalTimeoutError: outcome unknown, retry with the same session
    * @throws CommandFailedError when the handler threw while applying
-   * @throws DivergedError when this replica stopped applying (NodeConfig.divergenceAction)
+   * @throws DivergedError on a leader that stopped applying (NodeConfig.divergenceAction)
    * @throws NodeStoppedError when the node is not running
    */
   propose(request: CommandRequest, options: ProposeOptions = {}): Promise<unknown> {
     return this.appendAndWait(options, (protocol) => {
-      this.verification.assertApplying();
+      if (protocol.softState().role === 'leader') this.verification.assertApplying(); // a follower redirects
       this.options.applier.validate(request);
       const envelope: CommandEnvelope = { ...request, time: this.options.clock.now() };
       const data = encodeCommand(envelope);

@@ -73,6 +73,8 @@ export interface VerificationStatus {
   readonly lastDigest?: string;
   /** The last marker whose report this replica compared with its own digest and found equal (0: none). */
   readonly lastMatchedIndex: number;
+  /** Reports this replica compared with its own digest since it started, equal or not. */
+  readonly compared: number;
   /** The first divergence found since the replica started (or installed a snapshot from the leader). */
   readonly diverged?: Divergence;
   /** Whether it stopped applying because of it (divergenceAction 'stop-applying'). */
@@ -184,6 +186,7 @@ export class Verifier {
   private readonly reports = new Map<number, Promise<number>>();
   private last: { readonly index: number; readonly digest: string } | undefined;
   private lastMatched = 0;
+  private compared = 0;
   private divergence: Divergence | undefined;
   /** Set while stopped: the index of the last entry applied. */
   private stoppedAt: number | undefined;
@@ -331,6 +334,7 @@ export class Verifier {
       lastIndex: this.last?.index ?? 0,
       ...(this.last ? { lastDigest: this.last.digest } : {}),
       lastMatchedIndex: this.lastMatched,
+      compared: this.compared,
       ...(this.divergence ? { diverged: this.divergence } : {}),
       stoppedApplying: this.stoppedAt !== undefined,
     };
@@ -374,6 +378,7 @@ export class Verifier {
     const own = this.history.get(r.marker);
     const done: ApplyResult = { ok: true, value: e.index };
     if (own === undefined || schemeOf(own) !== schemeOf(r.digest)) return done; // nothing to compare with
+    this.compared++;
     if (own === r.digest) {
       this.lastMatched = Math.max(this.lastMatched, r.marker);
       return done;

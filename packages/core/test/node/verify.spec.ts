@@ -149,6 +149,7 @@ describe('consistency verification - RaftNode.verify and digestAt', () => {
         lastIndex: v.index,
         lastDigest: v.digest,
         lastMatchedIndex: v.index,
+        compared: 1,
         stoppedApplying: false,
       });
     }
@@ -248,7 +249,7 @@ describe('consistency verification - a diverged replica', () => {
     expect(() => bad.node.queryLocal('value')).toThrow(DivergedError);
     await expect(bad.node.query('value', [], { consistency: 'stale' })).rejects.toThrow(DivergedError);
     await expect(bad.node.query('value')).rejects.toThrow(DivergedError);
-    await expect(bad.node.propose({ name: 'add', args: [1] })).rejects.toThrow(DivergedError);
+    await expect(bad.node.propose({ name: 'add', args: [1] })).rejects.toThrow(NotLeaderError); // redirects
     await leader.node.propose({ name: 'add', args: [5] });
     const after = leader.node.status().appliedIndex;
     await appliedEverywhere([good], after);
@@ -259,6 +260,22 @@ describe('consistency verification - a diverged replica', () => {
     // Its log still counts: the group keeps committing with it as one of the quorum.
     await good.node.stop();
     await expect(leader.node.propose({ name: 'add', args: [1] })).resolves.toBe(8);
+  });
+
+  it('as a leader, refuses commands and verifications with DivergedError', async () => {
+    const { replicas, leader, followers } = await cluster();
+    const bad = followers[0]!;
+    await appliedEverywhere(replicas, leader.node.status().appliedIndex);
+    bad.machine.breakIt();
+    await leader.node.propose({ name: 'add', args: [1] });
+    const v = await leader.node.verify();
+    await appliedEverywhere(replicas, v.reportIndex);
+    expect(bad.node.status().verification.stoppedApplying).toBe(true);
+    // It still votes and may lead (here: by a transfer); it then accepts nothing.
+    await leader.node.transferLeadership(bad.id);
+    await until(() => bad.node.isLeader(), 'the bad replica to lead');
+    await expect(bad.node.propose({ name: 'add', args: [1] })).rejects.toThrow(DivergedError);
+    await expect(bad.node.verify()).rejects.toThrow(DivergedError);
   });
 
   it("with divergenceAction 'continue', reports the divergence and goes on applying and serving", async () => {

@@ -1,4 +1,5 @@
 import {
+  DivergedError,
   LeadershipLostError,
   NodeStoppedError,
   NotLeaderError,
@@ -74,12 +75,17 @@ export interface ClientHost {
   readonly retryDelayMs: number;
 }
 
-/** Whether err leaves a command's outcome unknown (it may or may not apply later). */
+/**
+ * Whether err leaves a command's outcome unknown (it may or may not apply
+ * later). DivergedError counts: a leader that stopped applying refuses new
+ * commands, but one already in flight may still apply on the others.
+ */
 export function isUnknownOutcome(err: unknown): boolean {
   return (
     err instanceof ProposalTimeoutError ||
     err instanceof LeadershipLostError ||
-    err instanceof NodeStoppedError
+    err instanceof NodeStoppedError ||
+    err instanceof DivergedError
   );
 }
 
@@ -139,7 +145,8 @@ export async function proposeWithRetries(
 /**
  * The client path of a query: asks a node (a follower forwards the read to
  * its leader, thesis §6.4) and, when the read cannot be confirmed there
- * (ReadNotConfirmedError, NodeStoppedError), asks another node after a pause.
+ * (ReadNotConfirmedError, NodeStoppedError) or the node stopped applying at
+ * a divergence (DivergedError), asks another node after a pause.
  * Nothing was read by a failed attempt, so retrying is always safe.
  * @returns the query's value
  * @throws ReadNotConfirmedError when no read was confirmed within timeoutMs
@@ -175,7 +182,11 @@ export async function queryWithRetries(
       const budget = Math.min(host.attemptTimeoutMs, remaining);
       return (await host.callQuery(target, name, args, consistency, budget)).value;
     } catch (err) {
-      if (!(err instanceof ReadNotConfirmedError || err instanceof NodeStoppedError)) throw err;
+      const elsewhere =
+        err instanceof ReadNotConfirmedError ||
+        err instanceof NodeStoppedError ||
+        err instanceof DivergedError;
+      if (!elsewhere) throw err;
       if (options.retry === false) throw err;
       last = err;
       const others = running.filter((id) => id !== target);

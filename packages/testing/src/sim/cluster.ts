@@ -38,6 +38,7 @@ import {
 import { resolveSimOptions, type ResolvedSimOptions, type SimClusterOptions } from './options';
 import { SafetyMonitor } from './safety';
 import { NodeRegistry } from './registry';
+import { verifyCluster, type ClusterVerification, type VerifyHost } from './verify';
 import type { SimNode, SimNodeContext } from './sim-node';
 import { VirtualClock } from './virtual-clock';
 
@@ -68,7 +69,7 @@ export interface SubmitResult {
  * removed node keeps running (crash() it to retire it) and stays subject to
  * check().
  */
-export class SimCluster implements ClientHost, AdminHost {
+export class SimCluster implements ClientHost, AdminHost, VerifyHost {
   private readonly clock = new VirtualClock();
   private readonly network: SimNetwork;
   private readonly monitor: SafetyMonitor;
@@ -283,6 +284,19 @@ export class SimCluster implements ClientHost, AdminHost {
   async transferLeadership(to?: NodeId, options: { readonly timeoutMs?: number } = {}): Promise<NodeId> {
     if (to !== undefined) this.slot(to);
     return this.drive(transferLeadership(this, to, options.timeoutMs ?? this.clientTimeoutMs));
+  }
+
+  /**
+   * Checks that the running members hold the same state: RaftNode.verify()
+   * at the leader (retried through leader changes), then each running
+   * member's digest at the marker once it applied the report. Enable
+   * periodic checks with `node: { verifyEveryEntries: N }`.
+   * @returns the marker, the leader's digest, every member's, and who diverged or stayed behind
+   * @throws ProposalTimeoutError when no verification succeeded within timeoutMs (default clientTimeoutMs)
+   * @throws DivergedError when the leader itself stopped applying
+   */
+  verify(options: { readonly timeoutMs?: number } = {}): Promise<ClusterVerification> {
+    return this.drive(verifyCluster(this, options.timeoutMs ?? this.clientTimeoutMs));
   }
 
   private changeMembers(

@@ -286,6 +286,7 @@ export function recordingApplier(
     query: (name, args) => inner.query(name, args),
     snapshot: () => inner.snapshot(),
     restore: (data) => inner.restore(data),
+    ...(inner.digest ? { digest: () => inner.digest!() } : {}),
     onRoleChange: (role, leaderId, term) => {
       if (!life.dead && role === 'leader') {
         const view = durable();

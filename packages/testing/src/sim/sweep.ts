@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { seededRandom, type NodeId } from '@raftline/core';
+import { DivergedError, seededRandom, type NodeId } from '@raftline/core';
 import { checkLinearizability } from '../linearizability/checker';
 import { HistoryRecorder } from '../linearizability/history';
 import { kvModel, type KvInput, type KvOutput } from '../linearizability/kv-model';
 import { SimCluster } from './cluster';
 import type { SimClusterOptions } from './options';
+import type { ClusterVerification } from './verify';
 import { SafetyViolationError, type SafetyProperty } from './safety';
 import {
   ALL_FEATURES,
@@ -46,10 +47,23 @@ export interface RunSeedOptions extends Partial<KvWorkloadOptions> {
   readonly maxVoters?: number;
 }
 
+/**
+ * Every run verifies consistency periodically: the leader proposes a
+ * verification marker every this many commands (cluster.node.verifyEveryEntries
+ * replaces it; 0 turns it off), and any divergence fails the seed.
+ */
+export const SWEEP_VERIFY_EVERY = 8;
+
 /** Why a run failed. */
 export interface Violation {
-  /** safety: check() failed; linearizability: the client history has no linearization; liveness: no progress once healed; error: something threw. */
-  readonly kind: 'safety' | 'linearizability' | 'liveness' | 'error';
+  /**
+   * safety: check() failed; linearizability: the client history has no
+   * linearization; liveness: no progress once healed; divergence: replicas'
+   * state digests differ at a verification marker; error: something threw.
+   * (A divergence found during the run is a safety violation, 'node health':
+   * the replica logs it as an error.)
+   */
+  readonly kind: 'safety' | 'linearizability' | 'liveness' | 'divergence' | 'error';
   /** For kind 'safety': the property violated. */
   readonly property?: SafetyProperty;
   readonly message: string;
@@ -75,6 +89,11 @@ export interface SeedResult {
     readonly forcedInstalls: number;
     /** Snapshot chunks sent. */
     readonly snapshotChunks: number;
+    /**
+     * Verification reports the members compared with their own digest
+     * (counted on the incarnations running at the end, the final check's included).
+     */
+    readonly verifications: number;
     /** 'unknown' when its time budget ran out (not a violation). */
     readonly linearizability: 'ok' | 'failed' | 'unknown' | 'skipped';
   };
@@ -95,9 +114,13 @@ function violationOf(err: unknown): Violation {
  * followers left behind a compacted log to return over lossy links), with
  * a per-seed setup (snapshots every few entries, slow storage, reads through
  * the log, ReadIndex or the lease) while clients run a key-value load.
+ * Verification markers every SWEEP_VERIFY_EVERY commands compare the
+ * replicas' state digests all along (a divergence is logged as an error,
+ * which check() reports).
  * check() runs after every step; at the end the faults are healed, a read
- * must complete (liveness), every member must catch up with the leader, and
- * the client history, reads included, must be linearizable (kvModel).
+ * must complete (liveness), every member must catch up with the leader and
+ * then hold the leader's state (a final verification), and the client
+ * history, reads included, must be linearizable (kvModel).
  * @returns the verdict; never throws for a failure of the system under test
  */
 export async function runSeed(seed: number, options: RunSeedOptions = {}): Promise<SeedResult> {
@@ -118,6 +141,7 @@ export async function runSeed(seed: number, options: RunSeedOptions = {}): Promi
   const stats: WorkloadStats = { invoked: 0, completed: 0, unknown: 0 };
   let violation: Violation | undefined;
   let linearizability: SeedResult['stats']['linearizability'] = 'skipped';
+  let verifications = 0;
   const c = await SimCluster.create({
     ...fixed,
     nodes,
@@ -125,7 +149,7 @@ export async function runSeed(seed: number, options: RunSeedOptions = {}): Promi
     snapshotEvery: setup.snapshotEvery,
     snapshotTrailing: setup.snapshotTrailing,
     storageLatencyMs: setup.storageLatencyMs,
-    node: { ...fixed.node, leaseReads: setup.leaseReads },
+    node: { verifyEveryEntries: SWEEP_VERIFY_EVERY, ...fixed.node, leaseReads: setup.leaseReads },
   });
   const faults = new FaultScheduler(c, rng, events, options.maxVoters ?? nodes + 2, setup);
   let stopping = false;
@@ -157,6 +181,8 @@ export async function runSeed(seed: number, options: RunSeedOptions = {}): Promi
     c.check();
     if (!violation) violation = await checkLiveness(c, history, options.livenessTimeoutMs ?? 5000);
     if (!violation) violation = await checkCatchUp(c, options.livenessTimeoutMs ?? 5000);
+    if (!violation) violation = await checkSameState(c, options.livenessTimeoutMs ?? 5000);
+    verifications = c.runningIds().reduce((n, id) => n + c.status(id).verification.compared, 0);
     c.check();
     if (!violation) {
       const result = checkLinearizability(history.history(), kvModel, {
@@ -187,6 +213,7 @@ export async function runSeed(seed: number, options: RunSeedOptions = {}): Promi
       leaders: c.leaderHistory().size,
       forcedInstalls: faults.forcedInstalls,
       snapshotChunks: c.networkStats().byType['snapshot-chunk'].count,
+      verifications,
       linearizability,
     },
   };
@@ -231,6 +258,31 @@ async function checkCatchUp(c: SimCluster, timeoutMs: number): Promise<Violation
   return {
     kind: 'liveness',
     message: `members stayed behind the leader's commit index ${target} for ${timeoutMs} ms after healing: ${where}`,
+  };
+}
+
+/**
+ * Once caught up, every member must hold the same state: a final
+ * verification, whose marker every member digests and compares with the
+ * leader's, must find no member diverged, none behind, and every digest equal.
+ */
+async function checkSameState(c: SimCluster, timeoutMs: number): Promise<Violation | undefined> {
+  let v: ClusterVerification;
+  try {
+    v = await c.verify({ timeoutMs });
+  } catch (err) {
+    const why = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    const kind = err instanceof DivergedError ? 'divergence' : 'liveness';
+    return { kind, message: `the final verification failed: ${why}` };
+  }
+  const differing = Object.entries(v.digests).filter(([, d]) => d !== v.digest);
+  if (v.diverged.length === 0 && v.behind.length === 0 && differing.length === 0) return undefined;
+  const where = differing.map(([id, d]) => `${id} ${d ?? 'unknown'}`).join(', ');
+  return {
+    kind: 'divergence',
+    message:
+      `at verification marker ${v.index} the leader ${v.leader} digested ${v.digest}; ` +
+      `diverged: [${v.diverged.join(', ')}], behind: [${v.behind.join(', ')}], others: ${where || 'none'}`,
   };
 }
 
