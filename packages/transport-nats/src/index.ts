@@ -20,8 +20,27 @@ export {
   REPLICA_SERVICE_VERSION,
   REPLICA_ENDPOINTS,
 } from './service';
+export { serveAdmin } from './admin-server';
+export { AdminClient } from './admin-client';
+export { ADMIN_OPERATIONS, MAX_ADMIN_TIMEOUT_MS } from './admin-wire';
+export {
+  AdminError,
+  AdminPermissionError,
+  AdminUnavailableError,
+  AdminTimeoutError,
+  AdminRefusedError,
+  AdminRequestError,
+  RemoteAdminError,
+} from './admin-errors';
 export { connectNats, DEFAULT_CONNECTION_OPTIONS } from './connection';
-export { groupSubjects, checkToken, committedStreamName, SUBJECT_ROOT, CLIENT_QUEUE } from './subjects';
+export {
+  groupSubjects,
+  checkToken,
+  committedStreamName,
+  SUBJECT_ROOT,
+  CLIENT_QUEUE,
+  ADMIN_QUEUE,
+} from './subjects';
 export { FrameCodec, PROTOCOL_VERSION, MAC_BYTES } from './frame';
 export { DROP_REASONS } from './drops';
 export {
@@ -63,6 +82,23 @@ export type {
   StatusSource,
   DiscoveredReplica,
 } from './service';
+export type {
+  AdminServerOptions,
+  AdminServer,
+  AdminNode,
+  MembershipOutcome,
+  TransferOutcome,
+} from './admin-server';
+export type {
+  AdminClientOptions,
+  AdminCallOptions,
+  GroupStatus,
+  ReplicaReport,
+  SnapshotOutcome,
+} from './admin-client';
+export type { ReplicaStatus, AdminMembers, FollowerLag, ReplicaDrops } from './admin-status';
+export type { VerifyReport, DigestAnswer } from './admin-verify';
+export type { AdminOperation, AdminRequests } from './admin-wire';
 export type {
   NatsConnection,
   NodeConnectionOptions,

@@ -13,6 +13,11 @@ import { SubjectTokenError } from './errors';
  *   raftline.<cluster>.<group>.leader          replicas' role-change notices (who leads, in which term)
  *   raftline.<cluster>.<group>.committed       the committed commands, as mirrored into JetStream
  *   raftline.<cluster>.<group>.srv.<node>.<endpoint>   a replica's NATS service endpoints (status, stats)
+ *   raftline.<cluster>.<group>.admin.<operation>         admin requests, any replica (queue group)
+ *   raftline.<cluster>.<group>.admin.<node>.<operation>  admin requests for one replica
+ *
+ * Admin subjects have their own token (`admin`), so NATS permissions can let
+ * a user send client requests but no admin request (see the README).
  *
  * The JetStream stream that holds a group's committed commands is named
  * `raftline_<cluster>_<group>` (committedStreamName).
@@ -21,6 +26,9 @@ export const SUBJECT_ROOT = 'raftline';
 
 /** The queue group replicas join on the group's client subject, so each request reaches one replica. */
 export const CLIENT_QUEUE = 'raftline-replicas';
+
+/** The queue group replicas join on the group's any-replica admin subjects. */
+export const ADMIN_QUEUE = 'raftline-admin';
 
 /**
  * Checks that value can stand as one subject token.
@@ -71,6 +79,16 @@ export interface GroupSubjects {
    * @throws SubjectTokenError when node or endpoint is not a valid token
    */
   service(node: NodeId, endpoint: string): string;
+  /**
+   * Where an admin request that any replica may answer is sent (queue group ADMIN_QUEUE).
+   * @throws SubjectTokenError when operation is not a valid token
+   */
+  adminAny(operation: string): string;
+  /**
+   * Where an admin request for one replica is sent.
+   * @throws SubjectTokenError when node or operation is not a valid token
+   */
+  admin(node: NodeId, operation: string): string;
 }
 
 /**
@@ -92,6 +110,9 @@ export function groupSubjects(cluster: string, group: string): GroupSubjects {
     committed: `${base}.committed`,
     service: (node, endpoint) =>
       `${base}.srv.${checkToken('node id', node)}.${checkToken('endpoint', endpoint)}`,
+    adminAny: (operation) => `${base}.admin.${checkToken('operation', operation)}`,
+    admin: (node, operation) =>
+      `${base}.admin.${checkToken('node id', node)}.${checkToken('operation', operation)}`,
   };
 }
 
