@@ -72,7 +72,6 @@ describe('admin API - operations during client load', () => {
       for (const key of result.refused) expect(r.applier.counts.get(key)).toBeUndefined();
       expect(new Set(r.applier.applied).size).toBe(r.applier.applied.length);
     }
-    // eslint-disable-next-line no-console
     console.log(
       `admin under load: ${result.acked.length} acknowledged, ${result.unknown.length} unknown, ${result.refused.length} refused`,
     );
