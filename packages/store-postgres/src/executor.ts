@@ -1,5 +1,5 @@
 import type { PGlite } from '@electric-sql/pglite';
-import type { Pool, PoolClient } from 'pg';
+import { Client, type Pool, type PoolClient } from 'pg';
 
 /**
  * The one seam between the stores and a database engine. Every statement the
@@ -33,7 +33,25 @@ export interface SqlExecutor extends SqlSession {
    * its own transactions (used for migrations under an advisory lock).
    */
   exclusive<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
+  /**
+   * Opens a connection of its own, outside any pool, where a node's advisory
+   * lock lives while its stores are open (node-lock.ts). Absent for an engine
+   * that is one session (PGlite): a node lock there is held in this process.
+   */
+  dedicatedSession?(): Promise<DedicatedSession>;
   /** Releases what this executor owns (a pool it created, a PGlite it opened). */
+  close(): Promise<void>;
+}
+
+/** A connection of its own (see SqlExecutor.dedicatedSession). */
+export interface DedicatedSession extends SqlSession {
+  /**
+   * Resolves with the connection's error once it is lost (the server ended
+   * the session, the socket broke): every session-level lock is gone with it.
+   * Never resolves when close() ended it.
+   */
+  readonly lost: Promise<Error>;
+  /** Ends the connection, and with it the session's locks. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -88,6 +106,7 @@ export function pgExecutor(pool: Pool, owned: boolean): SqlExecutor {
     engine: 'postgres',
     query: async <R>(sql: string, params?: readonly unknown[]) =>
       fromPg<R>(await pool.query(sql, params as unknown[] | undefined)),
+    dedicatedSession: () => dedicatedClient(pool),
     transaction: (fn) =>
       withClient(async (client) => {
         await client.query('BEGIN');
@@ -109,6 +128,52 @@ export function pgExecutor(pool: Pool, owned: boolean): SqlExecutor {
 }
 
 /**
+ * Opens a client with the pool's connection settings, outside the pool, so a
+ * lock held on it never takes one of the pool's connections. pg-pool keeps the
+ * password as a non-enumerable property: it is copied explicitly.
+ */
+async function dedicatedClient(pool: Pool): Promise<DedicatedSession> {
+  const client = new Client({ ...pool.options, password: pool.options.password, keepAlive: true });
+  let closing = false;
+  let markLost: (err: Error) => void = ignore;
+  const lost = new Promise<Error>((resolve) => (markLost = resolve));
+  const onLost = (err: Error): void => {
+    if (!closing) markLost(err);
+  };
+  client.on('error', onLost);
+  client.on('end', () => onLost(new Error('the connection ended')));
+  try {
+    await client.connect();
+  } catch (err) {
+    closing = true;
+    await client.end().catch(ignore);
+    throw err;
+  }
+  return {
+    lost,
+    query: async <R>(sql: string, params?: readonly unknown[]) =>
+      fromPg<R>(await client.query(sql, params as unknown[] | undefined)),
+    close: async () => {
+      if (closing) return;
+      closing = true;
+      await client.end().catch(ignore);
+    },
+  };
+}
+
+/** The database of each single-session executor: executors over one PGlite share one. */
+const databases = new WeakMap<SqlExecutor, object>();
+
+/**
+ * What identifies the database an executor runs on within this process:
+ * executors over one PGlite instance return the same object; any other
+ * executor returns itself.
+ */
+export function databaseOf(executor: SqlExecutor): object {
+  return databases.get(executor) ?? executor;
+}
+
+/**
  * An executor over an engine that is one session (PGlite, directly or in a
  * worker): the mutex makes a transaction or an exclusive session run alone,
  * and transactions are plain BEGIN / COMMIT / ROLLBACK statements.
@@ -118,7 +183,7 @@ export function singleSessionExecutor(
   mutex: Mutex,
   close: () => Promise<void>,
 ): SqlExecutor {
-  return {
+  const executor: SqlExecutor = {
     engine: 'pglite',
     query: (sql, params) => mutex.run(() => session.query(sql, params)),
     transaction: (fn) =>
@@ -136,6 +201,8 @@ export function singleSessionExecutor(
     exclusive: (fn) => mutex.run(() => fn(session)),
     close: () => mutex.run(close),
   };
+  databases.set(executor, mutex);
+  return executor;
 }
 
 /** One mutex per PGlite instance, shared by every executor over it. */

@@ -1,9 +1,10 @@
 import { ConfigError, silentLogger, unknownKeyProblems, type KnownKeys, type Logger } from '@raftline/core';
 import { Pool } from 'pg';
-import { StoreUnavailableError } from './errors';
-import { embeddedExecutor } from './embedded';
+import { embeddedExecutor } from './data-dir-lock';
+import { DataDirInUseError, NodeAlreadyRunningError, StoreUnavailableError } from './errors';
 import { pgExecutor, type SqlExecutor } from './executor';
 import { PostgresLogStore } from './log-store';
+import { NodeLock } from './node-lock';
 import { migrate } from './schema/migrate';
 import { PostgresSnapshotStore } from './snapshot-store';
 import { Statements } from './sql';
@@ -109,12 +110,17 @@ export function storeOptionProblems(options: PostgresStoresOptions): string[] {
 
 /**
  * Opens the LogStore, StableStore and SnapshotStore of one node: connects,
- * runs the migrations (idempotent, serialized by an advisory lock), removes
- * snapshot writes a crash left open, and loads the log's bounds.
+ * runs the migrations (idempotent, serialized by an advisory lock), takes the
+ * node's lock (one process at a time per schema, group and node; held until
+ * close(), see node-lock.ts), removes snapshot writes a crash left open, and
+ * loads the log's bounds.
  *
  * Returns the stores once they are usable.
- * Throws ConfigError for invalid options (the message names every field) and
- * StoreUnavailableError when the database cannot be reached or migrated.
+ * Throws ConfigError for invalid options (the message names every field),
+ * NodeAlreadyRunningError when another process (or another open of this one)
+ * has this node's stores open, DataDirInUseError when the embedded data
+ * directory is open in another process, and StoreUnavailableError when the
+ * database cannot be reached or migrated.
  */
 export async function createPostgresStores(options: PostgresStoresOptions): Promise<PostgresStores> {
   const problems = storeOptionProblems(options);
@@ -129,24 +135,25 @@ export async function createPostgresStores(options: PostgresStoresOptions): Prom
 
   const db = await openExecutor(options);
   const shared = options.executor !== undefined;
+  const owner = { groupId: options.groupId, nodeId: options.nodeId };
+  let lock: NodeLock;
   try {
     await migrate(db, schema);
     await warnIfNotDurable(db, options);
+    lock = await NodeLock.acquire(db, sql, owner);
   } catch (err) {
     if (!shared) await db.close().catch(() => undefined);
+    if (err instanceof NodeAlreadyRunningError) throw err;
     throw new StoreUnavailableError(`opening the stores in schema ${schema}`, { cause: err });
   }
 
   let open = 3;
   const release = async (): Promise<void> => {
-    if (--open === 0 && !shared) await db.close();
+    if (--open > 0) return;
+    await lock.release();
+    if (!shared) await db.close();
   };
-  const context: StoreContext = {
-    db,
-    sql,
-    owner: { groupId: options.groupId, nodeId: options.nodeId },
-    release,
-  };
+  const context: StoreContext = { db, sql, owner, lock, release };
   const logStore = new PostgresLogStore(context, options.tailCapacity ?? 4096);
   const stableStore = new PostgresStableStore(context);
   const snapshotStore = new PostgresSnapshotStore(context);
@@ -171,6 +178,7 @@ async function openExecutor(options: PostgresStoresOptions): Promise<SqlExecutor
     try {
       return await embeddedExecutor(dataDir);
     } catch (err) {
+      if (err instanceof DataDirInUseError) throw err;
       throw new StoreUnavailableError(`opening PGlite at ${dataDir ?? 'memory'}`, { cause: err });
     }
   }

@@ -12,7 +12,14 @@ export { PostgresStableStore } from './stable-store';
 export { PostgresSnapshotStore } from './snapshot-store';
 
 // errors
-export { StoreUnavailableError, StoreClosedError } from './errors';
+export {
+  StoreUnavailableError,
+  StoreClosedError,
+  NodeAlreadyRunningError,
+  NodeLockLostError,
+  DataDirInUseError,
+} from './errors';
+export type { LockHolder } from './errors';
 
 // schema
 export { migrate, MIGRATIONS_TABLE } from './schema/migrate';
@@ -23,10 +30,11 @@ export {
   HardStateRow,
   SnapshotRow,
   SnapshotChunkRow,
+  NodeLockRow,
 } from './schema/entities';
 export { storeMigrations } from './schema/migrations';
 
 // executors
 export { pgExecutor, pgliteExecutor } from './executor';
-export { embeddedExecutor } from './embedded';
-export type { SqlExecutor, SqlSession, SqlResult } from './executor';
+export { embeddedExecutor, DATA_DIR_LOCK_FILE } from './data-dir-lock';
+export type { SqlExecutor, SqlSession, SqlResult, DedicatedSession } from './executor';

@@ -46,6 +46,7 @@ export class Statements {
   readonly hardState: string;
   readonly snapshot: string;
   readonly snapshotChunk: string;
+  readonly nodeLock: string;
   /** INSERT texts by row count; Raft's batch sizes repeat, so a few cover most appends. */
   private readonly inserts = new Map<number, string>();
 
@@ -56,6 +57,7 @@ export class Statements {
     this.hardState = `${s}.hard_state`;
     this.snapshot = `${s}.snapshot`;
     this.snapshotChunk = `${s}.snapshot_chunk`;
+    this.nodeLock = `${s}.node_lock`;
   }
 
   /** first (null: never compacted) and last (null: no entries). */
@@ -162,6 +164,23 @@ export class Statements {
       `SELECT id, snapshot_index, term, size, voters, chunk_count FROM ${this.snapshot} ` +
       `WHERE group_id = $1 AND node_id = $2 AND committed ORDER BY id DESC LIMIT 1`
     );
+  }
+
+  /**
+   * Records a new holder ($3) of the node's lock and returns its epoch: one
+   * more than the last holder's. Run only while holding the advisory lock.
+   */
+  get claimNodeLock(): string {
+    return (
+      `INSERT INTO ${this.nodeLock} AS l (group_id, node_id, epoch, holder, acquired_at) ` +
+      `VALUES ($1, $2, 1, $3, now()) ON CONFLICT (group_id, node_id) DO UPDATE ` +
+      `SET epoch = l.epoch + 1, holder = EXCLUDED.holder, acquired_at = EXCLUDED.acquired_at RETURNING epoch`
+    );
+  }
+
+  /** The node's last lock holder: epoch, holder, acquired_at. */
+  get readNodeLock(): string {
+    return `SELECT epoch, holder, acquired_at FROM ${this.nodeLock} WHERE group_id = $1 AND node_id = $2`;
   }
 
   /** Chunks $2 ≤ chunk_no < $3 of snapshot $1, in order. */

@@ -105,7 +105,7 @@ describe('PostgresLogStore', () => {
     await open.write(Uint8Array.of(9));
     const other = await pg.open('sweep-other');
     const othersWriter = await other.snapshotStore.create({ index: 1, term: 1, size: 0, voters: [] });
-    await pg.open('sweep');
+    const reopened = await pg.open('sweep');
     const rows = await pg
       .admin()
       .query(
@@ -115,7 +115,7 @@ describe('PostgresLogStore', () => {
       { node_id: 'sweep', snapshot_index: '4', committed: true },
       { node_id: 'sweep-other', snapshot_index: '1', committed: false },
     ]);
-    expect(await readAll(first.snapshotStore)).toEqual([Uint8Array.of(4)]);
+    expect(await readAll(reopened.snapshotStore)).toEqual([Uint8Array.of(4)]);
     await othersWriter.abort();
   });
 

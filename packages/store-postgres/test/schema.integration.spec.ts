@@ -7,6 +7,9 @@ import { PG_URL, pgliteFixture, postgresFixture, uniqueName } from './support/da
 // start, are idempotent, survive concurrent starts, and create exactly what the
 // entities describe.
 
+/** Every migration, in the order they apply. */
+const MIGRATIONS = ['StoreSchema1763800000000', 'NodeLock1763900000000'];
+
 /** The statements TypeORM would run to make the schema match the entities (none when they agree). */
 async function drift(executor: SqlExecutor, schema: string): Promise<string[]> {
   return executor.exclusive(async (session) => {
@@ -26,10 +29,10 @@ describe('schema - PostgreSQL', () => {
 
   it('migrate applies the migration once; running it again does nothing', async () => {
     const executor = pgExecutor(pg.admin(), false);
-    expect(await migrate(executor, pg.schema)).toEqual(['StoreSchema1763800000000']);
+    expect(await migrate(executor, pg.schema)).toEqual(MIGRATIONS);
     expect(await migrate(executor, pg.schema)).toEqual([]);
     const rows = await pg.admin().query(`SELECT name FROM "${pg.schema}"."${MIGRATIONS_TABLE}"`);
-    expect(rows.rows).toEqual([{ name: 'StoreSchema1763800000000' }]);
+    expect(rows.rows).toEqual(MIGRATIONS.map((name) => ({ name })));
   });
 
   it('processes starting at once take turns: one applies, the others find nothing to do', async () => {
@@ -37,7 +40,7 @@ describe('schema - PostgreSQL', () => {
     const pools = Array.from({ length: 4 }, () => new Pool({ connectionString: PG_URL, max: 1 }));
     try {
       const applied = await Promise.all(pools.map((p) => migrate(pgExecutor(p, false), schema)));
-      expect(applied.flat()).toEqual(['StoreSchema1763800000000']);
+      expect(applied.flat()).toEqual(MIGRATIONS);
     } finally {
       await pools[0]?.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       await Promise.all(pools.map((p) => p.end()));

@@ -122,5 +122,37 @@ export class SnapshotChunkRow {
   snapshot?: SnapshotRow;
 }
 
+/**
+ * Who has a node's stores open (node-lock.ts). The row is written only under
+ * the node's advisory lock; `epoch` grows by one each time a process takes the
+ * lock, so a holder that lost its lock connection can tell, on taking it
+ * back, whether anyone else held it meanwhile.
+ */
+@Entity({ name: 'node_lock' })
+export class NodeLockRow {
+  @PrimaryColumn({ name: 'group_id', type: 'text', primaryKeyConstraintName: 'node_lock_pkey' })
+  groupId!: string;
+
+  @PrimaryColumn({ name: 'node_id', type: 'text', primaryKeyConstraintName: 'node_lock_pkey' })
+  nodeId!: string;
+
+  @Column({ name: 'epoch', type: 'bigint' })
+  epoch!: string;
+
+  /** `pid <pid> on <host>`, for the error a second process gets. */
+  @Column({ name: 'holder', type: 'text' })
+  holder!: string;
+
+  @Column({ name: 'acquired_at', type: 'timestamptz' })
+  acquiredAt!: Date;
+}
+
 /** Every entity of the store, for a DataSource. */
-export const storeEntities = [LogEntryRow, LogBoundsRow, HardStateRow, SnapshotRow, SnapshotChunkRow];
+export const storeEntities = [
+  LogEntryRow,
+  LogBoundsRow,
+  HardStateRow,
+  SnapshotRow,
+  SnapshotChunkRow,
+  NodeLockRow,
+];

@@ -57,5 +57,23 @@ export class StoreSchema1763800000000 implements MigrationInterface {
   }
 }
 
+/** Adds node_lock (see entities.ts and node-lock.ts); IF NOT EXISTS, like the first migration. */
+export class NodeLock1763900000000 implements MigrationInterface {
+  readonly name = 'NodeLock1763900000000';
+
+  async up(runner: QueryRunner): Promise<void> {
+    const s = schemaOf(runner);
+    await runner.query(
+      `CREATE TABLE IF NOT EXISTS ${s}.node_lock (group_id text NOT NULL, node_id text NOT NULL, ` +
+        `epoch bigint NOT NULL, holder text NOT NULL, acquired_at timestamptz NOT NULL, ` +
+        `CONSTRAINT node_lock_pkey PRIMARY KEY (group_id, node_id))`,
+    );
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query(`DROP TABLE IF EXISTS ${schemaOf(runner)}.node_lock`);
+  }
+}
+
 /** Every migration of the store, oldest first. */
-export const storeMigrations = [StoreSchema1763800000000];
+export const storeMigrations = [StoreSchema1763800000000, NodeLock1763900000000];

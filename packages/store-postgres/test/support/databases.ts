@@ -30,14 +30,41 @@ export interface Fixture {
   source(): Source;
 }
 
+type Open = (owner: string, extra?: Partial<PostgresStoresOptions>) => Promise<PostgresStores>;
+
+/**
+ * One holder per node, as in production (a second open of a node is
+ * refused): opening an owner again first closes its previous stores, as a
+ * restarted process finds its old one gone. closeAll() closes what is left.
+ */
+function oneHolderPerOwner(open: Open): { open: Open; closeAll(): Promise<void> } {
+  const held = new Map<string, PostgresStores>();
+  return {
+    open: async (owner, extra) => {
+      await held.get(owner)?.close();
+      const stores = await open(owner, extra);
+      held.set(owner, stores);
+      return stores;
+    },
+    closeAll: async () => {
+      await Promise.all([...held.values()].map((s) => s.close()));
+      held.clear();
+    },
+  };
+}
+
 /** Registers hooks that give the spec file its own schema on the shared server, dropped afterwards. */
 export function postgresFixture(): Fixture & { admin(): Pool } {
   const schema = uniqueName('rl_test');
   let pool: Pool | undefined;
+  const holders = oneHolderPerOwner((owner, extra) =>
+    createPostgresStores({ groupId: 'g', nodeId: owner, schema, pool: admin(), ...extra }),
+  );
   beforeAll(() => {
     pool = new Pool({ connectionString: PG_URL, max: 4, application_name: `${schema}_admin` });
   });
   afterAll(async () => {
+    await holders.closeAll();
     await pool?.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     await pool?.end();
   });
@@ -49,8 +76,7 @@ export function postgresFixture(): Fixture & { admin(): Pool } {
     schema,
     admin,
     source: () => ({ pool: admin() }),
-    open: (owner, extra) =>
-      createPostgresStores({ groupId: 'g', nodeId: owner, schema, pool: admin(), ...extra }),
+    open: holders.open,
   };
 }
 
@@ -59,11 +85,15 @@ export function pgliteFixture(): Fixture & { db(): SqlExecutor } {
   const schema = 'raftline';
   let dataDir: string | undefined;
   let executor: SqlExecutor | undefined;
+  const holders = oneHolderPerOwner((owner, extra) =>
+    createPostgresStores({ groupId: 'g', nodeId: owner, schema, executor: db(), ...extra }),
+  );
   beforeAll(async () => {
     dataDir = mkdtempSync(path.join(tmpdir(), 'raftline-pglite-'));
     executor = await embeddedExecutor(dataDir);
   }, 60_000);
   afterAll(async () => {
+    await holders.closeAll();
     await executor?.close();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
@@ -75,7 +105,6 @@ export function pgliteFixture(): Fixture & { db(): SqlExecutor } {
     schema,
     db,
     source: () => ({ executor: db() }),
-    open: (owner, extra) =>
-      createPostgresStores({ groupId: 'g', nodeId: owner, schema, executor: db(), ...extra }),
+    open: holders.open,
   };
 }
