@@ -1,0 +1,83 @@
+// @raftline/coordinator: who decides. Coordinator leases with epochs and
+// fencing, selection policies, checkpoints and human override.
+
+// the state machine
+export { Coordinator, MAX_PAGE } from './coordinator';
+export { DEFAULT_COORDINATOR_OPTIONS, DEFAULT_LEASE_MS, resolveCoordinatorOptions } from './options';
+export { MAX_DEPTH } from './registry-ops';
+export { POLICIES, END_REASONS } from './types';
+export { REFUSALS } from './results';
+export { select, fnv1a } from './selection';
+export type { CoordinatorOptions } from './options';
+export type { Applicant, SelectionInput } from './selection';
+
+// argument schemas (Standard Schema, checked before replication)
+export {
+  ID_PATTERN,
+  MAX_CAPABILITIES,
+  idSchema,
+  epochSchema,
+  taskOptionsSchema,
+  candidateInfoSchema,
+  progressSchema,
+  checkpointSchema,
+  writeSchema,
+} from './schemas';
+
+// errors
+export {
+  CoordinatorRefusedError,
+  UnknownTaskError,
+  UnknownCandidateError,
+  TaskExistsError,
+  TaskNotEmptyError,
+  IneligibleCandidateError,
+  StaleEpochError,
+  LeaseExpiredError,
+  NotCoordinatorError,
+  TaskPausedError,
+  AwaitingApprovalError,
+  NotAwaitingApprovalError,
+  VersionMismatchError,
+  LimitExceededError,
+  refusalError,
+  isRefusal,
+  unwrap,
+} from './errors';
+
+export type {
+  ActResult,
+  CampaignResult,
+  CheckpointResult,
+  Refusal,
+  RefusalName,
+  RegisterResult,
+  RemoveResult,
+  RenewResult,
+  ResignResult,
+  TaskResult,
+  TickResult,
+  UnregisterResult,
+  WithdrawResult,
+} from './results';
+export type {
+  Budget,
+  CandidateInfo,
+  CandidateView,
+  Checkpoint,
+  CheckpointInput,
+  CheckpointMeta,
+  EndReason,
+  FenceAnswer,
+  HistoryPage,
+  Lease,
+  Policy,
+  Progress,
+  ResolvedTaskOptions,
+  ResourceView,
+  ResourceWrite,
+  TaskEvent,
+  TaskOptions,
+  TaskStatus,
+  TaskView,
+} from './types';
