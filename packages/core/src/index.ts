@@ -115,7 +115,8 @@ export { buildDispatchTable } from './state-machine/dispatch';
 export { isStandardSchema } from './state-machine/args';
 export { ReplicatedStateMachine } from './state-machine/machine';
 export { MachineHost, DEFAULT_MACHINE_HOST_OPTIONS } from './state-machine/host';
-export { REGISTER_SESSION, FRAMEWORK_COMMAND_PREFIX, isRegisteredSessionId } from './state-machine/sessions';
+export { REGISTER_SESSION, isRegisteredSessionId } from './state-machine/sessions';
+export { FRAMEWORK_COMMAND_PREFIX } from './node/command';
 export { commandProxy, queryProxy } from './state-machine/proxy';
 export type { DispatchTable } from './state-machine/dispatch';
 export type {

@@ -13,6 +13,12 @@ export interface ClientSession {
   readonly ackedBelow?: number;
 }
 
+/**
+ * Names of the framework's own commands (session registration) start with
+ * this; no @Command may use it, and the committed stream never yields them.
+ */
+export const FRAMEWORK_COMMAND_PREFIX = '$raftline.';
+
 /** A command as a client submits it: a handler name and its arguments. */
 export interface CommandRequest {
   readonly name: string;

@@ -2,7 +2,7 @@ import { pack, unpack } from '../codec';
 import { CompactedError, ConfigError, DecodeError, OutcomeUnavailableError } from '../errors';
 import type { Entry } from '../protocol/types';
 import type { ApplyResult } from './applier';
-import { decodeCommand, type CommandEnvelope } from './command';
+import { FRAMEWORK_COMMAND_PREFIX, decodeCommand, type CommandEnvelope } from './command';
 import type { OutcomeMarks } from './snapshots';
 
 /** An error as the committed stream reports it: the name and message of the error the command failed with. */
@@ -94,6 +94,9 @@ type Mark = Exclude<CommandOutcome, { kind: 'applied' }>;
 const MARKS_VERSION = 1;
 /** A mark in a snapshot: [index, 'f', name, message] or [index, 'd', of]. */
 type MarkRow = [number, 'f', string, string] | [number, 'd', number];
+
+/** The framework's own commands (session registration) are not the user's: the stream never yields them. */
+const isFramework = (command: CommandEnvelope): boolean => command.name.startsWith(FRAMEWORK_COMMAND_PREFIX);
 
 const READ_BATCH = 256;
 
@@ -240,7 +243,11 @@ export class CommittedFeed {
     if (e.type !== 'normal') return undefined;
     const { index, term } = e;
     const cached = this.recent.get(index);
-    if (cached) return { index, term, command: cached.command, outcome: cached.outcome };
+    if (cached) {
+      return isFramework(cached.command)
+        ? undefined
+        : { index, term, command: cached.command, outcome: cached.outcome };
+    }
     let command: CommandEnvelope;
     try {
       command = decodeCommand(e.data);
@@ -248,6 +255,7 @@ export class CommittedFeed {
       if (err instanceof DecodeError) return undefined; // it failed to apply too; nothing to stream
       throw err;
     }
+    if (isFramework(command)) return undefined;
     const mark = this.marks.get(index);
     if (mark) return { index, term, command, outcome: mark };
     if (index < this.knownFrom) throw new OutcomeUnavailableError(index, this.knownFrom);

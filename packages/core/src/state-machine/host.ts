@@ -10,18 +10,17 @@ import {
 } from '../errors';
 import { unknownKeyProblems } from '../known-keys';
 import type { ApplyContext, ApplyResult, Applier } from '../node/applier';
-import type { ClientSession, CommandEnvelope, CommandRequest } from '../node/command';
+import {
+  FRAMEWORK_COMMAND_PREFIX,
+  type ClientSession,
+  type CommandEnvelope,
+  type CommandRequest,
+} from '../node/command';
 import type { NodeId, Role } from '../protocol/types';
 import { argsProblem, schemasOf } from './args';
 import { buildDispatchTable, type DispatchTable } from './dispatch';
 import { withContext, type ReplicatedStateMachine } from './machine';
-import {
-  FRAMEWORK_COMMAND_PREFIX,
-  REGISTER_SESSION,
-  SessionTable,
-  encodeResult,
-  registrationNonce,
-} from './sessions';
+import { REGISTER_SESSION, SessionTable, encodeResult, registrationNonce } from './sessions';
 import { canonicalDigest } from './digest';
 import { decodeTree, encodeTree } from './tree';
 

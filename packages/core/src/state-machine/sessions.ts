@@ -12,6 +12,7 @@
 import { CommandFailedError, DecodeError, UnknownCommandError } from '../errors';
 import type { ApplyResult } from '../node/applier';
 import { pack, unpack } from '../codec';
+import { FRAMEWORK_COMMAND_PREFIX } from '../node/command';
 import { decodeTree, encodeTree } from './tree';
 
 /** One client's session. */
@@ -37,9 +38,6 @@ type ResultRow = [seq: number, result: Uint8Array, index: number];
 /** A session as it sits in a snapshot. */
 type SessionRow = [clientId: string, lastSeen: number, ackedBelow: number, results: ResultRow[]];
 
-/** Names of the framework's own commands start with this; no @Command may use it. */
-export const FRAMEWORK_COMMAND_PREFIX = '$raftline.';
-
 /**
  * The framework's command that registers a client session (Raft thesis
  * §6.3, RegisterClient): `{ name: REGISTER_SESSION, args: [nonce] }`, with no
@@ -55,7 +53,7 @@ export const FRAMEWORK_COMMAND_PREFIX = '$raftline.';
  * behaviour: their seq 1 opens a session (and so applies again if retried
  * after that session expired).
  */
-export const REGISTER_SESSION = '$raftline.register';
+export const REGISTER_SESSION = `${FRAMEWORK_COMMAND_PREFIX}register`;
 
 const NONCE = /^[A-Za-z0-9_-]{1,64}$/;
 

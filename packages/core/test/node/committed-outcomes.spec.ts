@@ -7,6 +7,7 @@ import {
   MemorySnapshotStore,
   MemoryStableStore,
   OutcomeUnavailableError,
+  REGISTER_SESSION,
   SessionExpiredError,
   pack,
   unpack,
@@ -206,6 +207,21 @@ describe('committed stream - every event carries its outcome', () => {
       const all = await take(node, 2, { outcomes: 'all' });
       expect(all.map((e) => e.index)).toEqual([2, 4]); // 1 is the no-op, 3 the membership change
       expect((await take(node, 2)).map((e) => e.index)).toEqual([2, 4]);
+    } finally {
+      await node.stop();
+    }
+  });
+
+  it("the framework's own commands (session registration) never appear, with any filter", async () => {
+    const { node } = solo(freshStores());
+    await node.start();
+    try {
+      await until(() => node.isLeader(), 'leadership');
+      const clientId = (await node.propose({ name: REGISTER_SESSION, args: ['nonce-1'] })) as string;
+      await node.propose({ name: 'incr', args: [1], session: { clientId, seq: 1 } });
+      expect(node.status().appliedIndex).toBe(3); // 1 the no-op, 2 the registration, 3 the command
+      expect((await take(node, 1, { outcomes: 'all' })).map((e) => e.index)).toEqual([3]);
+      expect((await take(node, 1)).map((e) => [e.index, e.command.name])).toEqual([[3, 'incr']]);
     } finally {
       await node.stop();
     }
