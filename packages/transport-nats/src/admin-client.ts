@@ -10,21 +10,20 @@ import {
   type NodeId,
   type VerifyResult,
 } from '@raftline/core';
-import { AdminPermissionError, AdminUnavailableError, RemoteAdminError } from './admin-errors';
+import { AdminUnavailableError } from './admin-errors';
+import { membersOf, summarizeGroup, type GroupStatus, type ReplicaReport } from './admin-group';
 import type { MembershipOutcome, TransferOutcome } from './admin-server';
-import type { AdminMembers, ReplicaStatus } from './admin-status';
+import type { ReplicaStatus } from './admin-status';
+import { verifyReport, type DigestAnswer, type VerifyReport } from './admin-verify';
 import {
-  decodeAdminReply,
-  encodeAdminRequest,
   MAX_ADMIN_TIMEOUT_MS,
+  requestAdmin,
   reviveAdminError,
+  type AdminAnswer,
   type AdminOperation,
-  type AdminReply,
 } from './admin-wire';
-import { isNoResponders } from './client';
 import type { NatsConnection } from './nats';
 import { checkToken, groupSubjects, type GroupSubjects } from './subjects';
-import { verifyReport, type DigestAnswer, type VerifyReport } from './admin-verify';
 
 /** How an AdminClient reaches a group. */
 export interface AdminClientOptions {
@@ -58,50 +57,12 @@ export interface AdminCallOptions {
   readonly timeoutMs?: number;
 }
 
-/** One replica, as status() found it. */
-export type ReplicaReport =
-  | {
-      readonly node: NodeId;
-      readonly reachable: true;
-      readonly status: ReplicaStatus;
-      /**
-       * How far it is behind the leader, from the leader's answer (0 on the
-       * leader; see FollowerLag); absent when no leader answered.
-       */
-      readonly lag?: { readonly entries: number; readonly ms: number; readonly msAtLeast?: true };
-    }
-  | {
-      readonly node: NodeId;
-      readonly reachable: false;
-      /** Why: it did not answer within requestTimeoutMs, nobody serves its admin subject, or its node is stopped. */
-      readonly reason: string;
-    };
-
-/** What status() reports about a group. */
-export interface GroupStatus {
-  readonly cluster: string;
-  readonly group: string;
-  /** The leader of the highest term a replica reports ('' when none is known). */
-  readonly leaderId: NodeId;
-  readonly term: number;
-  /** The leader's configuration, or (no leader answered) that of the replica in the highest term. */
-  readonly members: AdminMembers;
-  /** Every member and every replica that answered, sorted by id. */
-  readonly replicas: readonly ReplicaReport[];
-}
-
 /** A snapshot taken by snapshot(). */
 export interface SnapshotOutcome {
   readonly node: NodeId;
   /** The index of the replica's newest durable snapshot. */
   readonly index: number;
 }
-
-/** What an answer to one request was. */
-type Answer =
-  | { readonly kind: 'reply'; readonly reply: AdminReply }
-  /** No answer: `delivered` is false when nobody subscribes (nothing ran), true after a timeout (it may have run). */
-  | { readonly kind: 'none'; readonly reason: string; readonly delivered: boolean };
 
 /** Errors after which an idempotent operation is simply sent again, to the leader of the moment. */
 const RETRYABLE = [LeadershipLostError, LeadershipTransferError, NodeStoppedError, MembershipChangeError];
@@ -161,7 +122,13 @@ export class AdminClient {
       if (!asked.has(id)) asked.set(id, this.reportOf(id));
     };
     this.seeds.forEach(ask);
-    const first = await this.request(this.subjects.adminAny('status'), 'status', {}, this.requestTimeoutMs);
+    const first = await requestAdmin(
+      this.options.connection,
+      this.subjects.adminAny('status'),
+      'status',
+      {},
+      this.requestTimeoutMs,
+    );
     if (first.kind === 'reply' && first.reply.ok) {
       const s = first.reply.value as ReplicaStatus;
       [s.id, ...membersOf(s.members)].forEach(ask);
@@ -175,7 +142,11 @@ export class AdminClient {
         if (r.reachable) [r.status.leaderId, ...membersOf(r.status.members)].filter(Boolean).forEach(ask);
       }
     }
-    return this.summarize(await Promise.all(asked.values()));
+    const group = summarizeGroup(this.options.cluster, this.options.group, await Promise.all(asked.values()));
+    if (group.leaderId && group.replicas.some((r) => r.node === group.leaderId && r.reachable)) {
+      this.leaderHint = group.leaderId;
+    }
+    return group;
   }
 
   /**
@@ -184,7 +155,8 @@ export class AdminClient {
    * @throws NodeStoppedError when its node is stopped; AdminPermissionError
    */
   async replicaStatus(node: NodeId): Promise<ReplicaStatus> {
-    const answer = await this.request(
+    const answer = await requestAdmin(
+      this.options.connection,
       this.subjects.admin(node, 'status'),
       'status',
       {},
@@ -285,7 +257,13 @@ export class AdminClient {
       return { node, index: (value as { index: number }).index };
     }
     const subject = this.subjects.admin(checkToken('node', options.node), 'snapshot');
-    const answer = await this.request(subject, 'snapshot', { timeoutMs }, timeoutMs + this.requestTimeoutMs);
+    const answer = await requestAdmin(
+      this.options.connection,
+      subject,
+      'snapshot',
+      { timeoutMs },
+      timeoutMs + this.requestTimeoutMs,
+    );
     return {
       node: options.node,
       index: (this.valueOf('snapshot', answer, timeoutMs) as { index: number }).index,
@@ -311,7 +289,8 @@ export class AdminClient {
     const answers = await Promise.all(
       [...names].sort().map(async (node): Promise<DigestAnswer> => {
         const subject = this.subjects.admin(node, 'digest');
-        const answer = await this.request(
+        const answer = await requestAdmin(
+          this.options.connection,
           subject,
           'digest',
           { index: result.index, timeoutMs: wait },
@@ -342,42 +321,16 @@ export class AdminClient {
     return timeoutMs;
   }
 
-  /** Sends one request and says what came back. @throws AdminPermissionError, RemoteAdminError for an answer that is no admin reply */
-  private async request(subject: string, operation: string, body: object, waitMs: number): Promise<Answer> {
-    try {
-      const msg = await this.options.connection.request(subject, encodeAdminRequest(body), {
-        timeout: waitMs,
-      });
-      const reply = decodeAdminReply(msg.data);
-      if (!reply) {
-        const from = subject.split('.').slice(-2, -1)[0] ?? subject;
-        throw new RemoteAdminError(
-          operation,
-          from,
-          'DecodeError',
-          `the answer on ${subject} is not an admin reply`,
-        );
-      }
-      return { kind: 'reply', reply };
-    } catch (err) {
-      if (err instanceof RemoteAdminError) throw err;
-      if (isPermissionViolation(err)) throw new AdminPermissionError(operation, subject, { cause: err });
-      if (isNoResponders(err))
-        return { kind: 'none', reason: 'nobody serves its admin subject', delivered: false };
-      if (isTimeout(err)) return { kind: 'none', reason: `no answer within ${waitMs} ms`, delivered: true };
-      throw err; // the connection is closed or draining: not the group's doing
-    }
-  }
-
   /** The value of a direct request's answer. @throws the replica's error, or AdminUnavailableError */
-  private valueOf(operation: AdminOperation, answer: Answer, timeoutMs: number): unknown {
+  private valueOf(operation: AdminOperation, answer: AdminAnswer, timeoutMs: number): unknown {
     if (answer.kind === 'none') throw new AdminUnavailableError(operation, timeoutMs, 1, answer.delivered);
     if (!answer.reply.ok) throw reviveAdminError(operation, answer.reply.node, answer.reply.error);
     return answer.reply.value;
   }
 
   private reportOf = async (node: NodeId): Promise<ReplicaReport> => {
-    const answer = await this.request(
+    const answer = await requestAdmin(
+      this.options.connection,
       this.subjects.admin(node, 'status'),
       'status',
       {},
@@ -391,41 +344,15 @@ export class AdminClient {
     return { node, reachable: true, status: answer.reply.value as ReplicaStatus };
   };
 
-  private summarize(reports: readonly ReplicaReport[]): GroupStatus {
-    const statuses = reports.flatMap((r) => (r.reachable ? [r.status] : []));
-    const newest = statuses.reduce<ReplicaStatus | undefined>(
-      (a, s) => (!a || s.term > a.term ? s : a),
-      undefined,
-    );
-    const leader = statuses
-      .filter((s) => s.role === 'leader')
-      .reduce<ReplicaStatus | undefined>((a, s) => (!a || s.term > a.term ? s : a), undefined);
-    const view = leader ?? newest;
-    const lagOf = (r: ReplicaReport): ReplicaReport => {
-      if (!r.reachable || !leader) return r;
-      if (r.node === leader.id) return { ...r, lag: { entries: 0, ms: 0 } };
-      const f = leader.followers?.[r.node];
-      return f
-        ? {
-            ...r,
-            lag: { entries: f.lagEntries, ms: f.lagMs, ...(f.lagMsAtLeast ? { msAtLeast: true } : {}) },
-          }
-        : r;
-    };
-    if (leader) this.leaderHint = leader.id;
-    return {
-      cluster: this.options.cluster,
-      group: this.options.group,
-      leaderId: leader?.id ?? newest?.leaderId ?? '',
-      term: view?.term ?? 0,
-      members: view?.members ?? { voters: [], outgoing: [], learners: [], joint: false },
-      replicas: [...reports].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0)).map(lagOf),
-    };
-  }
-
   /** Finds the leader through any replica. @returns its id, or undefined when none answered or none is known */
   private async findLeader(waitMs: number): Promise<NodeId | undefined> {
-    const answer = await this.request(this.subjects.adminAny('status'), 'status', {}, waitMs);
+    const answer = await requestAdmin(
+      this.options.connection,
+      this.subjects.adminAny('status'),
+      'status',
+      {},
+      waitMs,
+    );
     if (answer.kind !== 'reply' || !answer.reply.ok) return undefined;
     const s = answer.reply.value as ReplicaStatus;
     return (s.role === 'leader' ? s.id : s.leaderId) || undefined;
@@ -467,7 +394,8 @@ export class AdminClient {
       attempts++;
       const subject = this.subjects.admin(target, operation);
       const budget = Math.max(1, Math.min(MAX_ADMIN_TIMEOUT_MS, deadline - Date.now()));
-      const answer = await this.request(
+      const answer = await requestAdmin(
+        this.options.connection,
         subject,
         operation,
         { ...body, timeoutMs: budget },
@@ -499,14 +427,6 @@ export class AdminClient {
   }
 }
 
-function membersOf(m: {
-  voters: readonly NodeId[];
-  outgoing: readonly NodeId[];
-  learners: readonly NodeId[];
-}): NodeId[] {
-  return [...new Set([...m.voters, ...m.outgoing, ...m.learners])];
-}
-
 function timeoutProblem(name: string, value: number): string | undefined {
   return Number.isSafeInteger(value) && value > 0 && value <= MAX_ADMIN_TIMEOUT_MS
     ? undefined
@@ -516,17 +436,4 @@ function timeoutProblem(name: string, value: number): string | undefined {
 function pause(round: number, deadline: number): Promise<void> {
   const ms = Math.min(Math.max(0, deadline - Date.now()), 25 * 2 ** Math.min(round - 1, 3));
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function errorNamed(err: unknown, name: string): boolean {
-  if (!(err instanceof Error)) return false;
-  return err.name === name || (err.cause instanceof Error && err.cause.name === name);
-}
-
-function isPermissionViolation(err: unknown): boolean {
-  return errorNamed(err, 'PermissionViolationError');
-}
-
-function isTimeout(err: unknown): boolean {
-  return errorNamed(err, 'TimeoutError');
 }

@@ -6,8 +6,16 @@
  * `{ ok: false, node, error: { name, message, fields? } }`.
  */
 import { ApplyTimeoutError, ConfigError, DivergedError, RaftlineError, type NodeId } from '@raftline/core';
-import { AdminRefusedError, AdminRequestError, AdminTimeoutError, RemoteAdminError } from './admin-errors';
+import {
+  AdminPermissionError,
+  AdminRefusedError,
+  AdminRequestError,
+  AdminTimeoutError,
+  RemoteAdminError,
+} from './admin-errors';
+import { isNoResponders } from './client';
 import { describe, type WireError } from './client-wire';
+import type { NatsConnection } from './nats';
 import { reviveError } from './remote-errors';
 import { checkToken } from './subjects';
 
@@ -236,4 +244,56 @@ export function reviveAdminError(operation: string, node: NodeId, error: WireErr
   const f = error.fields ?? {};
   const own = Object.hasOwn(ADMIN_REVIVERS, error.name) ? ADMIN_REVIVERS[error.name]!(f) : undefined;
   return own ?? reviveError(error) ?? new RemoteAdminError(operation, node, error.name, error.message);
+}
+
+/** What an answer to one request was. */
+export type AdminAnswer =
+  | { readonly kind: 'reply'; readonly reply: AdminReply }
+  /** No answer: `delivered` is false when nobody subscribes (nothing ran), true after a timeout (it may have run). */
+  | { readonly kind: 'none'; readonly reason: string; readonly delivered: boolean };
+
+/** Sends one request and says what came back. @throws AdminPermissionError, RemoteAdminError for an answer that is no admin reply */
+export async function requestAdmin(
+  connection: NatsConnection,
+  subject: string,
+  operation: string,
+  body: object,
+  waitMs: number,
+): Promise<AdminAnswer> {
+  try {
+    const msg = await connection.request(subject, encodeAdminRequest(body), {
+      timeout: waitMs,
+    });
+    const reply = decodeAdminReply(msg.data);
+    if (!reply) {
+      const from = subject.split('.').slice(-2, -1)[0] ?? subject;
+      throw new RemoteAdminError(
+        operation,
+        from,
+        'DecodeError',
+        `the answer on ${subject} is not an admin reply`,
+      );
+    }
+    return { kind: 'reply', reply };
+  } catch (err) {
+    if (err instanceof RemoteAdminError) throw err;
+    if (isPermissionViolation(err)) throw new AdminPermissionError(operation, subject, { cause: err });
+    if (isNoResponders(err))
+      return { kind: 'none', reason: 'nobody serves its admin subject', delivered: false };
+    if (isTimeout(err)) return { kind: 'none', reason: `no answer within ${waitMs} ms`, delivered: true };
+    throw err; // the connection is closed or draining: not the group's doing
+  }
+}
+
+function errorNamed(err: unknown, name: string): boolean {
+  if (!(err instanceof Error)) return false;
+  return err.name === name || (err.cause instanceof Error && err.cause.name === name);
+}
+
+function isPermissionViolation(err: unknown): boolean {
+  return errorNamed(err, 'PermissionViolationError');
+}
+
+function isTimeout(err: unknown): boolean {
+  return errorNamed(err, 'TimeoutError');
 }

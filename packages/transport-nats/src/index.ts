@@ -50,10 +50,12 @@ export {
   OutcomeUnknownError,
   LeaderUnavailableError,
   CommittedStreamError,
+  DuplicateNodeError,
 } from './errors';
 
 export type { NatsTransportOptions, NatsTransportStats, SendDropReason } from './transport';
 export type { GroupSubjects } from './subjects';
+export type { LiveInstance } from './errors';
 export type {
   NatsRaftClientOptions,
   ClientServerOptions,
@@ -89,13 +91,8 @@ export type {
   MembershipOutcome,
   TransferOutcome,
 } from './admin-server';
-export type {
-  AdminClientOptions,
-  AdminCallOptions,
-  GroupStatus,
-  ReplicaReport,
-  SnapshotOutcome,
-} from './admin-client';
+export type { AdminClientOptions, AdminCallOptions, SnapshotOutcome } from './admin-client';
+export type { GroupStatus, ReplicaReport } from './admin-group';
 export type { ReplicaStatus, AdminMembers, FollowerLag, ReplicaDrops } from './admin-status';
 export type { VerifyReport, DigestAnswer } from './admin-verify';
 export type { AdminOperation, AdminRequests } from './admin-wire';

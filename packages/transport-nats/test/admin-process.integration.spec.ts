@@ -1,5 +1,11 @@
 import { ConfigError } from '@raftline/core';
-import { AdminClient, connectNats, REPLICA_SERVICE_VERSION, type NatsConnection } from '../src/index';
+import {
+  AdminClient,
+  connectNats,
+  REPLICA_SERVICE_VERSION,
+  type GroupStatus,
+  type NatsConnection,
+} from '../src/index';
 import { SHARED_NATS, uniqueCluster } from './support/nats-server';
 import { spawnReplicas, type ReplicaProcess } from './support/processes';
 
@@ -27,9 +33,11 @@ describe('admin API - replicas in their own processes', () => {
       electionMs: 600,
     });
     const admin = new AdminClient({ connection: nc, cluster, group: 'g', requestTimeoutMs: 1000 });
-    // The first leader appears within a few election timeouts.
+    // The first leader appears within a few election timeouts, and every replica hears of it.
+    const settled = (x: GroupStatus) =>
+      x.leaderId !== '' && x.replicas.every((r) => r.reachable && r.status.leaderId === x.leaderId);
     let status = await admin.status();
-    for (let i = 0; i < 100 && !status.leaderId; i++) {
+    for (let i = 0; i < 100 && !settled(status); i++) {
       await new Promise((r) => setTimeout(r, 100));
       status = await admin.status();
     }
