@@ -1,9 +1,9 @@
-import { RaftlineError } from '../errors';
 import type { ProtocolConfig } from './config';
-import type { RaftLog } from './log';
-import { allMembers, allVoters, committedIndex, jointVoteResult, type Membership } from './membership';
+import type { LeaderHost } from './leader-host';
+import { allMembers, committedIndex, jointVoteResult } from './membership';
 import { Progress } from './progress';
-import { ReadOnlyQueue, type PendingRead } from './read-only';
+import { LeaderReads } from './reads';
+import { LeaderTransfer } from './transfer';
 import {
   NONE,
   type AppendResponse,
@@ -11,43 +11,32 @@ import {
   type HeartbeatResponse,
   type Message,
   type NodeId,
-  type ReadState,
-  type SnapshotInfo,
 } from './types';
-
-/** What the Leader needs from the RaftProtocol that owns it. */
-export interface LeaderHost {
-  readonly id: NodeId;
-  readonly config: ProtocolConfig;
-  readonly log: RaftLog;
-  readonly term: number;
-  readonly membership: Membership;
-  send(m: Message): void;
-  readState(rs: ReadState): void;
-  /** The newest durable snapshot, to send to followers that need compacted entries. */
-  readonly snapshot: SnapshotInfo | undefined;
-}
 
 /**
  * Everything only a leader keeps, created by becomeLeader and dropped when
  * the role ends: each follower's progress and flow control (§5.3),
- * commitment (§5.3, §5.4.2), ReadIndex and the lease (thesis §6.4), and
- * leadership transfer (thesis §3.10).
+ * commitment (§5.3, §5.4.2), and, in parts of their own, ReadIndex and the
+ * lease (reads.ts, thesis §6.4) and leadership transfer (transfer.ts,
+ * thesis §3.10).
  */
 export class Leader {
   readonly progress = new Map<NodeId, Progress>();
-  /** Ticks since this leadership began: the clock of the read lease. */
-  private ticks = 0;
-  private readonly reads = new ReadOnlyQueue();
-  /** Reads that arrived before the first commit of this term (§6.4 step 1). */
-  private readsBeforeCommit: { context: string; from: NodeId; lease: boolean }[] = [];
-  transferee: NodeId = NONE;
-  private transferElapsed = 0;
-  /** A TimeoutNow went out this term, so voters may ignore our lease: no more lease reads. */
-  private transferredThisTerm = false;
+  /** ReadIndex and the lease (thesis §6.4). */
+  readonly reads: LeaderReads;
+  /** Leadership transfer (thesis §3.10). */
+  readonly transfer: LeaderTransfer;
+  private elapsedTicks = 0;
 
   constructor(private readonly host: LeaderHost) {
+    this.reads = new LeaderReads(host, this);
+    this.transfer = new LeaderTransfer(host, this.progress);
     this.syncMembers();
+  }
+
+  /** Ticks since this leadership began: the clock of the read lease and of unanswered probes. */
+  get ticks(): number {
+    return this.elapsedTicks;
   }
 
   /** Tracks progress for exactly the current members: new ones start probing, removed ones are dropped. */
@@ -61,16 +50,13 @@ export class Leader {
       pr.recentActive = true;
       this.progress.set(id, pr);
     }
-    if (this.transferee !== NONE && !this.host.membership.voters.includes(this.transferee))
-      this.transferee = NONE;
+    this.transfer.syncMembers();
   }
 
   /** One tick of leader time; abandons a transfer that outlived an election timeout (thesis §3.10). */
   tick(): void {
-    this.ticks++;
-    if (this.transferee !== NONE && ++this.transferElapsed >= this.host.config.electionTicks) {
-      this.transferee = NONE;
-    }
+    this.elapsedTicks++;
+    this.transfer.tick();
   }
 
   /** Counts the voters heard from since the last check (thesis §6.2), then starts a new round. */
@@ -101,7 +87,7 @@ export class Leader {
     if (!updated) return;
     if (pr.state === 'probe') pr.becomeReplicate();
     this.maybeCommit();
-    if (m.from === this.transferee && pr.match === this.host.log.lastIndex()) this.sendTimeoutNow(m.from);
+    this.transfer.maybeSendTimeoutNow(m.from);
   }
 
   handleHeartbeatResponse(m: HeartbeatResponse): void {
@@ -113,7 +99,7 @@ export class Leader {
     // A full window of lost appends would otherwise stall this follower for good.
     if (pr.isPaused()) pr.freeFirstInflight();
     if (pr.match < this.host.log.lastIndex()) pr.pendingEmpty = true;
-    if (m.context !== '') this.handleReadAck(m.from, m.context);
+    if (m.context !== '') this.reads.handleAck(m.from, m.context);
   }
 
   /**
@@ -129,9 +115,7 @@ export class Leader {
     if (q <= log.committed || log.term(q) !== term) return;
     log.commitTo(q);
     for (const pr of this.progress.values()) pr.pendingEmpty = true;
-    const waiting = this.readsBeforeCommit;
-    this.readsBeforeCommit = [];
-    for (const r of waiting) this.readIndex(r.context, r.from, r.lease);
+    this.reads.releaseBeforeCommit();
   }
 
   /**
@@ -211,113 +195,78 @@ export class Leader {
     pr.probeSentAt = this.ticks;
   }
 
-  // ------------------------------------------------------------------ reads
-
-  /** ReadIndex (thesis §6.4) for a read from `from`: ourselves or a follower. */
-  readIndex(context: string, from: NodeId, lease: boolean): void {
-    const { log, term } = this.host;
-    if (log.term(log.committed) !== term) {
-      this.readsBeforeCommit.push({ context, from, lease });
-      return;
-    }
-    const read = { context, index: log.committed, from };
-    const voters = allVoters(this.host.membership);
-    const alone = voters.length === 1 && voters[0] === this.host.id;
-    if (alone || (lease && this.leaseValid())) {
-      this.serveRead(read);
-      return;
-    }
-    this.reads.add(context, read.index, from, this.host.id);
-    this.bcastHeartbeat();
-  }
-
-  private handleReadAck(from: NodeId, context: string): void {
-    const acks = this.reads.recvAck(from, context);
-    if (!acks) return;
-    const votes = new Map([...acks].map((id) => [id, true] as const));
-    if (jointVoteResult(this.host.membership, votes) !== 'won') return;
-    for (const r of this.reads.release(context)) this.serveRead(r);
-  }
-
-  private serveRead(r: Pick<PendingRead, 'context' | 'index' | 'from'>): void {
-    if (r.from === this.host.id) {
-      this.host.readState({ index: r.index, context: r.context });
-      return;
-    }
-    const { id: from, term } = this.host;
-    this.host.send({
-      type: 'read-index-resp',
-      from,
-      to: r.from,
-      term,
-      context: r.context,
-      index: r.index,
-      reject: false,
-    });
-  }
-
-  /**
-   * The leader lease: a quorum acknowledged a heartbeat sent less than
-   * electionTicks − leaseDriftTicks ticks ago, and voters ignore other
-   * candidates for electionTicks after hearing from us, so no other leader
-   * can exist yet. Never valid without check-quorum, or once this term sent
-   * a TimeoutNow (a transfer's votes bypass the lease).
-   */
-  private leaseValid(): boolean {
-    const { config } = this.host;
-    if (!config.leaseReads || !config.checkQuorum || this.transferredThisTerm || this.transferee !== NONE) {
-      return false;
-    }
-    const confirmed = committedIndex(this.host.membership, (id) =>
-      id === this.host.id ? this.ticks : (this.progress.get(id)?.lastAckSentAt ?? -Infinity),
-    );
-    return this.ticks - confirmed < config.electionTicks - config.leaseDriftTicks;
-  }
-
-  // --------------------------------------------------------------- transfer
-
-  /**
-   * Starts a leadership transfer to `to`, or to the most up-to-date other voter.
-   * @throws RaftlineError when the target is not another voter
-   */
-  transfer(to: NodeId | undefined): void {
-    const target = to ?? this.mostUpToDateFollower();
-    if (target === undefined || target === this.host.id || !this.host.membership.voters.includes(target)) {
-      throw new RaftlineError(
-        `cannot transfer leadership to ${String(target ?? 'nobody')}: not another voter`,
-      );
-    }
-    if (this.transferee === target) return;
-    this.transferee = target;
-    this.transferElapsed = 0;
-    const pr = this.progress.get(target)!;
-    if (pr.match === this.host.log.lastIndex()) this.sendTimeoutNow(target);
-    else pr.pendingEmpty = true;
-  }
-
-  private sendTimeoutNow(to: NodeId): void {
-    this.transferredThisTerm = true;
-    this.host.send({ type: 'timeout-now', from: this.host.id, to, term: this.host.term });
-  }
-
-  /** The other voter with the highest match index (first in voter order on a tie). */
-  private mostUpToDateFollower(): NodeId | undefined {
-    let best: NodeId | undefined;
-    let bestMatch = -1;
-    for (const id of this.host.membership.voters) {
-      const match = this.progress.get(id)?.match ?? -1;
-      if (id !== this.host.id && match > bestMatch) {
-        best = id;
-        bestMatch = match;
-      }
-    }
-    return best;
-  }
-
   /** Each follower's progress, for status(). */
   view(): Record<NodeId, FollowerProgress> {
     const out: Record<NodeId, FollowerProgress> = {};
     for (const [id, pr] of this.progress) out[id] = pr.view();
     return out;
   }
+}
+
+/** What the leader's step and tick handlers need from the peer that leads (peer.ts). */
+export interface LeaderPeer {
+  readonly term: number;
+  readonly config: ProtocolConfig;
+  readonly leader: Leader | undefined;
+  electionElapsed: number;
+  heartbeatElapsed: number;
+  becomeFollower(term: number, leaderId: NodeId): void;
+}
+
+/** The leader's step handler: messages of its own term. */
+export function stepLeader(r: LeaderPeer, m: Message): void {
+  const leader = r.leader!;
+  switch (m.type) {
+    case 'append-resp':
+      leader.handleAppendResponse(m);
+      return;
+    case 'heartbeat-resp':
+      leader.handleHeartbeatResponse(m);
+      return;
+    case 'read-index':
+      if (leader.progress.has(m.from)) leader.reads.readIndex(m.context, m.from, m.lease);
+      return;
+    case 'vote':
+    case 'pre-vote':
+    case 'vote-resp':
+    case 'pre-vote-resp':
+    case 'append':
+    case 'heartbeat':
+    case 'timeout-now':
+    case 'read-index-resp':
+    case 'snapshot':
+    case 'snapshot-chunk':
+    case 'snapshot-chunk-resp':
+      return; // no other leader exists in our term (§5.2 election safety); chunks are the runtime's
+    default:
+      assertNever(m);
+  }
+}
+
+/**
+ * The leader's tick handler: heartbeats every heartbeatTicks, and with
+ * check-quorum a step down after an election timeout in which no quorum
+ * was heard from (thesis §6.2).
+ */
+export function tickHeartbeat(r: LeaderPeer): void {
+  const leader = r.leader!;
+  leader.tick();
+  r.heartbeatElapsed++;
+  r.electionElapsed++;
+  if (r.electionElapsed >= r.config.electionTicks) {
+    r.electionElapsed = 0;
+    if (r.config.checkQuorum && !leader.quorumActive()) {
+      // Thesis §6.2: a leader that cannot reach a quorum stops serving.
+      r.becomeFollower(r.term, NONE);
+      return;
+    }
+  }
+  if (r.heartbeatElapsed >= r.config.heartbeatTicks) {
+    r.heartbeatElapsed = 0;
+    leader.bcastHeartbeat();
+  }
+}
+
+function assertNever(x: never): never {
+  throw new Error(`unhandled message ${JSON.stringify(x)}`);
 }

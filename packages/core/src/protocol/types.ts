@@ -278,3 +278,9 @@ export interface ProtocolStatus {
   /** Present on the leader only: each follower's progress. */
   readonly progress?: Readonly<Record<NodeId, FollowerProgress>>;
 }
+
+/** The result of a proposal the leader accepted: its entries sit at firstIndex, firstIndex + 1, … in `term`. */
+export interface Proposed {
+  readonly firstIndex: number;
+  readonly term: number;
+}
