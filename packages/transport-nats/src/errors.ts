@@ -89,3 +89,37 @@ export class CommittedStreamError extends RaftlineError {
     super(`stream ${stream}: ${message}`, options);
   }
 }
+
+/** Who answered for a node id: the process a live transport runs in. */
+export interface LiveInstance {
+  readonly pid: number;
+  readonly host: string;
+  /** When that transport was created (ms since the epoch). */
+  readonly startedAt: number;
+  /** `starting`: it was still in NatsTransport.create, started at the same moment and earlier. */
+  readonly state: 'running' | 'starting';
+}
+
+/**
+ * Another live transport answers for this (cluster, group, node): a second
+ * process with the same node id would be a second Raft voter with one
+ * identity. Thrown by NatsTransport.create, which then has subscribed to
+ * nothing and published no Raft frame. Stop the other process, or give this
+ * one another id. `other` is what the live one reported about itself.
+ */
+export class DuplicateNodeError extends RaftlineError {
+  constructor(
+    readonly cluster: string,
+    readonly group: string,
+    readonly nodeId: string,
+    readonly other: LiveInstance,
+  ) {
+    super(
+      `node ${nodeId} of ${cluster}/${group} is ` +
+        (other.state === 'running'
+          ? 'already running'
+          : 'being started by another process at the same moment') +
+        ` (pid ${other.pid} on ${other.host}, since ${new Date(other.startedAt).toISOString()})`,
+    );
+  }
+}

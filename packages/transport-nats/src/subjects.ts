@@ -15,6 +15,7 @@ import { SubjectTokenError } from './errors';
  *   raftline.<cluster>.<group>.srv.<node>.<endpoint>   a replica's NATS service endpoints (status, stats)
  *   raftline.<cluster>.<group>.admin.<operation>         admin requests, any replica (queue group)
  *   raftline.<cluster>.<group>.admin.<node>.<operation>  admin requests for one replica
+ *   raftline.<cluster>.<group>.alive.<node>    start-up probes: every live transport of <node> answers
  *
  * Admin subjects have their own token (`admin`), so NATS permissions can let
  * a user send client requests but no admin request (see the README).
@@ -89,6 +90,12 @@ export interface GroupSubjects {
    * @throws SubjectTokenError when node or operation is not a valid token
    */
   admin(node: NodeId, operation: string): string;
+  /**
+   * Where a starting transport asks whether <node> already runs; every live
+   * transport of node answers (no queue group).
+   * @throws SubjectTokenError when node is not a valid token
+   */
+  alive(node: NodeId): string;
 }
 
 /**
@@ -113,6 +120,7 @@ export function groupSubjects(cluster: string, group: string): GroupSubjects {
     adminAny: (operation) => `${base}.admin.${checkToken('operation', operation)}`,
     admin: (node, operation) =>
       `${base}.admin.${checkToken('node id', node)}.${checkToken('operation', operation)}`,
+    alive: (node) => `${base}.alive.${checkToken('node id', node)}`,
   };
 }
 

@@ -16,6 +16,7 @@ import { FrameCodec } from './frame';
 import { Reassembler } from './reassembly';
 import { checkToken, groupSubjects, type GroupSubjects } from './subjects';
 import { TransportStateError } from './errors';
+import { NodePresence } from './liveness';
 
 /** How one node of one Raft group reaches its peers over NATS. */
 export interface NatsTransportOptions {
@@ -42,6 +43,17 @@ export interface NatsTransportOptions {
   readonly maxReassemblyBytes?: number;
   /** Most chunked frames reassembled at once (default 64). */
   readonly maxReassemblyFrames?: number;
+  /**
+   * At create(), how long a live transport with this node id has to answer
+   * before this one concludes that none runs (default 1000 ms; see liveness.ts).
+   */
+  readonly duplicateProbeMs?: number;
+  /**
+   * At create(), after subscribing, how long to wait for the answer of another
+   * instance starting at the same moment (default 200 ms; every create() waits
+   * this long).
+   */
+  readonly duplicateRaceMs?: number;
   readonly logger?: Logger;
 }
 
@@ -70,6 +82,8 @@ export interface NatsTransportStats {
 
 const MIB = 1024 * 1024;
 const LISTEN_FLUSH_TIMEOUT_MS = 2000;
+const DUPLICATE_PROBE_MS = 1000;
+const DUPLICATE_RACE_MS = 200;
 
 /**
  * The Transport port over NATS. Messages to one peer in one send() travel as
@@ -77,6 +91,11 @@ const LISTEN_FLUSH_TIMEOUT_MS = 2000;
  * the server's max_payload is split into chunks and joined on receipt.
  * Delivery is best effort, as Raft expects: while NATS is unreachable,
  * send() drops; nothing is buffered.
+ *
+ * One live transport per (cluster, group, node): create() refuses with
+ * DuplicateNodeError while another process (or another transport of this
+ * one) answers for the same node id, and the transport answers for it from
+ * create() to close() (liveness.ts).
  */
 export class NatsTransport implements Transport {
   /** The NATS connection in use (shared or owned). */
@@ -98,6 +117,7 @@ export class NatsTransport implements Transport {
   private readonly chunkPrefix = randomBytes(6).toString('base64url');
   private chunkSeq = 0;
   private sub: Subscription | undefined;
+  private presence: NodePresence | undefined;
   private closed = false;
   private readonly counters = {
     sent: { frames: 0, messages: 0, chunks: 0, bytes: 0 },
@@ -107,20 +127,45 @@ export class NatsTransport implements Transport {
   };
 
   /**
-   * Creates a transport, opening a connection when options.connection holds connection options.
-   * @returns the transport, not yet listening
+   * Creates a transport, opening a connection when options.connection holds
+   * connection options, and claims its node id: it first makes sure that no
+   * other live transport answers for (cluster, group, nodeId) (liveness.ts),
+   * which takes about duplicateRaceMs.
+   * @returns the transport, not yet listening, answering for its node id until close()
    * @throws SubjectTokenError when cluster, group or nodeId is not a valid subject token
    * @throws ConfigError when a limit is not a positive integer, clusterKey is empty or an option key is unknown
+   * @throws DuplicateNodeError when another live transport answers for the same node id (the connection
+   *   this call opened is closed again)
    * @throws the nats.js connection error when a connection must be opened and cannot be
    */
   static async create(options: NatsTransportOptions): Promise<NatsTransport> {
     validate(options);
-    if (isConnection(options.connection)) return new NatsTransport(options, options.connection, false);
-    const nc = await connectNats({
-      name: `raftline ${options.cluster}/${options.group}/${options.nodeId}`,
-      ...options.connection,
-    });
-    return new NatsTransport(options, nc, true);
+    let transport: NatsTransport;
+    if (isConnection(options.connection)) {
+      transport = new NatsTransport(options, options.connection, false);
+    } else {
+      const nc = await connectNats({
+        name: `raftline ${options.cluster}/${options.group}/${options.nodeId}`,
+        ...options.connection,
+      });
+      transport = new NatsTransport(options, nc, true);
+    }
+    try {
+      transport.presence = await NodePresence.claim({
+        connection: transport.connection,
+        subject: transport.subjects.alive(options.nodeId),
+        cluster: options.cluster,
+        group: options.group,
+        nodeId: options.nodeId,
+        probeMs: options.duplicateProbeMs ?? DUPLICATE_PROBE_MS,
+        raceMs: options.duplicateRaceMs ?? DUPLICATE_RACE_MS,
+        logger: transport.logger,
+      });
+    } catch (err) {
+      await transport.close();
+      throw err;
+    }
+    return transport;
   }
 
   private constructor(options: NatsTransportOptions, nc: NatsConnection, owned: boolean) {
@@ -186,10 +231,14 @@ export class NatsTransport implements Transport {
     clearTimeout(timer);
   }
 
-  /** Stops receiving, drops partial frames, and closes the connection if this transport opened it. Idempotent. */
+  /**
+   * Stops receiving and answering for the node id, drops partial frames, and
+   * closes the connection if this transport opened it. Idempotent.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.presence?.close();
     this.reassembler.clear();
     try {
       this.sub?.unsubscribe();
@@ -317,6 +366,8 @@ const TRANSPORT_OPTION_KEYS: KnownKeys<NatsTransportOptions> = {
   reassemblyTimeoutMs: true,
   maxReassemblyBytes: true,
   maxReassemblyFrames: true,
+  duplicateProbeMs: true,
+  duplicateRaceMs: true,
   logger: true,
 };
 
@@ -331,6 +382,8 @@ function validate(options: NatsTransportOptions): void {
     'reassemblyTimeoutMs',
     'maxReassemblyBytes',
     'maxReassemblyFrames',
+    'duplicateProbeMs',
+    'duplicateRaceMs',
   ] as const) {
     const v = options[field];
     if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) {
