@@ -171,6 +171,18 @@ describe('admin API - status, membership, transfer and snapshots of in-process r
     for (const id of five.members.voters) expect(report(five, id)).toMatchObject({ reachable: true });
   });
 
+  it('removes the leader itself: it steps down, another voter leads, and the removed one is no longer a member', async () => {
+    replicas = await startAdminGroup(at, ['n1', 'n2', 'n3']);
+    const old = await leaderOf();
+    await propose(3, 'r');
+    const out = await admin.remove(old.id);
+    expect(out.changed).toBe(true);
+    expect(out.members.voters).not.toContain(old.id);
+    const s = await statusUntil('another leader', (x) => x.leaderId !== '' && x.leaderId !== old.id);
+    expect([...s.members.voters].sort()).toEqual(['n1', 'n2', 'n3'].filter((id) => id !== old.id));
+    expect(await admin.remove(old.id)).toMatchObject({ changed: false });
+  });
+
   it('transfers leadership to a named replica, treats the current leader as success, and refuses a non-voter', async () => {
     replicas = await startAdminGroup(at, ['n1', 'n2', 'n3']);
     const leader = await leaderOf();
