@@ -18,7 +18,7 @@ module.exports = function preset(dir) {
         __dirname,
         'packages/$1/src/index.ts',
       ),
-      '^@raftline/(task-queue|coordinator)$': path.join(__dirname, 'services/$1/src/index.ts'),
+      '^@raftline/(task-queue|coordinator|feature-flags)$': path.join(__dirname, 'services/$1/src/index.ts'),
     },
     collectCoverageFrom: ['<rootDir>/src/**/*.ts'],
   };

@@ -1,0 +1,70 @@
+/**
+ * The hash rollouts bucket by: MurmurHash3 x86_32 (Austin Appleby's
+ * reference; the one flagd's `fractional` uses, so imported flags keep
+ * their assignment) over the UTF-8 bytes of a string, seed 0. Pure and
+ * stable: every replica, every SDK and every restart computes the same
+ * bucket for the same string.
+ */
+
+/** Buckets of a rollout: weights are percentages in steps of 0.01, so 100 % is 10 000 buckets. */
+export const BUCKETS = 10_000;
+
+const C1 = 0xcc9e2d51;
+const C2 = 0x1b873593;
+const encoder = new TextEncoder();
+let scratch = new Uint8Array(256);
+
+function mixK(k: number): number {
+  k = Math.imul(k, C1);
+  k = (k << 15) | (k >>> 17);
+  return Math.imul(k, C2);
+}
+
+/**
+ * MurmurHash3 x86_32 of bytes[0, length).
+ * @returns the hash as an unsigned 32-bit integer
+ */
+export function murmur3Bytes(bytes: Uint8Array, length: number = bytes.length, seed = 0): number {
+  let h = seed >>> 0;
+  const blocks = length & ~3;
+  for (let i = 0; i < blocks; i += 4) {
+    h ^= mixK(bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  const tail = length & 3;
+  if (tail > 0) {
+    let k = bytes[blocks]!;
+    if (tail > 1) k |= bytes[blocks + 1]! << 8;
+    if (tail > 2) k |= bytes[blocks + 2]! << 16;
+    h ^= mixK(k);
+  }
+  h ^= length;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * MurmurHash3 x86_32 of text's UTF-8 encoding (a lone surrogate encodes as
+ * U+FFFD, as TextEncoder does).
+ * @returns the hash as an unsigned 32-bit integer
+ */
+export function murmur3(text: string, seed = 0): number {
+  if (text.length * 3 > scratch.length) scratch = new Uint8Array(text.length * 3);
+  const { written } = encoder.encodeInto(text, scratch);
+  return murmur3Bytes(scratch, written, seed);
+}
+
+/**
+ * The rollout bucket of text: floor(murmur3(text) × 10 000 / 2³²), in
+ * [0, 10 000). A share of cumulative weight W % holds the buckets below
+ * W × 100; flagd's `(hash × totalWeight) >> 32` picks the same share for
+ * weights that are whole multiples of 0.01 % of the total.
+ */
+export function bucketOf(text: string): number {
+  return Math.floor((murmur3(text) * BUCKETS) / 4294967296);
+}
