@@ -9,11 +9,11 @@ import type { OpCtx } from './holder-ops';
 import type { TaskResult } from './results';
 import {
   endTenure,
+  expireIfDue,
   grant,
   isPaused,
   recordEvent,
   selectIfDue,
-  settle,
   subtree,
   type CoordinatorState,
 } from './state';
@@ -25,6 +25,8 @@ import { refusal, taskView } from './views';
  * task is paused or awaiting approval, as soon as resume()/approve() lets
  * it. Under the 'designated' policy it stays the only candidate selected later.
  * Designating the current holder changes nothing but the designation.
+ * Like every human operation, it first ends a lease that has expired, but
+ * selects nobody before doing what the human asked.
  */
 export function designate(
   s: CoordinatorState,
@@ -38,7 +40,7 @@ export function designate(
   if (!s.candidates.has(candidate)) {
     return refusal('UnknownCandidateError', `candidate ${candidate} is not registered`, ctx, t);
   }
-  settle(s, t, ctx);
+  expireIfDue(s, t, ctx);
   t.designated = candidate;
   recordEvent(t, ctx, { kind: 'designated', epoch: t.epoch, candidate, by });
   if (t.status === 'paused' || t.status === 'awaiting-approval') {
@@ -55,6 +57,7 @@ export function designate(
  * next coordinator is selected among the applicants (the revoked one is not
  * among them unless it campaigns again). While awaiting approval, the
  * waiting coordinator will not be the one to continue.
+ * A lease that had already expired just ends ('expired'); the result is ok.
  * @returns NotCoordinatorError when nobody holds or waits on the task
  */
 export function revoke(
@@ -66,12 +69,14 @@ export function revoke(
 ): TaskResult {
   const t = s.tasks.get(task);
   if (!t) return refusal('UnknownTaskError', `no task ${task}`, ctx, null, null, task);
-  settle(s, t, ctx);
+  const expired = expireIfDue(s, t, ctx);
   if (t.status === 'held') {
     const holder = t.holder!;
     endTenure(s, t, 'revoked', ctx, by, reason ?? null);
     if (t.designated === holder) t.designated = null;
     selectIfDue(s, t, ctx);
+  } else if (expired !== null) {
+    selectIfDue(s, t, ctx); // the lease had already run out: nothing left to take
   } else if (t.status === 'awaiting-approval' && t.awaiting?.holder) {
     if (t.designated === t.awaiting.holder) t.designated = null;
     t.awaiting.holder = null;
@@ -91,7 +96,7 @@ export function pause(s: CoordinatorState, ctx: OpCtx, task: string, by: string)
   if (!t.paused) {
     t.paused = true;
     for (const d of subtree(s, t)) {
-      settle(s, d, ctx);
+      expireIfDue(s, d, ctx);
       if (d.status === 'held') endTenure(s, d, 'paused', ctx, by);
       else d.status = 'paused';
       recordEvent(d, ctx, { kind: 'paused', epoch: d.epoch, by });
@@ -150,7 +155,7 @@ export function approve(
 ): TaskResult {
   const t = s.tasks.get(task);
   if (!t) return refusal('UnknownTaskError', `no task ${task}`, ctx, null, null, task);
-  settle(s, t, ctx);
+  expireIfDue(s, t, ctx);
   if (t.status === 'paused') return refusal('TaskPausedError', `task ${task} is paused`, ctx, t);
   if (t.status !== 'awaiting-approval' || !t.awaiting) {
     return refusal('NotAwaitingApprovalError', `task ${task} awaits no approval (${t.status})`, ctx, t);

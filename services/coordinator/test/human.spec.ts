@@ -63,6 +63,35 @@ describe('coordinator - human control', () => {
     expect(m.cmd('revoke', 't', 'alice')).toMatchObject({ ok: false, error: 'NotCoordinatorError' });
   });
 
+  it('revoking a coordinator whose lease just ran out takes nothing from the next applicant', () => {
+    const m = setup();
+    m.cmd('campaign', 't', 'a2');
+    m.advance(1000); // a1's lease is over; no command has noticed yet
+    unwrap(m.cmd('revoke', 't', 'alice'));
+    expect(task(m)).toMatchObject({ holder: 'a2', epoch: 2, lastEnd: { epoch: 1, reason: 'expired' } });
+  });
+
+  it('pausing grants nobody on the way: a vacant subtask with applicants stays at its epoch', () => {
+    const m = setup();
+    m.cmd('createTask', 'sub', { parent: 't', gatherMs: 500 });
+    m.cmd('campaign', 'sub', 'a2'); // waits for gatherMs
+    m.advance(500);
+    m.cmd('pause', 't', 'alice');
+    expect(task(m, 'sub')).toMatchObject({ status: 'paused', epoch: 0, applicants: ['a2'] });
+    m.cmd('resume', 't', 'alice');
+    m.advance(500);
+    m.cmd('tick');
+    expect(task(m, 'sub')).toMatchObject({ status: 'held', holder: 'a2', epoch: 1 });
+  });
+
+  it('designating after a lease ran out starts exactly one new epoch', () => {
+    const m = setup();
+    m.cmd('campaign', 't', 'a2');
+    m.advance(1000);
+    m.cmd('designate', 't', 'a3', 'alice');
+    expect(task(m)).toMatchObject({ holder: 'a3', epoch: 2, applicants: ['a2'] });
+  });
+
   it('pause ends the tenures of the task and its subtasks; nobody is selected until resume', () => {
     const m = setup();
     m.cmd('createTask', 'sub', { parent: 't', leaseMs: 1000 });

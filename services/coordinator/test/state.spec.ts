@@ -72,6 +72,46 @@ describe('coordinator - state, queries and snapshots', () => {
     ]);
   });
 
+  it('a candidate registers with capabilities and load, and registering again updates them', () => {
+    const m = new Machine();
+    expect(m.cmd('register', 'a1', { capabilities: { code: 2 }, load: 3 })).toMatchObject({
+      ok: true,
+      candidate: { id: 'a1', capabilities: { code: 2 }, load: 3, holding: 0, registeredAt: 1000 },
+    });
+    m.advance(10);
+    m.cmd('register', 'a1', { load: 1 });
+    expect(m.query('candidate', 'a1')).toEqual({
+      id: 'a1',
+      capabilities: { code: 2 },
+      load: 1,
+      holding: 0,
+      registeredAt: 1000,
+    });
+    expect(m.query('candidate', 'nobody')).toBeNull();
+  });
+
+  it('lastCheckpoint returns the last checkpoint with its state; task views carry only its size', () => {
+    const m = new Machine();
+    busy(m);
+    expect(m.query('lastCheckpoint', 'root')).toMatchObject({
+      seq: 1,
+      epoch: 1,
+      by: 'a2',
+      summary: 's',
+      state: new Uint8Array([7, 7]),
+    });
+    expect(m.query<TaskView>('task', 'root').checkpoint).toEqual({
+      seq: 1,
+      epoch: 1,
+      by: 'a2',
+      at: 1000,
+      index: 7,
+      summary: 's',
+      bytes: 2,
+    });
+    expect(m.query('lastCheckpoint', 'nope')).toBeNull();
+  });
+
   it('subtasks nest at most MAX_DEPTH deep', () => {
     const m = new Machine();
     m.cmd('createTask', 'd0');
