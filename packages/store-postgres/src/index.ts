@@ -37,4 +37,5 @@ export { storeMigrations } from './schema/migrations';
 // executors
 export { pgExecutor, pgliteExecutor } from './executor';
 export { embeddedExecutor, DATA_DIR_LOCK_FILE } from './data-dir-lock';
+export type { EmbeddedOptions } from './embedded';
 export type { SqlExecutor, SqlSession, SqlResult, DedicatedSession } from './executor';

@@ -1,6 +1,7 @@
 /**
- * How the task queue refuses a fenced call (extend, ack, ack in ackMany,
- * nack), and the errors those refusals become on the caller's side.
+ * How the task queue refuses a fenced call (extend, ack, nack, release,
+ * and each item of extendMany and ackMany), and the errors those refusals
+ * become on the caller's side.
  *
  * A refusal is a result value, not a thrown error: a handler runs on every
  * replica and what it throws reaches a remote client only as a
@@ -9,6 +10,7 @@
  * refusal back into a named error where the caller wants one.
  */
 import { RaftlineError } from '@raftline/core';
+import type { JobRecord } from './records';
 import type { JobState } from './types';
 
 /** The names a refusal carries, one per error class below. */
@@ -27,7 +29,7 @@ export interface Refusal {
   readonly message: string;
 }
 
-/** What extend, ack and nack return: the outcome or the refusal. */
+/** What a fenced call returns: the outcome or the refusal. */
 export type Fenced<T extends object> = ({ readonly ok: true; readonly jobId: string } & T) | Refusal;
 
 /**
@@ -85,4 +87,20 @@ export function isRefusal(value: unknown): value is Refusal {
     (value as { ok?: unknown }).ok === false &&
     typeof (value as { error?: unknown }).error === 'string'
   );
+}
+
+/** The refusal of a fenced call under token on jobId, whose record is job (undefined: none). */
+export function refusalFor(job: JobRecord | undefined, jobId: string, token: number): Refusal {
+  if (!job) {
+    const message = `job ${jobId} does not exist (never enqueued, or pruned or purged)`;
+    return { ok: false, error: 'JobNotFoundError', jobId, state: null, message };
+  }
+  const now =
+    job.state === 'leased'
+      ? `leased under token ${job.lease!.token}`
+      : job.state === 'ready' || job.state === 'delayed'
+        ? `${job.state} (the lease ended)`
+        : job.state;
+  const message = `token ${token} of job ${jobId} is not its current lease: the job is ${now}`;
+  return { ok: false, error: 'StaleTokenError', jobId, state: job.state, message };
 }

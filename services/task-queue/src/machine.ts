@@ -9,9 +9,10 @@ import {
   pack,
   type KnownKeys,
 } from '@raftline/core';
-import type { Fenced, Refusal } from './errors';
+import { refusalFor, type Fenced } from './errors';
 import { copyOf, jobInfo, type JobRecord } from './records';
 import * as s from './schemas';
+import { settingsProblems } from './schemas';
 import { auditProblems, restoreStore, snapshotOf } from './snapshot';
 import { JobStore } from './store';
 import {
@@ -80,7 +81,7 @@ const OPTION_KEYS: KnownKeys<TaskQueueOptions> = {
  * - a job is completed at most once: an ack is accepted only under the
  *   job's current lease token, and the first accepted ack ends the lease;
  * - at any replicated time a job has at most one unexpired lease, and only
- *   its token is accepted by extend, ack and nack. A caller with another
+ *   its token is accepted by extend, ack, nack and release. A caller with another
  *   token gets a StaleTokenError refusal (a result value: see errors.ts).
  * Handlers run at least once per job (a worker that stalls past its lease
  * may still be running when the job is claimed again); completion is
@@ -170,8 +171,37 @@ export class TaskQueue extends ReplicatedStateMachine {
   extend(jobId: string, token: number, leaseMs: number): Fenced<{ leaseExpiresAt: number; at: number }> {
     const at = this.begin();
     const job = this.store.holder(Number(jobId), token);
-    if (!job) return this.refusal(jobId, token);
+    if (!job) return refusalFor(this.store.jobs.get(Number(jobId)), jobId, token);
     return { ok: true, jobId, leaseExpiresAt: this.store.extend(job, leaseMs), at };
+  }
+
+  /** Extends several leases in one entry (a worker's heartbeat). @returns one answer per item, as extend would */
+  @Command({ args: [s.leases, s.leaseMs] })
+  extendMany(
+    items: readonly { jobId: string; token: number }[],
+    leaseMs: number,
+  ): Fenced<{ leaseExpiresAt: number; at: number }>[] {
+    const at = this.begin();
+    return items.map(({ jobId, token }) => {
+      const job = this.store.holder(Number(jobId), token);
+      if (!job) return refusalFor(this.store.jobs.get(Number(jobId)), jobId, token);
+      return { ok: true, jobId, leaseExpiresAt: this.store.extend(job, leaseMs), at };
+    });
+  }
+
+  /**
+   * Gives jobId back unfinished (a worker shutting down): it is ready at
+   * once and the attempt does not count, so its next claim has the same
+   * attempt number. Use nack for a failure.
+   * @returns ok, or a refusal (see extend)
+   */
+  @Command({ args: [s.jobId, s.token] })
+  release(jobId: string, token: number): Fenced<{ at: number }> {
+    const at = this.begin();
+    const job = this.store.holder(Number(jobId), token);
+    if (!job) return refusalFor(this.store.jobs.get(Number(jobId)), jobId, token);
+    this.store.release(job);
+    return { ok: true, jobId, at };
   }
 
   /**
@@ -220,7 +250,7 @@ export class TaskQueue extends ReplicatedStateMachine {
   ): Fenced<{ state: JobState; readyAt: number | null; at: number }> {
     const at = this.begin();
     const job = this.store.holder(Number(jobId), token);
-    if (!job) return this.refusal(jobId, token);
+    if (!job) return refusalFor(this.store.jobs.get(Number(jobId)), jobId, token);
     this.store.nack(job, options.error ?? 'nack', options.retryInMs);
     const readyAt = job.state === 'delayed' || job.state === 'ready' ? job.readyAt : null;
     return { ok: true, jobId, state: job.state, readyAt, at };
@@ -400,25 +430,9 @@ export class TaskQueue extends ReplicatedStateMachine {
 
   private ackOne(jobId: string, token: number, result: unknown, at: number): Fenced<{ at: number }> {
     const job = this.store.holder(Number(jobId), token);
-    if (!job) return this.refusal(jobId, token);
+    if (!job) return refusalFor(this.store.jobs.get(Number(jobId)), jobId, token);
     this.store.ack(job, copyOf(result));
     return { ok: true, jobId, at };
-  }
-
-  private refusal(jobId: string, token: number): Refusal {
-    const job = this.store.jobs.get(Number(jobId));
-    if (!job) {
-      const message = `job ${jobId} does not exist (never enqueued, or pruned or purged)`;
-      return { ok: false, error: 'JobNotFoundError', jobId, state: null, message };
-    }
-    const now =
-      job.state === 'leased'
-        ? `leased under token ${job.lease!.token}`
-        : job.state === 'ready' || job.state === 'delayed'
-          ? `${job.state} (the lease ended)`
-          : job.state;
-    const message = `token ${token} of job ${jobId} is not its current lease: the job is ${now}`;
-    return { ok: false, error: 'StaleTokenError', jobId, state: job.state, message };
   }
 
   private eachDead(queue: string, ids: readonly string[] | undefined, act: (job: JobRecord) => void): Moved {
@@ -452,16 +466,6 @@ export class TaskQueue extends ReplicatedStateMachine {
     const max = this.limits[limit];
     return bytes > max ? `${where}: ${bytes} bytes encoded, more than ${limit} (${max})` : undefined;
   }
-}
-
-/** Problems of a partial QueueSettings, each naming `where`.field. */
-function settingsProblems(settings: unknown, where: string): string[] {
-  const result = s.queueSettings['~standard'].validate(settings);
-  if (result instanceof Promise || !result.issues) return [];
-  return result.issues.map((i) => {
-    const path = (i.path ?? []).map((p) => String(typeof p === 'object' ? p.key : p)).join('.');
-    return `${where}${path ? `.${path}` : ''}: ${i.message}`;
-  });
 }
 
 function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Partial<Pick<T, K>> {

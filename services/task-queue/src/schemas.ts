@@ -102,6 +102,8 @@ export const ackItems = z
   .min(1)
   .max(LIMITS.batch);
 
+export const leases = z.array(z.strictObject({ jobId, token })).min(1).max(LIMITS.batch);
+
 export const jobIds = z.array(jobId).max(LIMITS.batch);
 
 export const queueSettings = z.strictObject({
@@ -111,3 +113,13 @@ export const queueSettings = z.strictObject({
   keepDeadCount: z.int().min(0).max(LIMITS.keepCount).optional(),
   keepDeadMs: ms(LIMITS.delayMs).optional(),
 });
+
+/** Problems of a partial QueueSettings, each naming `where`.field. */
+export function settingsProblems(settings: unknown, where: string): string[] {
+  const result = queueSettings['~standard'].validate(settings);
+  if (result instanceof Promise || !result.issues) return [];
+  return result.issues.map((i) => {
+    const path = (i.path ?? []).map((p) => String(typeof p === 'object' ? p.key : p)).join('.');
+    return `${where}${path ? `.${path}` : ''}: ${i.message}`;
+  });
+}

@@ -161,6 +161,14 @@ export class JobStore {
     return expiresAt;
   }
 
+  /** Gives a leased job back: ready at once, its attempt not counted. */
+  release(job: JobRecord): void {
+    const q = this.queue(job.queue);
+    this.leaveLeased(job, q);
+    job.attempts--;
+    this.toReady(job, q, this.now);
+  }
+
   /** Completes a leased job with result. */
   ack(job: JobRecord, result: unknown): void {
     const q = this.queue(job.queue);

@@ -90,7 +90,7 @@ export interface ClaimedJob {
   /**
    * The fencing token of this lease: the claim's log index. A job's tokens
    * strictly increase from claim to claim; only the current one is accepted
-   * by extend, ack and nack, and an external system may refuse writes that
+   * by extend, ack, nack and release, and an external system may refuse writes that
    * carry a token lower than one it has seen.
    */
   readonly token: number;

@@ -111,6 +111,38 @@ describe('task queue - fencing tokens', () => {
     expect(h.q.stats('q')).toMatchObject({ leased: 1, done: 2 });
   });
 
+  it('extendMany extends each current lease and refuses the others, in order', () => {
+    const h = new Harness().at(0);
+    h.cmd.enqueueMany('q', [{ payload: 1 }, { payload: 2 }]);
+    const [x, y] = h.cmd.claim('q', 'w', { max: 2, leaseMs: 100 });
+    h.at(50);
+    const answers = h.cmd.extendMany(
+      [
+        { jobId: x!.id, token: x!.token },
+        { jobId: y!.id, token: y!.token - 1 },
+      ],
+      300,
+    );
+    expect(answers).toEqual([
+      { ok: true, jobId: x!.id, leaseExpiresAt: 350, at: 50 },
+      expect.objectContaining({ ok: false, error: 'StaleTokenError' }),
+    ]);
+    h.at(100); // y's lease ends, x's goes on
+    expect(h.cmd.claim('q', 'w2', { max: 2 })).toEqual([expect.objectContaining({ id: y!.id, attempt: 2 })]);
+  });
+
+  it('a released job is ready at once, its attempt not counted, and the released token is stale', () => {
+    const h = new Harness();
+    const id = h.cmd.enqueue('q', 'x', { maxAttempts: 1 });
+    const [a] = h.cmd.claim('q', 'w1');
+    expect(h.cmd.release(id, a!.token)).toEqual({ ok: true, jobId: id, at: 0 });
+    expect(h.cmd.ack(id, a!.token)).toMatchObject({ ok: false, error: 'StaleTokenError', state: 'ready' });
+    const [b] = h.cmd.claim('q', 'w2');
+    expect(b).toMatchObject({ id, attempt: 1 });
+    expect(b!.token).toBeGreaterThan(a!.token);
+    expect(h.cmd.release(id, a!.token)).toMatchObject({ ok: false, error: 'StaleTokenError' });
+  });
+
   it('throwIfRefused turns a refusal into the named error class and passes an answer through', () => {
     const { h, id, a } = claimedOnce();
     const refused = h.cmd.ack(id, a.token + 7);
