@@ -115,6 +115,26 @@ function isScalar(v: unknown): v is string | number | boolean {
   return typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
 }
 
+/** Operations condition() translates. */
+const CONDITION_OPS = new Set([
+  'and',
+  'or',
+  '!',
+  '==',
+  '===',
+  '!=',
+  '!==',
+  '<',
+  '<=',
+  '>',
+  '>=',
+  'in',
+  'starts_with',
+  'ends_with',
+  'sem_ver',
+  '$ref',
+]);
+
 const FLIP: Record<string, string> = { '<': '>', '<=': '>=', '>': '<', '>=': '<=' };
 const NUMERIC: Record<string, 'lt' | 'lte' | 'gt' | 'gte'> = {
   '<': 'lt',
@@ -277,7 +297,8 @@ function outcome(node: unknown, path: string, scope: Scope): Outcome {
   }
   if (op === 'fractional')
     return { kind: 'serve', serve: { rollout: fractional(args, `${path}.fractional`, scope) } };
-  // Any other operation is a condition: flagd serves the variant named after its result.
+  // A condition: flagd serves the variant named after its result.
+  if (!CONDITION_OPS.has(op)) unsupported(op, path);
   if (!scope.variants.has('true') || !scope.variants.has('false'))
     unsupported(op, path, 'a condition as the whole outcome needs variants named "true" and "false"');
   return {

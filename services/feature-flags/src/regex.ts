@@ -191,7 +191,8 @@ class Parser {
     const inner = this.alternation();
     if (this.peek() !== ')') this.fail('unterminated group', at);
     this.pos++;
-    return inner;
+    // A group may be repeated even when it holds only an anchor, as in RegExp: (?:$)* is valid.
+    return inner.kind === 'bol' || inner.kind === 'eol' ? { kind: 'seq', items: [inner] } : inner;
   }
 
   private charClass(): Node {
