@@ -1,6 +1,6 @@
 /**
  * A 3-replica raftline cluster over NATS, each replica its own process
- * (packages/transport-nats/scripts/replica.ts: RaftNode + NatsTransport,
+ * (test/fixtures/replica.ts: RaftNode + NatsTransport,
  * in-memory stores, serveClients), driven by NatsRaftClient from this process:
  *   (a) sequential commit latency: one client, one command at a time;
  *   (b) throughput: 64 concurrent clients over 8 connections, a bounded count;
@@ -30,7 +30,7 @@ import {
 const NATS_URL = process.env.NATS_URL ?? '127.0.0.1:4222';
 const ROOT = path.resolve(__dirname, '..');
 const REGISTER = path.join(ROOT, 'scripts/ts-register.js');
-const REPLICA = path.join(ROOT, 'packages/transport-nats/scripts/replica.ts');
+const REPLICA = path.join(ROOT, 'test/fixtures/replica.ts');
 const IDS = ['r1', 'r2', 'r3'];
 const ELECTION_MS = 1000;
 const SEQUENTIAL = { warmup: 200, commands: 2000 };

@@ -14,11 +14,7 @@ import {
   type NatsConnection,
 } from '@raftline/transport-nats';
 import { jetstreamModule } from '../../packages/transport-nats/src/nats';
-import {
-  TallyProjection,
-  type TallyProjections,
-  type TallyView,
-} from '../../packages/transport-nats/scripts/tally';
+import { TallyProjection, type TallyProjections, type TallyView } from '../fixtures/tally';
 import { clusterHarness, IDS, type Harness } from './support/harness';
 import { sleep, startNatsServer, waitFor } from './support/nats';
 import { nodeRows } from './support/postgres';

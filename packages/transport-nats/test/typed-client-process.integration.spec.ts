@@ -1,5 +1,5 @@
 // The typed client against three Inventory replica processes
-// (scripts/inventory-replica.ts) on the shared NATS: reads at every
+// (test/fixtures/inventory-replica.ts) on the shared NATS: reads at every
 // consistency across processes, a follower process serving a linearizable
 // read, and a session load across kill -9 of the leader in which no command
 // applies twice.
@@ -10,7 +10,7 @@ import {
   type MachineClient,
   type NatsConnection,
 } from '../src/index';
-import type { Inventory } from '../scripts/inventory';
+import type { Inventory } from '../../../test/fixtures/inventory';
 import { SHARED_NATS, uniqueCluster, waitFor } from './support/nats-server';
 import { INVENTORY_REPLICA, inspect, spawnReplicas, type ReplicaProcess } from './support/processes';
 

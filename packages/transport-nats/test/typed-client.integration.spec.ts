@@ -19,7 +19,7 @@ import {
   type MachineClient,
   type NatsConnection,
 } from '../src/index';
-import type { Inventory } from '../scripts/inventory';
+import type { Inventory } from '../../../test/fixtures/inventory';
 import { leaderOf, startInventory, stopInventory, type InventoryReplica } from './support/inventory';
 import { SHARED_NATS, sleep, uniqueCluster, waitFor } from './support/nats-server';
 

@@ -2,7 +2,7 @@
 // run: jest runs only *.spec.ts). Each @ts-expect-error must meet an error,
 // or the typecheck fails: so these prove that wrong calls do not compile.
 import type { MachineClient } from '../src/index';
-import type { Inventory } from '../scripts/inventory';
+import type { Inventory } from '../../../test/fixtures/inventory';
 
 export async function typedClientTypes(client: MachineClient<Inventory>): Promise<void> {
   // Right calls compile, with the handlers' return types.

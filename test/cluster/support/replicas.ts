@@ -7,7 +7,7 @@ import { sleep } from './nats';
 
 const ROOT = join(__dirname, '../../..');
 const REGISTER = join(ROOT, 'scripts/ts-register.js');
-const REPLICA = join(ROOT, 'packages/transport-nats/scripts/replica.ts');
+const REPLICA = join(ROOT, 'test/fixtures/replica.ts');
 const READY_TIMEOUT_MS = 30_000;
 
 /** How the replica processes of one cluster run. */
@@ -30,7 +30,7 @@ interface Running {
 }
 
 /**
- * The replica processes (packages/transport-nats/scripts/replica.ts, with
+ * The replica processes (test/fixtures/replica.ts, with
  * RAFT_STORE=postgres) of one cluster. A process that exits without being
  * killed by this object is recorded: a test asserts there were none.
  */

@@ -9,7 +9,7 @@ import {
   type Transport,
 } from '@raftline/core';
 import { NatsTransport, type NatsTransportOptions } from '../../src/index';
-import { CounterApplier } from '../../scripts/counter';
+import { CounterApplier } from '../../../../test/fixtures/counter';
 
 export { CounterApplier };
 

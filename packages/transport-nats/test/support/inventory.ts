@@ -13,7 +13,7 @@ import {
   type QueryRequest,
 } from '@raftline/core';
 import { NatsTransport, serveClients, type NatsConnection } from '../../src/index';
-import { Inventory } from '../../scripts/inventory';
+import { Inventory } from '../../../../test/fixtures/inventory';
 import { FAST, Link } from './cluster';
 
 /** One in-process replica and what its client server saw. */

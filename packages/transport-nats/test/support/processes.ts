@@ -6,7 +6,8 @@ import { fields } from '../../src/messages';
 import { sleep } from './nats-server';
 
 const REGISTER = join(__dirname, '../../../../scripts/ts-register.js');
-const REPLICA = join(__dirname, '../../scripts/replica.ts');
+const FIXTURES = join(__dirname, '../../../../test/fixtures');
+const REPLICA = join(FIXTURES, 'replica.ts');
 
 /** A replica process this test started. */
 export interface ReplicaProcess {
@@ -16,11 +17,11 @@ export interface ReplicaProcess {
   kill9(): Promise<void>;
 }
 
-/** scripts/inventory-replica.ts: a replica of the Inventory machine, for spawnReplicas' `script`. */
-export const INVENTORY_REPLICA = join(__dirname, '../../scripts/inventory-replica.ts');
+/** test/fixtures/inventory-replica.ts: a replica of the Inventory machine, for spawnReplicas' `script`. */
+export const INVENTORY_REPLICA = join(FIXTURES, 'inventory-replica.ts');
 
 /**
- * Spawns one replica process per id (scripts/replica.ts, or `script`, with
+ * Spawns one replica process per id (test/fixtures/replica.ts, or `script`, with
  * `env` added to its environment) and waits for each to print "ready".
  * @throws Error when a replica exits or stays silent for 20 s
  */
