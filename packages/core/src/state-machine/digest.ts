@@ -16,7 +16,8 @@
  * instances or cycles.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { describeValue, isPlainObject } from './tree';
+import { types } from 'node:util';
+import { describeValue, isMap, isPlainObject, isSet } from './tree';
 
 // One tag byte per kind of value, so that no two kinds encode alike.
 const UNDEFINED = 0;
@@ -184,17 +185,17 @@ function writeNumber(w: ByteWriter, v: number): void {
 }
 
 function writeObject(w: ByteWriter, value: object, path: string, open: Set<object>): void {
-  if (value instanceof Date) {
+  if (types.isDate(value)) {
     w.u8(DATE);
     return writeNumber(w, value.getTime());
   }
-  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
+  if (ArrayBuffer.isView(value) && !types.isDataView(value)) {
     w.u8(TYPED);
     w.str((value as unknown as { [Symbol.toStringTag]: string })[Symbol.toStringTag]); // a Buffer says Uint8Array
     w.u32(value.byteLength);
     return w.bytes(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
   }
-  if (!(Array.isArray(value) || value instanceof Map || value instanceof Set || isPlainObject(value)))
+  if (!(Array.isArray(value) || isMap(value) || isSet(value) || isPlainObject(value)))
     throw notPlain(path, value);
   if (open.has(value))
     throw new TypeError(`${path} refers back to one of its parents; plain data cannot hold a cycle`);
@@ -203,7 +204,7 @@ function writeObject(w: ByteWriter, value: object, path: string, open: Set<objec
     w.u8(ARRAY);
     w.u32(value.length);
     value.forEach((v, i) => write(w, v, `${path}[${i}]`, open));
-  } else if (value instanceof Map) {
+  } else if (isMap(value)) {
     const { items, encoded } = sortedForDigest(
       [...value],
       ([k]) => k,
@@ -216,7 +217,7 @@ function writeObject(w: ByteWriter, value: object, path: string, open: Set<objec
       else write(w, k, `${path}<key>`, open);
       write(w, v, `${path}.get(${String(k)})`, open);
     });
-  } else if (value instanceof Set) {
+  } else if (isSet(value)) {
     const { items, encoded } = sortedForDigest(
       [...value],
       (v) => v,

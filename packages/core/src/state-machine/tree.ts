@@ -13,6 +13,7 @@
  * a restored replica must iterate as the others do. What compares replicas
  * is digest.ts, which ignores that order.
  */
+import { types } from 'node:util';
 import { DecodeError } from '../errors';
 
 const ARRAY = 0;
@@ -36,13 +37,30 @@ export function isLeaf(value: unknown): boolean {
   ) {
     return true;
   }
-  return value instanceof Date || (ArrayBuffer.isView(value) && !(value instanceof DataView));
+  return types.isDate(value) || (ArrayBuffer.isView(value) && !types.isDataView(value));
 }
 
-/** Whether value is a plain object (its prototype is Object.prototype or null). */
+// The kind checks below hold for values made in another realm too (a vm
+// context, or structuredClone() under jest, whose Map is not this realm's Map).
+
+/** Whether value is a Map, of any realm. */
+export const isMap = (value: unknown): value is Map<unknown, unknown> => types.isMap(value);
+
+/** Whether value is a Set, of any realm. */
+export const isSet = (value: unknown): value is Set<unknown> => types.isSet(value);
+
+/** Whether value is a plain object: its prototype is null or some realm's Object.prototype. */
 export function isPlainObject(value: object): boolean {
-  const proto: unknown = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
+  const proto = Object.getPrototypeOf(value) as object | null;
+  if (proto === null || proto === Object.prototype) return true;
+  return Object.getPrototypeOf(proto) === null && Object.prototype.toString.call(value) === '[object Object]';
+}
+
+/** A leaf as this realm's codec knows it: a Date or Uint8Array of another realm becomes this realm's. */
+function localLeaf(value: unknown): unknown {
+  if (types.isDate(value) && !(value instanceof Date)) return new Date(value.getTime());
+  if (types.isUint8Array(value) && !(value instanceof Uint8Array)) return new Uint8Array(value);
+  return value;
 }
 
 /** Names what a value that is not plain data is, for error messages: 'a function', 'an instance of Foo'. */
@@ -54,11 +72,11 @@ export function describeValue(value: unknown): string {
 }
 
 function encodeAt(value: unknown, path: string, hint: string, open: Set<object>): Tree {
-  if (isLeaf(value)) return value;
+  if (isLeaf(value)) return localLeaf(value);
   if (
     typeof value !== 'object' ||
     value === null ||
-    !(Array.isArray(value) || value instanceof Map || value instanceof Set || isPlainObject(value))
+    !(Array.isArray(value) || isMap(value) || isSet(value) || isPlainObject(value))
   ) {
     throw new TypeError(
       `${path} holds ${describeValue(value)}, which is not plain data ` +
@@ -71,7 +89,7 @@ function encodeAt(value: unknown, path: string, hint: string, open: Set<object>)
   let out: unknown[];
   if (Array.isArray(value)) {
     out = [ARRAY, ...Array.from(value, (v, i) => encodeAt(v, `${path}[${i}]`, hint, open))];
-  } else if (value instanceof Map) {
+  } else if (isMap(value)) {
     out = [MAP];
     let i = 0;
     for (const [k, v] of value) {
@@ -81,7 +99,7 @@ function encodeAt(value: unknown, path: string, hint: string, open: Set<object>)
       );
       i++;
     }
-  } else if (value instanceof Set) {
+  } else if (isSet(value)) {
     out = [SET, ...Array.from(value, (v, i) => encodeAt(v, `${path}<element ${i}>`, hint, open))];
   } else {
     out = [OBJECT];
