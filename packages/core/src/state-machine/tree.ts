@@ -58,7 +58,7 @@ export function isPlainObject(value: object): boolean {
 
 /** A leaf as this realm's codec knows it: a Date or Uint8Array of another realm becomes this realm's. */
 function localLeaf(value: unknown): unknown {
-  if (types.isDate(value) && !(value instanceof Date)) return new Date(value.getTime());
+  if (types.isDate(value) && !(value instanceof Date)) return new Date(Date.prototype.getTime.call(value));
   if (types.isUint8Array(value) && !(value instanceof Uint8Array)) return new Uint8Array(value);
   return value;
 }
