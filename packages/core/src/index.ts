@@ -119,6 +119,7 @@ export { REGISTER_SESSION, isRegisteredSessionId } from './state-machine/session
 export { FRAMEWORK_COMMAND_PREFIX } from './node/command';
 export { commandProxy, queryProxy } from './state-machine/proxy';
 export type { DispatchTable } from './state-machine/dispatch';
+export type { MachineClassDecorator, MachineMethodDecorator } from './state-machine/decorators';
 export type {
   ArgsRule,
   ArgsSchema,
@@ -132,4 +133,6 @@ export type { CommandsOf, QueriesOf, QueryRequest } from './state-machine/proxy'
 
 // assembly
 export { Replica, replicaModule, replicaFrom, RAFTLINE } from './replica';
+// The inversify classes replicaModule's modules load into: one copy, core's, for programs that assemble replicas.
+export { Container, ContainerModule } from 'inversify';
 export type { ReplicaOptions } from './replica';

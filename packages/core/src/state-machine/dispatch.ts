@@ -128,7 +128,8 @@ function machineName(ctor: object, cls: string): string {
  * @returns the class's dispatch table
  * @throws MissingHandlerError when the class lacks @StateMachine (or has an
  *   empty name), declares no @Command, has a @Validate naming no command, or
- *   has a decorated static method
+ *   has a decorated member that is not an instance method with a string key
+ *   (static, private, symbol-keyed, a getter or a field)
  * @throws DuplicateHandlerError when two methods declare one command, one
  *   query or one command's validator, when a name is both a command and a
  *   query, or when @StateMachine is applied twice to the class
@@ -139,10 +140,10 @@ export function buildDispatchTable(ctor: abstract new (...args: never[]) => unkn
   const cls = className(ctor);
   const name = machineName(ctor, cls);
   const members = effectiveMembers(ctor);
-  const misplaced = members.find((m) => m.isStatic);
+  const misplaced = members.find((m) => m.misplaced !== undefined);
   if (misplaced) {
     throw new MissingHandlerError(
-      `${cls}: ${misplaced.owner}.${misplaced.key}() is static; decorated handlers and hooks must be instance methods`,
+      `${cls}: ${misplaced.owner}.${misplaced.key}() ${misplaced.misplaced}; decorated handlers and hooks must be instance methods`,
     );
   }
   const commands = byName(cls, ofKind(members, 'command'), 'command');
