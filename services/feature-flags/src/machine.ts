@@ -1,4 +1,13 @@
-import { Command, OnApplied, Query, ReplicatedStateMachine, StateMachine, Validate } from '@raftline/core';
+import {
+  Command,
+  OnApplied,
+  OnRoleChange,
+  Query,
+  ReplicatedStateMachine,
+  StateMachine,
+  Validate,
+  type Role,
+} from '@raftline/core';
 import { InvalidDefinitionError, reasonOf } from './errors';
 import { toFlagd, type FlagdExport } from './flagd-export';
 import { fromFlagd } from './flagd-import';
@@ -48,10 +57,11 @@ export interface ImportFlagdResult extends ImportResult {
  * same expectedVersion is the one the log orders first.
  *
  * Errors reach callers as CommandRejectedError (refused before replication:
- * malformed names or options, an invalid definition, an unknown segment;
- * nothing is written) or CommandFailedError (refused when applied: a version
- * conflict, a missing flag, a segment in use, or a definition that became
- * invalid meanwhile; nothing is written). Either's reason starts with the
+ * malformed names or options, an invalid definition, an unknown segment
+ * when the leader's state is current; nothing is written) or
+ * CommandFailedError (refused when applied: a version conflict, a missing
+ * flag, a segment in use or unknown, or a definition that became invalid
+ * meanwhile; nothing is written). Either's reason starts with the
  * flag-store error's name (`VersionConflictError: …`): flagErrorName(err)
  * reads it, locally or through a remote client.
  *
@@ -62,6 +72,11 @@ export interface ImportFlagdResult extends ImportResult {
 @StateMachine('feature-flags')
 export class FeatureFlags extends ReplicatedStateMachine {
   private readonly store: FlagStore;
+  // Local, never replicated (not in snapshots or digests): whether this
+  // node leads, in which term, and the term of the last command it applied.
+  private role: Role = 'follower';
+  private term = -1;
+  private appliedTerm = -1;
 
   /** @throws ConfigError for unknown or invalid options (every replica must use the same) */
   constructor(options: FeatureFlagsOptions = {}) {
@@ -216,6 +231,18 @@ export class FeatureFlags extends ReplicatedStateMachine {
 
   // ----------------------------------------------------------- validators
 
+  // Validators run on the node that receives a command, whose state may lag
+  // the log: a follower that has not applied a segment's creation yet, or a
+  // leader elected a moment ago. Whether a segment exists is checked there
+  // only when this node leads and has applied a command of its own term
+  // (then it has applied every write acknowledged before it, Raft §5.4.2);
+  // otherwise the check waits for apply, which refuses an unknown segment
+  // with CommandFailedError and writes nothing. Everything else depends on
+  // the arguments alone and is checked on every node.
+  private get stateIsCurrent(): boolean {
+    return this.role === 'leader' && this.appliedTerm === this.term;
+  }
+
   @Validate('setFlag')
   protected validateSetFlag(
     environment: unknown,
@@ -223,7 +250,7 @@ export class FeatureFlags extends ReplicatedStateMachine {
     definition: unknown,
     options: unknown,
   ): string | undefined {
-    return refusal(() => this.store.checkFlag(environment, key, definition, options));
+    return refusal(() => this.store.checkFlag(environment, key, definition, options, this.stateIsCurrent));
   }
 
   @Validate('setSegment')
@@ -269,6 +296,7 @@ export class FeatureFlags extends ReplicatedStateMachine {
         fromFlagd(document),
         options as ImportOptions,
         undefined,
+        this.stateIsCurrent,
       ),
     );
   }
@@ -280,6 +308,12 @@ export class FeatureFlags extends ReplicatedStateMachine {
     this.store.state.lastIndex = index;
   }
 
+  @OnRoleChange()
+  protected onRoleChange(role: Role, _leaderId: string, term: number): void {
+    this.role = role;
+    this.term = term;
+  }
+
   // ------------------------------------------------------------ snapshots
 
   /** The replicated state only (the compiled evaluators are a cache rebuilt on demand). */
@@ -289,6 +323,7 @@ export class FeatureFlags extends ReplicatedStateMachine {
 
   override restoreState(state: unknown): void {
     this.store.restore(state as StoreState);
+    this.appliedTerm = -1;
   }
 
   override digestState(): unknown {
@@ -303,6 +338,7 @@ export class FeatureFlags extends ReplicatedStateMachine {
 
   /** Runs a write; what it throws fails the command with the error's name kept in the reason. */
   private applying<T>(write: () => T): T {
+    this.appliedTerm = this.context.term;
     try {
       return write();
     } catch (err) {

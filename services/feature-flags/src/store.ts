@@ -117,14 +117,22 @@ export class FlagStore {
 
   /**
    * Checks a setFlag against the current state, without the compare-and-set.
+   * @param segments false: take every segment as existing (the state may lag the log)
    * @returns the compiled flag
    * @throws InvalidDefinitionError naming every problem (unknown segments included)
    */
-  checkFlag(environment: unknown, key: unknown, definition: unknown, options: unknown): CompiledFlag {
+  checkFlag(
+    environment: unknown,
+    key: unknown,
+    definition: unknown,
+    options: unknown,
+    segments = true,
+  ): CompiledFlag {
     checkNames(environment, key, 'key');
     checkWriteOptions(options);
     const e = this.env(environment as string);
-    const compiled = compileFlag(key as string, definition, (n) => e?.segments.has(n) ?? false);
+    const exists = segments ? (n: string) => e?.segments.has(n) ?? false : () => true;
+    const compiled = compileFlag(key as string, definition, exists);
     if (!compiled.ok)
       throw new InvalidDefinitionError(`flag ${String(environment)}/${String(key)}`, compiled.problems);
     return compiled.value;
@@ -344,6 +352,8 @@ export class FlagStore {
    * checked first against the segments the environment will hold, then all
    * are written at this index; unchanged ones keep their version. With
    * prune, flags and segments the import does not name are deleted.
+   * `at` undefined: only check (a validator); `segmentsChecked` false: take
+   * every segment as existing (the state may lag the log).
    * @returns the keys created, updated, unchanged and deleted
    * @throws InvalidDefinitionError naming every problem of every definition
    */
@@ -355,8 +365,10 @@ export class FlagStore {
     },
     options: WriteOptions & { readonly prune?: boolean },
     at: WriteAt | undefined,
+    segmentsChecked = true,
   ): ImportResult {
-    checkNames(environment, 'import', 'key');
+    const envProblem = nameProblem('environment', environment);
+    if (envProblem) throw new InvalidDefinitionError('names', [envProblem]);
     checkWriteOptions(options, ['author', 'reason', 'prune']);
     if (options.prune !== undefined && typeof options.prune !== 'boolean')
       throw new InvalidDefinitionError('options', ['options.prune: must be true or false']);
@@ -373,7 +385,7 @@ export class FlagStore {
       else segments.set(name, c.value);
     }
     const exists = (n: string): boolean =>
-      segments.has(n) || (!options.prune && (e?.segments.has(n) ?? false));
+      !segmentsChecked || segments.has(n) || (!options.prune && (e?.segments.has(n) ?? false));
     const flags = new Map<string, CompiledFlag>();
     for (const [key, def] of Object.entries(defs.flags)) {
       const p = nameProblem('key', key);

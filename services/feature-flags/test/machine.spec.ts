@@ -153,15 +153,41 @@ describe('feature flags - validation before replication', () => {
     expect(err.reason).toContain("variants.off: a boolean flag's variant must be true or false");
   });
 
-  it('an unknown segment is refused', () => {
-    const err = rejection(
-      new Harness(),
-      'prod',
-      'k',
-      boolFlag([{ when: { segment: 'beta' }, serve: { variant: 'on' } }]),
-      AUTHOR,
+  it('an unknown segment is refused by a leader that has applied a command of its term', () => {
+    const h = new Harness();
+    h.cmd.setFlag('prod', 'other', boolFlag(), AUTHOR);
+    const err = failure(() =>
+      h.apply('setFlag', [
+        'prod',
+        'k',
+        boolFlag([{ when: { segment: 'beta' }, serve: { variant: 'on' } }]),
+        AUTHOR,
+      ]),
     );
-    expect(err.reason).toContain('rules[0].when.segment: unknown segment beta');
+    expect(err).toBeInstanceOf(CommandRejectedError);
+    expect((err as CommandRejectedError).reason).toContain('rules[0].when.segment: unknown segment beta');
+  });
+
+  it('a node whose state may lag (a follower, a new leader) leaves unknown segments to apply, which refuses them', () => {
+    const h = new Harness();
+    h.cmd.setFlag('prod', 'other', boolFlag(), AUTHOR);
+    const def = boolFlag([{ when: { segment: 'beta' }, serve: { variant: 'on' } }]);
+    h.host.onRoleChange('follower', 'n2', 2);
+    expect(() => h.host.validate({ name: 'setFlag', args: ['prod', 'k', def, AUTHOR] })).not.toThrow();
+    h.host.onRoleChange('leader', 'n1', 3); // elected, nothing of term 3 applied yet
+    expect(() => h.host.validate({ name: 'setFlag', args: ['prod', 'k', def, AUTHOR] })).not.toThrow();
+    const result = h.host.apply(
+      { name: 'setFlag', args: ['prod', 'k', def, AUTHOR], time: h.time },
+      { index: ++h.index, term: 3, time: h.time },
+    );
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.error).toBeInstanceOf(CommandFailedError);
+    expect(!result.ok && (result.error as CommandFailedError).reason).toContain('unknown segment beta');
+    expect(h.q.getFlag('prod', 'k')).toBeNull();
+    // Everything that depends on the arguments alone is still refused at the door, on any node.
+    expect(() =>
+      h.host.validate({ name: 'setFlag', args: ['prod', 'k', { ...def, defaultVariant: 'x' }, AUTHOR] }),
+    ).toThrow(CommandRejectedError);
   });
 
   it('a rule that cannot be evaluated is refused with every problem named by its field', () => {

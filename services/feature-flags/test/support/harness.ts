@@ -38,6 +38,8 @@ export class Harness {
   constructor(options?: FeatureFlagsOptions) {
     this.machine = new FeatureFlags(options);
     this.host = new MachineHost(this.machine);
+    // This host leads term 1, the term every command is applied in.
+    this.host.onRoleChange('leader', 'n1', 1);
     this.cmd = proxy((name, args) => this.apply(name, args));
     this.q = proxy((name, args) => this.host.query(name, args));
   }
