@@ -33,6 +33,8 @@ export async function spawnReplicas(o: {
   electionMs: number;
   script?: string;
   env?: Readonly<Record<string, string>>;
+  /** The group's initial voters (default ids): to start some of them with another env. */
+  voters?: readonly string[];
 }): Promise<ReplicaProcess[]> {
   return Promise.all(
     o.ids.map(async (id) => {
@@ -44,7 +46,7 @@ export async function spawnReplicas(o: {
           RAFT_CLUSTER: o.cluster,
           RAFT_GROUP: o.group,
           RAFT_ID: id,
-          RAFT_VOTERS: o.ids.join(','),
+          RAFT_VOTERS: (o.voters ?? o.ids).join(','),
           ELECTION_MS: String(o.electionMs),
         },
         stdio: ['ignore', 'pipe', 'pipe'],
