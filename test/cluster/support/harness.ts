@@ -20,7 +20,7 @@ export interface Harness {
    * A new 3-replica cluster (not started) with a fresh cluster and group id;
    * its processes are killed after the test and its rows deleted after the file.
    */
-  cluster(options: Pick<ClusterOptions, 'electionMs' | 'env'>): ReplicaCluster;
+  cluster(options: Pick<ClusterOptions, 'electionMs' | 'env' | 'script'>): ReplicaCluster;
   /** A client of the cluster: 3 s per command, 1 s per request. */
   client(cluster: ReplicaCluster): NatsRaftClient;
   /** Registers a load so that it is stopped after the test. */

@@ -22,6 +22,8 @@ export interface ClusterOptions {
   readonly pgUrl: string;
   /** More environment for replica.ts (e.g. SNAPSHOT_ENTRIES). */
   readonly env?: Readonly<Record<string, string>>;
+  /** Another replica script that reads the same environment (default test/fixtures/replica.ts). */
+  readonly script?: string;
 }
 
 interface Running {
@@ -63,7 +65,7 @@ export class ReplicaCluster {
   async start(id: string): Promise<void> {
     if (this.running.has(id)) throw new Error(`replica ${id} is already running`);
     const o = this.options;
-    const proc = spawn(process.execPath, ['-r', REGISTER, REPLICA], {
+    const proc = spawn(process.execPath, ['-r', REGISTER, o.script ?? REPLICA], {
       cwd: ROOT,
       env: {
         ...process.env,
