@@ -39,6 +39,11 @@ export function murmur3Bytes(bytes: Uint8Array, length: number = bytes.length, s
     if (tail > 2) k |= bytes[blocks + 2]! << 16;
     h ^= mixK(k);
   }
+  return fmix(h, length);
+}
+
+/** The finalization mix, with the input's length in bytes. */
+function fmix(h: number, length: number): number {
   h ^= length;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
@@ -54,9 +59,40 @@ export function murmur3Bytes(bytes: Uint8Array, length: number = bytes.length, s
  * @returns the hash as an unsigned 32-bit integer
  */
 export function murmur3(text: string, seed = 0): number {
-  if (text.length * 3 > scratch.length) scratch = new Uint8Array(text.length * 3);
-  const { written } = encoder.encodeInto(text, scratch);
-  return murmur3Bytes(scratch, written, seed);
+  const n = text.length;
+  // ASCII (the common case: ids, emails) is its own UTF-8: hash the code units without encoding.
+  let ascii = true;
+  for (let i = 0; i < n; i++) {
+    if (text.charCodeAt(i) > 0x7f) {
+      ascii = false;
+      break;
+    }
+  }
+  if (!ascii) {
+    if (n * 3 > scratch.length) scratch = new Uint8Array(n * 3);
+    const { written } = encoder.encodeInto(text, scratch);
+    return murmur3Bytes(scratch, written, seed);
+  }
+  let h = seed >>> 0;
+  const blocks = n & ~3;
+  for (let i = 0; i < blocks; i += 4) {
+    h ^= mixK(
+      text.charCodeAt(i) |
+        (text.charCodeAt(i + 1) << 8) |
+        (text.charCodeAt(i + 2) << 16) |
+        (text.charCodeAt(i + 3) << 24),
+    );
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  const tail = n & 3;
+  if (tail > 0) {
+    let k = text.charCodeAt(blocks);
+    if (tail > 1) k |= text.charCodeAt(blocks + 1) << 8;
+    if (tail > 2) k |= text.charCodeAt(blocks + 2) << 16;
+    h ^= mixK(k);
+  }
+  return fmix(h, n);
 }
 
 /**

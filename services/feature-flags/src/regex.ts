@@ -336,6 +336,8 @@ interface Nfa {
   readonly out: number[];
   readonly out2: number[];
   start: number;
+  /** Scratch space of run(), made on first use. */
+  buffers?: Buffers;
 }
 
 /** Builds the NFA of node (Thompson's construction); `next` is the state after it. */
@@ -421,52 +423,89 @@ export function compileRegex(pattern: string, flags: '' | 'i' = ''): BoundedRege
   return { source: pattern, flags, test: (input) => run(nfa, input) };
 }
 
-/** Simulates the NFA over input's code points, adding the start state at every position (a search). */
+/**
+ * Simulates the NFA over input's code points, adding the start state at
+ * every position (a search). The buffers are the NFA's own, reused by every
+ * call (evaluation is synchronous, so calls never overlap).
+ */
 function run(nfa: Nfa, input: string): boolean {
   if (input.length > LIMITS.matchInputLength) return false;
-  const n = nfa.kind.length;
-  const mark = new Int32Array(n).fill(-1);
-  let current: number[] = [];
-  let next: number[] = [];
-  let generation = 0;
+  const buffers = (nfa.buffers ??= newBuffers(nfa.kind.length));
+  const { mark, stack } = buffers;
+  let current = buffers.a;
+  let next = buffers.b;
+  let currentSize = 0;
+  let nextSize = 0;
   const len = input.length;
-  // Adds state s and its epsilon closure at offset pos; returns true on reaching MATCH.
-  const addState = (list: number[], s: number, pos: number): boolean => {
-    const stack = [s];
-    while (stack.length > 0) {
-      const t = stack.pop()!;
+  // A generation per position: a state is in the list being built iff its mark is the generation.
+  if (buffers.generation > 0x3fffffff) {
+    mark.fill(0);
+    buffers.generation = 0;
+  }
+  let generation = ++buffers.generation;
+  // Adds state s and its epsilon closure at offset pos to list; true on reaching MATCH.
+  const addState = (list: Int32Array, size: number, s: number, pos: number): number => {
+    let top = 0;
+    stack[top++] = s;
+    while (top > 0) {
+      const t = stack[--top]!;
       if (t < 0 || mark[t] === generation) continue;
       mark[t] = generation;
       switch (nfa.kind[t]) {
         case MATCH:
-          return true;
+          return -1;
         case SPLIT:
-          stack.push(nfa.out2[t]!, nfa.out[t]!);
+          stack[top++] = nfa.out2[t]!;
+          stack[top++] = nfa.out[t]!;
           break;
         case BOL:
-          if (pos === 0) stack.push(nfa.out[t]!);
+          if (pos === 0) stack[top++] = nfa.out[t]!;
           break;
         case EOL:
-          if (pos === len) stack.push(nfa.out[t]!);
+          if (pos === len) stack[top++] = nfa.out[t]!;
           break;
         default:
-          list.push(t);
+          list[size++] = t;
       }
     }
-    return false;
+    return size;
   };
   for (let pos = 0; ;) {
-    if (addState(current, nfa.start, pos)) return true;
+    currentSize = addState(current, currentSize, nfa.start, pos);
+    if (currentSize < 0) return true;
     if (pos >= len) return false;
     const cp = input.codePointAt(pos)!;
     const width = cp > 0xffff ? 2 : 1;
-    generation++;
-    next.length = 0;
-    for (const s of current) {
-      if (nfa.test[s]!(cp) && addState(next, nfa.out[s]!, pos + width)) return true;
+    generation = ++buffers.generation;
+    nextSize = 0;
+    for (let i = 0; i < currentSize; i++) {
+      const s = current[i]!;
+      if (nfa.test[s]!(cp)) {
+        nextSize = addState(next, nextSize, nfa.out[s]!, pos + width);
+        if (nextSize < 0) return true;
+      }
     }
     pos += width;
     [current, next] = [next, current];
-    // States reached at the new position share its generation with the start state added next.
+    currentSize = nextSize;
   }
+}
+
+interface Buffers {
+  readonly mark: Int32Array;
+  /** A state enters the stack at most once per closure, through at most two edges of each state. */
+  readonly stack: Int32Array;
+  readonly a: Int32Array;
+  readonly b: Int32Array;
+  generation: number;
+}
+
+function newBuffers(states: number): Buffers {
+  return {
+    mark: new Int32Array(states),
+    stack: new Int32Array(2 * states + 1),
+    a: new Int32Array(states),
+    b: new Int32Array(states),
+    generation: 0,
+  };
 }
