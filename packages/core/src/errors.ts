@@ -132,13 +132,30 @@ export class PayloadTooLargeError extends RaftlineError {
  */
 export class MembershipChangeError extends RaftlineError {}
 
-/** The command's handler threw while applying; every replica saw the same failure. */
+/**
+ * The command's handler threw while applying (or the framework failed it:
+ * the handler returned a Promise, its session was malformed, its result is
+ * not plain data); every replica saw the same failure.
+ *
+ * `reason` is what the handler threw's message. `errorName` is its `name`,
+ * or its class's name when it keeps the `name` Error gives it
+ * (`'StaleTokenError'` for a `class StaleTokenError extends Error {}`,
+ * `'Error'` for a plain Error), so a caller can tell one refusal from another without
+ * parsing the message; it is undefined when the framework failed the command
+ * or the handler threw something that is not an Error. It is replicated like
+ * the rest of the result (kept for exactly-once retries, in snapshots, on the
+ * committed stream as `error.errorName`, and over NATS), so every replica and
+ * every caller sees the same one. The message names it too, unless it is the
+ * plain `'Error'`: `command ack failed while applying: StaleTokenError: token 3 < 4`.
+ */
 export class CommandFailedError extends RaftlineError {
   constructor(
     readonly command: string,
     readonly reason: string,
+    readonly errorName?: string,
   ) {
-    super(`command ${command} failed while applying: ${reason}`);
+    const named = errorName && errorName !== 'Error' ? `${errorName}: ` : '';
+    super(`command ${command} failed while applying: ${named}${reason}`);
   }
 }
 

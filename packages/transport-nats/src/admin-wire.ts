@@ -5,7 +5,7 @@
  * empty payload reads as `{}`); a reply is `{ ok: true, node, value }` or
  * `{ ok: false, node, error: { name, message, fields? } }`.
  */
-import { ApplyTimeoutError, ConfigError, DivergedError, RaftlineError, type NodeId } from '@raftline/core';
+import type { NodeId, RaftlineError } from '@raftline/core';
 import {
   AdminPermissionError,
   AdminRefusedError,
@@ -154,12 +154,8 @@ export function encodeAdminValue(node: NodeId, value: unknown): Uint8Array {
 
 /** @returns the JSON bytes of the reply carrying error, with its scalar fields (see describe) */
 export function encodeAdminError(node: NodeId, error: unknown): Uint8Array {
-  const wire = describe(error);
-  // ConfigError's problems are a list, which describe() leaves out: keep them.
-  const problems = error instanceof ConfigError ? { problems: error.problems.join('\n') } : {};
-  const fields = { ...wire.fields, ...problems };
-  const { name, message } = wire;
-  const body = { name, message, ...(Object.keys(fields).length > 0 ? { fields } : {}) };
+  const { name, message, fields } = describe(error);
+  const body = { name, message, ...(fields ? { fields } : {}) };
   return new TextEncoder().encode(JSON.stringify({ ok: false, node, error: body }));
 }
 
@@ -196,7 +192,7 @@ type Fields = Readonly<Record<string, string | number | boolean>>;
 const str = (f: Fields, key: string) => (typeof f[key] === 'string' ? f[key] : undefined);
 const num = (f: Fields, key: string) => (typeof f[key] === 'number' ? f[key] : undefined);
 
-/** The admin errors and the core errors remote-errors.ts does not rebuild, by name. */
+/** The admin errors, by name (core's own are rebuilt by reviveError, remote-errors.ts). */
 const ADMIN_REVIVERS: Readonly<Record<string, (f: Fields) => RaftlineError | undefined>> = {
   AdminTimeoutError: (f) => {
     const [op, node, ms] = [str(f, 'operation'), str(f, 'nodeId'), num(f, 'timeoutMs')];
@@ -211,27 +207,6 @@ const ADMIN_REVIVERS: Readonly<Record<string, (f: Fields) => RaftlineError | und
   AdminRequestError: (f) => {
     const [op, problem] = [str(f, 'operation'), str(f, 'problem')];
     return op !== undefined && problem !== undefined ? new AdminRequestError(op, problem) : undefined;
-  },
-  DivergedError: (f) => {
-    const [node, index, expected, actual] = [
-      str(f, 'nodeId'),
-      num(f, 'index'),
-      str(f, 'expected'),
-      str(f, 'actual'),
-    ];
-    return node !== undefined && index !== undefined && expected !== undefined && actual !== undefined
-      ? new DivergedError(node, index, expected, actual)
-      : undefined;
-  },
-  ApplyTimeoutError: (f) => {
-    const [node, index, ms] = [str(f, 'nodeId'), num(f, 'index'), num(f, 'timeoutMs')];
-    return node !== undefined && index !== undefined && ms !== undefined
-      ? new ApplyTimeoutError(node, index, ms)
-      : undefined;
-  },
-  ConfigError: (f) => {
-    const problems = str(f, 'problems');
-    return problems !== undefined ? new ConfigError(problems.split('\n')) : undefined;
   },
 };
 

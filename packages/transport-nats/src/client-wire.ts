@@ -13,6 +13,7 @@ import {
   type ReadConsistency,
 } from '@raftline/core';
 import { fields } from './messages';
+import { configProblemsField } from './remote-errors';
 
 /** The read consistencies a replica serves, in one place. */
 export const READ_CONSISTENCIES: readonly ReadConsistency[] = ['linearizable', 'lease', 'stale'];
@@ -29,7 +30,10 @@ export interface WireError {
   readonly unknown: boolean;
   /** PayloadTooLargeError's fields, so the client can raise the same error. */
   readonly tooLarge?: { what: 'command' | 'reply'; size: number; limit: number; limitName: string };
-  /** The error's own scalar fields (nodeId, reason, command, …), so the client can rebuild its class. */
+  /**
+   * The error's own scalar fields (nodeId, reason, command, errorName, …; a
+   * ConfigError's problems joined by newlines), so the client can rebuild its class.
+   */
   readonly fields?: Readonly<Record<string, string | number | boolean>>;
 }
 
@@ -74,6 +78,7 @@ export function describe(e: unknown): WireError {
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
       own[key] = value;
   }
+  Object.assign(own, configProblemsField(err));
   return {
     name: err.name,
     message: err.message,

@@ -52,7 +52,13 @@ export interface CommittedRecord {
 /** The outcome a record carries for an event: its value left out. */
 export function recordOutcome(event: CommittedEvent | CommittedRecord): RecordOutcome {
   const o = event.outcome;
-  if (o.kind === 'failed') return { kind: 'failed', error: { name: o.error.name, message: o.error.message } };
+  if (o.kind === 'failed') {
+    const { name, message, errorName } = o.error;
+    return {
+      kind: 'failed',
+      error: errorName === undefined ? { name, message } : { name, message, errorName },
+    };
+  }
   if (o.kind === 'duplicate') return { kind: 'duplicate', of: o.of };
   return { kind: 'applied' };
 }
@@ -61,7 +67,7 @@ export function recordOutcome(event: CommittedEvent | CommittedRecord): RecordOu
  * Encodes a committed command as a stream message payload: a msgpack map
  * `{ index, term, name, args, time, session?, outcome }`, readable from any
  * language; `outcome` is `{ kind: 'applied' }`, `{ kind: 'failed', error:
- * { name, message } }` or `{ kind: 'duplicate', of }`.
+ * { name, message, errorName? } }` (see OutcomeError) or `{ kind: 'duplicate', of }`.
  */
 export function encodeCommittedRecord(event: CommittedEvent | CommittedRecord): Uint8Array {
   const { index, term, command } = event;
@@ -121,7 +127,11 @@ function decodeOutcome(raw: unknown): RecordOutcome {
     const e = mapOf(o.get('error'), 'outcome.error');
     const name = e.get('name');
     const message = e.get('message');
-    if (typeof name === 'string' && typeof message === 'string') return { kind, error: { name, message } };
+    const errorName = e.get('errorName');
+    if (typeof name === 'string' && typeof message === 'string') {
+      if (errorName === undefined || errorName === null) return { kind, error: { name, message } };
+      if (typeof errorName === 'string') return { kind, error: { name, message, errorName } };
+    }
   }
   throw new DecodeError(`not a committed record: outcome (${String(kind)}) is malformed`);
 }

@@ -7,9 +7,12 @@
  * (an error a query handler threw) has no class to rebuild.
  */
 import {
+  ApplyTimeoutError,
   CommandFailedError,
   CommandRejectedError,
+  ConfigError,
   DecodeError,
+  DivergedError,
   LeadershipLostError,
   LeadershipTransferError,
   MembershipChangeError,
@@ -48,7 +51,7 @@ const REVIVERS: Readonly<Record<string, (f: Fields, message: string) => Raftline
   CommandRejectedError: (f) =>
     both(str(f, 'command'), str(f, 'reason'), (a, b) => new CommandRejectedError(a, b)),
   CommandFailedError: (f) =>
-    both(str(f, 'command'), str(f, 'reason'), (a, b) => new CommandFailedError(a, b)),
+    both(str(f, 'command'), str(f, 'reason'), (a, b) => new CommandFailedError(a, b, str(f, 'errorName'))),
   UnknownCommandError: (f) => {
     const kind = str(f, 'kind');
     if (kind !== 'command' && kind !== 'query') return undefined;
@@ -57,7 +60,35 @@ const REVIVERS: Readonly<Record<string, (f: Fields, message: string) => Raftline
   SessionExpiredError: (f) => one(str(f, 'clientId'), (id) => new SessionExpiredError(id)),
   MembershipChangeError: (_f, message) => new MembershipChangeError(message),
   DecodeError: (_f, message) => new DecodeError(message),
+  DivergedError: (f) => {
+    const [node, index, expected, actual] = [
+      str(f, 'nodeId'),
+      num(f, 'index'),
+      str(f, 'expected'),
+      str(f, 'actual'),
+    ];
+    return node !== undefined && index !== undefined && expected !== undefined && actual !== undefined
+      ? new DivergedError(node, index, expected, actual)
+      : undefined;
+  },
+  ApplyTimeoutError: (f) => {
+    const [node, index, ms] = [str(f, 'nodeId'), num(f, 'index'), num(f, 'timeoutMs')];
+    return node !== undefined && index !== undefined && ms !== undefined
+      ? new ApplyTimeoutError(node, index, ms)
+      : undefined;
+  },
+  // describe() sends ConfigError's problems joined by newlines (see configProblemsField).
+  ConfigError: (f) => one(str(f, 'problems'), (p) => new ConfigError(p.split('\n'))),
 };
+
+/**
+ * ConfigError's problems are a list, which a wire error's scalar fields
+ * cannot hold: this is the field that carries them (joined by newlines).
+ * @returns `{ problems }` for a ConfigError, else `{}`
+ */
+export function configProblemsField(err: unknown): { problems?: string } {
+  return err instanceof ConfigError ? { problems: err.problems.join('\n') } : {};
+}
 
 function one<A>(a: A | undefined, make: (a: A) => RaftlineError): RaftlineError | undefined {
   return a === undefined ? undefined : make(a);

@@ -36,6 +36,14 @@ describe('committed records - the payload of a committed stream message', () => 
         kind: 'failed',
         error: { name: 'CommandFailedError', message: 'command put failed while applying: no' },
       },
+      {
+        kind: 'failed',
+        error: {
+          name: 'CommandFailedError',
+          message: 'command put failed while applying: StaleTokenError: no',
+          errorName: 'StaleTokenError',
+        },
+      },
       { kind: 'duplicate', of: 4 },
     ];
     for (const outcome of outcomes) {

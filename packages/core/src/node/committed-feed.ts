@@ -1,14 +1,30 @@
 import { pack, unpack } from '../codec';
-import { CompactedError, ConfigError, DecodeError, OutcomeUnavailableError } from '../errors';
+import {
+  CommandFailedError,
+  CompactedError,
+  ConfigError,
+  DecodeError,
+  OutcomeUnavailableError,
+} from '../errors';
 import type { Entry } from '../protocol/types';
 import type { ApplyResult } from './applier';
 import { FRAMEWORK_COMMAND_PREFIX, decodeCommand, type CommandEnvelope } from './command';
 import type { OutcomeMarks } from './snapshots';
 
-/** An error as the committed stream reports it: the name and message of the error the command failed with. */
+/**
+ * An error as the committed stream reports it: the name and message of the
+ * error the command failed with, as the proposer received it. `name` is the
+ * framework's class (CommandFailedError, UnknownCommandError,
+ * SessionExpiredError), so a consumer can tell a handler's refusal from a
+ * command that never ran; for a CommandFailedError whose handler threw an
+ * Error, `errorName` is that error's name (CommandFailedError.errorName, e.g.
+ * 'StaleTokenError'), which the message names too.
+ */
 export interface OutcomeError {
   readonly name: string;
   readonly message: string;
+  /** CommandFailedError.errorName: the name of what the handler threw; absent otherwise. */
+  readonly errorName?: string;
 }
 
 /**
@@ -23,7 +39,8 @@ export interface OutcomeError {
  *   returned a Promise (CommandFailedError), no handler has its name
  *   (UnknownCommandError), or its client session could not vouch for it
  *   (SessionExpiredError). `error` is that error's name and message, as the
- *   proposer received it. Changes a handler made before throwing stay
+ *   proposer received it, and for a handler that threw, the name of what it
+ *   threw (`errorName`, see OutcomeError). Changes a handler made before throwing stay
  *   (handlers are not rolled back): a handler that validates before it
  *   mutates keeps a failed command free of effects.
  * - `duplicate`: a retry of a (clientId, seq) the session layer had already
@@ -92,8 +109,12 @@ type Mark = Exclude<CommandOutcome, { kind: 'applied' }>;
 
 /** Version of the stored marks: [version, from, rows]; every entry in [from, snapshot index] without a row was applied. */
 const MARKS_VERSION = 1;
-/** A mark in a snapshot: [index, 'f', name, message] or [index, 'd', of]. */
-type MarkRow = [number, 'f', string, string] | [number, 'd', number];
+/**
+ * A mark in a snapshot: [index, 'f', name, message], [index, 'f', name,
+ * message, errorName] (OutcomeError.errorName; raftline wrote only the first
+ * before it kept it) or [index, 'd', of].
+ */
+type MarkRow = [number, 'f', string, string] | [number, 'f', string, string, string] | [number, 'd', number];
 
 /** The framework's own commands (session registration) are not the user's: the stream never yields them. */
 const isFramework = (command: CommandEnvelope): boolean => command.name.startsWith(FRAMEWORK_COMMAND_PREFIX);
@@ -103,9 +124,15 @@ const READ_BATCH = 256;
 /** The mark of a result, undefined for a plain application. */
 function markOf(result: ApplyResult): Mark | undefined {
   if (result.duplicateOf !== undefined) return { kind: 'duplicate', of: result.duplicateOf };
-  if (!result.ok)
-    return { kind: 'failed', error: { name: result.error.name, message: result.error.message } };
+  if (!result.ok) return { kind: 'failed', error: outcomeError(result.error) };
   return undefined;
+}
+
+/** The outcome error of a failed result (see OutcomeError). */
+function outcomeError(error: Error): OutcomeError {
+  const { name, message } = error;
+  const errorName = error instanceof CommandFailedError ? error.errorName : undefined;
+  return errorName === undefined ? { name, message } : { name, message, errorName };
 }
 
 /**
@@ -298,7 +325,7 @@ export class CommittedFeed {
     const rows: MarkRow[] = [];
     for (const [index, m] of this.marks) {
       if (index < from) continue;
-      rows.push(m.kind === 'failed' ? [index, 'f', m.error.name, m.error.message] : [index, 'd', m.of]);
+      rows.push(m.kind === 'failed' ? failedRow(index, m.error) : [index, 'd', m.of]);
     }
     return pack([MARKS_VERSION, from, rows]);
   }
@@ -339,12 +366,21 @@ export class CommittedFeed {
   }
 }
 
+function failedRow(index: number, e: OutcomeError): MarkRow {
+  return e.errorName === undefined
+    ? [index, 'f', e.name, e.message]
+    : [index, 'f', e.name, e.message, e.errorName];
+}
+
 /** @throws DecodeError when row is not a MarkRow */
 function markFromRow(row: unknown): [number, Mark] {
   if (Array.isArray(row) && Number.isSafeInteger(row[0])) {
-    const [index, tag, a, b] = row as unknown[];
-    if (tag === 'f' && typeof a === 'string' && typeof b === 'string') {
-      return [index as number, { kind: 'failed', error: { name: a, message: b } }];
+    const [index, tag, a, b, c] = row as unknown[];
+    if (tag === 'f' && typeof a === 'string' && typeof b === 'string' && row.length <= 5) {
+      if (row.length === 4) return [index as number, { kind: 'failed', error: { name: a, message: b } }];
+      if (typeof c === 'string') {
+        return [index as number, { kind: 'failed', error: { name: a, message: b, errorName: c } }];
+      }
     }
     if (tag === 'd' && Number.isSafeInteger(a))
       return [index as number, { kind: 'duplicate', of: a as number }];

@@ -54,6 +54,17 @@ function reasonOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/**
+ * The name of what a handler threw (CommandFailedError.errorName): an
+ * Error's name, or its class's name when it keeps the `Error` it inherits
+ * (`class StaleTokenError extends Error {}`); undefined for a non-Error.
+ */
+function nameOf(err: unknown): string | undefined {
+  if (!(err instanceof Error) || typeof err.name !== 'string') return undefined;
+  const cls: unknown = err.constructor?.name;
+  return err.name === 'Error' && typeof cls === 'string' && cls !== '' ? cls : err.name;
+}
+
 function validOptions(options: MachineHostOptions): Required<MachineHostOptions> {
   const unknown = unknownKeyProblems(options, DEFAULT_MACHINE_HOST_OPTIONS, 'MachineHost options');
   if (unknown.length > 0) throw new ConfigError(unknown);
@@ -309,7 +320,7 @@ export class MachineHost implements Applier {
       }
       return { ok: true, value };
     } catch (err) {
-      return { ok: false, error: new CommandFailedError(command.name, reasonOf(err)) };
+      return { ok: false, error: new CommandFailedError(command.name, reasonOf(err), nameOf(err)) };
     }
   }
 

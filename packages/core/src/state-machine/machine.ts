@@ -22,7 +22,9 @@ const CONTEXT: unique symbol = Symbol('raftline.apply-context');
  *   from replicated values (this.context.index, arguments);
  * - validate before you mutate: a handler that throws fails the command with
  *   CommandFailedError on every replica, but what it changed before throwing
- *   stays changed (there is no rollback);
+ *   stays changed (there is no rollback); what it threw names the failure
+ *   (CommandFailedError.errorName: throw `class StaleTokenError extends
+ *   Error` and callers, in process or over NATS, can tell it apart);
  * - return plain data: it is the command's result, sent to the client and
  *   kept for exactly-once retries.
  *

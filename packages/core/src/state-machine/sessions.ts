@@ -86,7 +86,10 @@ const FAILED = 1;
 const UNKNOWN = 2;
 
 /**
- * Encodes a result for storage.
+ * Encodes a result for storage: `[0, value]`, `[2, command, kind]` for
+ * UnknownCommandError, `[1, command, reason]` or `[1, command, reason,
+ * errorName]` for CommandFailedError (the first is also what raftline wrote
+ * before it kept the error's name; both decode).
  * @returns the encoded result
  * @throws TypeError when a successful result's value is not plain data
  */
@@ -94,7 +97,11 @@ export function encodeResult(result: ApplyResult): Uint8Array {
   if (result.ok) return pack([OK, encodeTree(result.value, 'the result', 'return plain data from handlers')]);
   const e = result.error;
   if (e instanceof UnknownCommandError) return pack([UNKNOWN, e.command, e.kind]);
-  if (e instanceof CommandFailedError) return pack([FAILED, e.command, e.reason]);
+  if (e instanceof CommandFailedError) {
+    // [FAILED, command, reason] as before the error's name was kept; [.., errorName] with it.
+    const row = [FAILED, e.command, e.reason];
+    return pack(e.errorName === undefined ? row : [...row, e.errorName]);
+  }
   return pack([FAILED, '', e.message]);
 }
 
@@ -106,13 +113,14 @@ export function encodeResult(result: ApplyResult): Uint8Array {
 export function decodeResult(data: Uint8Array): ApplyResult {
   const v = unpack(data);
   if (!Array.isArray(v)) throw new DecodeError('stored session result is malformed');
-  const [tag, a, b] = v as unknown[];
+  const [tag, a, b, c] = v as unknown[];
   if (tag === OK) return { ok: true, value: decodeTree(a) };
   if (tag === UNKNOWN && typeof a === 'string' && (b === 'command' || b === 'query')) {
     return { ok: false, error: new UnknownCommandError(a, b) };
   }
-  if (tag === FAILED && typeof a === 'string' && typeof b === 'string') {
-    return { ok: false, error: new CommandFailedError(a, b) };
+  if (tag === FAILED && typeof a === 'string' && typeof b === 'string' && v.length <= 4) {
+    if (v.length === 3) return { ok: false, error: new CommandFailedError(a, b) };
+    if (typeof c === 'string') return { ok: false, error: new CommandFailedError(a, b, c) };
   }
   throw new DecodeError('stored session result is malformed');
 }

@@ -118,7 +118,11 @@ describe('committed stream - every event carries its outcome', () => {
       ]);
       expect(all[0]!.outcome).toEqual({
         kind: 'failed',
-        error: { name: 'CommandFailedError', message: 'command fail failed while applying: boom' },
+        error: {
+          name: 'CommandFailedError',
+          message: 'command fail failed while applying: boom',
+          errorName: 'Error',
+        },
       });
     } finally {
       await node.stop();
