@@ -14,7 +14,7 @@ import { copyOf, jobInfo, type JobRecord } from './records';
 import * as s from './schemas';
 import { settingsProblems } from './schemas';
 import { auditProblems, restoreStore, snapshotOf } from './snapshot';
-import { JobStore } from './store';
+import { JobStore, type MoveObserver } from './store';
 import {
   JOB_STATES,
   type AckItem,
@@ -58,6 +58,13 @@ export const DEFAULT_TASK_QUEUE_LIMITS = { maxPayloadBytes: 64 * 1024, maxResult
 /** A claim's lease when the claim names none. */
 export const DEFAULT_LEASE_MS = 30_000;
 
+/**
+ * Attaches an observer of every job move of `machine` (undefined detaches
+ * it), kept across restoreState. For JobEventFeed, which runs a machine of
+ * its own; not exported from the package. Assigned in TaskQueue's static block.
+ */
+export let observeMoves: (machine: TaskQueue, observer: MoveObserver | undefined) => void;
+
 const OPTION_KEYS: KnownKeys<TaskQueueOptions> = {
   defaults: true,
   maxPayloadBytes: true,
@@ -93,7 +100,15 @@ const OPTION_KEYS: KnownKeys<TaskQueueOptions> = {
 @StateMachine('task-queue')
 export class TaskQueue extends ReplicatedStateMachine {
   private store: JobStore;
+  private observer: MoveObserver | undefined;
   private readonly defaults: QueueSettings;
+
+  static {
+    observeMoves = (machine, observer) => {
+      machine.observer = observer;
+      machine.store.observer = observer;
+    };
+  }
   private readonly limits: { readonly maxPayloadBytes: number; readonly maxResultBytes: number };
 
   /** @throws ConfigError naming every invalid or unknown option */
@@ -408,6 +423,7 @@ export class TaskQueue extends ReplicatedStateMachine {
 
   override restoreState(state: unknown): void {
     this.store = restoreStore(state, this.defaults);
+    this.store.observer = this.observer;
   }
 
   /**

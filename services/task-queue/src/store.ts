@@ -18,7 +18,19 @@
 import { KeyedHeap } from './heap';
 import { QueueState, TIMER, claimedJob, timerId, type JobRecord, type TimerKind } from './records';
 import { LIMITS } from './schemas';
-import type { Backoff, ClaimedJob, DeadReason, EnqueueOptions, Lease, QueueSettings } from './types';
+import type {
+  Backoff,
+  ClaimedJob,
+  DeadReason,
+  EnqueueOptions,
+  JobMove,
+  JobRemoved,
+  Lease,
+  QueueSettings,
+} from './types';
+
+/** Receives every move of every job as the store makes it (JobEventFeed's source); not replicated state. */
+export type MoveObserver = (move: JobMove) => void;
 
 /** The wait before the next attempt after `failures` failed attempts (see Backoff). */
 export function backoffDelay(backoff: Backoff | null, failures: number): number {
@@ -39,6 +51,11 @@ export class JobStore {
   now = 0;
   nextSeq = 1;
   finishCount = 0;
+  /**
+   * Told of every move, when set. Only an observer: it changes nothing, is
+   * not in snapshots, and replicas run without one.
+   */
+  observer: MoveObserver | undefined;
 
   constructor(readonly defaults: QueueSettings) {}
 
@@ -79,7 +96,7 @@ export class JobStore {
         const lease = job.lease!;
         this.leaveLeased(job, q);
         const why = `lease expired (worker ${lease.workerId}, token ${lease.token})`;
-        return this.failAttempt(job, q, at, why, at);
+        return this.failAttempt(job, q, at, why, at, lease, true);
       }
       case TIMER.TTL:
         if (job.state === 'ready') this.leaveReady(job, q);
@@ -87,7 +104,7 @@ export class JobStore {
         return this.finish(job, q, 'dead', at, 'ttl');
       case TIMER.PRUNE:
         this.leaveFinished(job, q);
-        return this.remove(job, q);
+        return this.remove(job, q, 'pruned', at);
     }
   }
 
@@ -126,6 +143,11 @@ export class JobStore {
     const delay = o.delayMs ?? 0;
     if (delay > 0) this.toDelayed(job, q, now + delay);
     else this.toReady(job, q, now);
+    if (this.observer) {
+      const { readyAt, priority, dedupKey } = job;
+      const state = delay > 0 ? 'delayed' : 'ready';
+      this.observer({ type: 'enqueued', ...this.about(job, now), state, readyAt, priority, dedupKey });
+    }
     return job.seq;
   }
 
@@ -143,6 +165,11 @@ export class JobStore {
       const lease: Lease = { workerId, token, claimedAt: this.now, expiresAt: this.now + leaseMs };
       this.toLeased(job, q, lease);
       claimed.push(claimedJob(job, lease));
+      if (this.observer) {
+        const { expiresAt: leaseExpiresAt } = lease;
+        const about = this.about(job, this.now);
+        this.observer({ type: 'claimed', ...about, workerId, token, attempt: job.attempts, leaseExpiresAt });
+      }
     }
     return claimed;
   }
@@ -164,15 +191,25 @@ export class JobStore {
   /** Gives a leased job back: ready at once, its attempt not counted. */
   release(job: JobRecord): void {
     const q = this.queue(job.queue);
+    const { workerId, token } = job.lease!;
     this.leaveLeased(job, q);
     job.attempts--;
     this.toReady(job, q, this.now);
+    this.observer?.({ type: 'released', ...this.about(job, this.now), workerId, token });
   }
 
   /** Completes a leased job with result. */
   ack(job: JobRecord, result: unknown): void {
     const q = this.queue(job.queue);
+    const { workerId, token } = job.lease!;
     this.leaveLeased(job, q);
+    this.observer?.({
+      type: 'completed',
+      ...this.about(job, this.now),
+      workerId,
+      token,
+      attempt: job.attempts,
+    });
     job.result = result === undefined ? null : result;
     this.finish(job, q, 'done', this.now, null);
   }
@@ -183,9 +220,10 @@ export class JobStore {
    */
   nack(job: JobRecord, error: string, retryInMs: number | undefined): void {
     const q = this.queue(job.queue);
+    const lease = job.lease!;
     this.leaveLeased(job, q);
     const wait = retryInMs ?? backoffDelay(job.backoff, job.attempts);
-    this.failAttempt(job, q, this.now, error, this.now + wait);
+    this.failAttempt(job, q, this.now, error, this.now + wait, lease, false);
   }
 
   /** Removes the queue's ready and delayed jobs. @returns how many */
@@ -198,7 +236,7 @@ export class JobStore {
       if (job.state === 'ready') this.leaveReady(job, q);
       else if (job.state === 'delayed') this.leaveDelayed(job, q);
       else continue;
-      this.remove(job, q);
+      this.remove(job, q, 'purged', this.now);
       count++;
     }
     return count;
@@ -217,13 +255,14 @@ export class JobStore {
       else q.dedup.set(job.dedupKey, job.seq);
     }
     this.toReady(job, q, this.now);
+    this.observer?.({ type: 'retried', ...this.about(job, this.now) });
   }
 
   /** Drops a dead job from the dead letters. */
   discard(job: JobRecord): void {
     const q = this.queue(job.queue);
     this.leaveFinished(job, q);
-    this.remove(job, q);
+    this.remove(job, q, 'discarded', this.now);
   }
 
   /** Replaces a queue's settings; finished jobs are re-timed and re-counted by the new bounds. */
@@ -287,12 +326,32 @@ export class JobStore {
     this.timers.remove(timerId(job.seq, TIMER.LEASE));
   }
 
-  /** An attempt ended without success at `at`; the job may run again from retryAt. */
-  private failAttempt(job: JobRecord, q: QueueState, at: number, error: string, retryAt: number): void {
+  /** The attempt under lease ended without success at `at` (expired: by its expiry); the job may run again from retryAt. */
+  private failAttempt(
+    job: JobRecord,
+    q: QueueState,
+    at: number,
+    error: string,
+    retryAt: number,
+    lease: Lease,
+    expired: boolean,
+  ): void {
     job.lastError = error;
-    if (job.attempts >= job.maxAttempts) return this.finish(job, q, 'dead', at, 'attempts');
-    if (job.deadline !== null && retryAt >= job.deadline) return this.finish(job, q, 'dead', at, 'ttl');
-    if (retryAt > at) this.toDelayed(job, q, retryAt);
+    const dead: DeadReason | null =
+      job.attempts >= job.maxAttempts
+        ? 'attempts'
+        : job.deadline !== null && retryAt >= job.deadline
+          ? 'ttl'
+          : null;
+    const next = dead ? 'dead' : retryAt > at ? 'delayed' : 'ready';
+    if (this.observer) {
+      const { workerId, token } = lease;
+      const readyAt = next === 'dead' ? null : Math.max(retryAt, at);
+      const failed = { workerId, token, attempt: job.attempts, error, expired, next, readyAt } as const;
+      this.observer({ type: 'failed', ...this.about(job, at), ...failed });
+    }
+    if (dead) return this.finish(job, q, 'dead', at, dead);
+    if (next === 'delayed') this.toDelayed(job, q, retryAt);
     else this.toReady(job, q, at);
   }
 
@@ -311,6 +370,10 @@ export class JobStore {
     (state === 'done' ? q.done : q.dead).add(job.seq);
     if (job.dedupKey !== null && q.dedup.get(job.dedupKey) === job.seq) q.dedup.delete(job.dedupKey);
     this.timers.push(timerId(job.seq, TIMER.PRUNE), job.pruneAt);
+    if (state === 'dead' && this.observer) {
+      const dead = { reason: reason!, attempts: job.attempts, lastError: job.lastError } as const;
+      this.observer({ type: 'dead', ...this.about(job, at), ...dead });
+    }
     this.trim(q);
   }
 
@@ -332,16 +395,22 @@ export class JobStore {
         const oldest = set.values().next().value as number;
         const job = this.jobs.get(oldest)!;
         this.leaveFinished(job, q);
-        this.remove(job, q);
+        this.remove(job, q, 'pruned', this.now);
       }
     }
   }
 
   /** Forgets a job that holds no index entry but its membership (and maybe its dedup key). */
-  private remove(job: JobRecord, q: QueueState): void {
+  private remove(job: JobRecord, q: QueueState, reason: JobRemoved['reason'], at: number): void {
     this.jobs.delete(job.seq);
     q.members.delete(job.seq);
     if (job.dedupKey !== null && q.dedup.get(job.dedupKey) === job.seq) q.dedup.delete(job.dedupKey);
+    this.observer?.({ type: 'removed', ...this.about(job, at), reason });
+  }
+
+  /** The fields every move of job at `at` carries. */
+  private about(job: JobRecord, at: number): { at: number; jobId: string; queue: string } {
+    return { at, jobId: String(job.seq), queue: job.queue };
   }
 }
 

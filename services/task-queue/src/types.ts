@@ -207,3 +207,104 @@ export interface TickResult {
   /** Delayed jobs that became ready, leases that expired, deadlines that passed, finished jobs pruned. */
   readonly moved: number;
 }
+
+/** What every job event carries. */
+interface JobEventBase {
+  /** Log index of the command that made the move (a timer fires at the first command at or after its time). */
+  readonly index: number;
+  /** Replicated time of the move: the command's, or the timer's own (a lease's expiry, a deadline). */
+  readonly at: number;
+  readonly jobId: string;
+  readonly queue: string;
+}
+
+/** A job was added (a dedup hit adds nothing, and makes no event). */
+export interface JobEnqueued extends JobEventBase {
+  readonly type: 'enqueued';
+  /** ready, or delayed until readyAt. */
+  readonly state: 'ready' | 'delayed';
+  readonly readyAt: number;
+  readonly priority: number;
+  readonly dedupKey: string | null;
+}
+
+/** A worker leased the job. */
+export interface JobClaimed extends JobEventBase {
+  readonly type: 'claimed';
+  readonly workerId: string;
+  readonly token: number;
+  readonly attempt: number;
+  readonly leaseExpiresAt: number;
+}
+
+/** The lease holder acked the job: it is done (exactly once per job). */
+export interface JobCompleted extends JobEventBase {
+  readonly type: 'completed';
+  readonly workerId: string;
+  readonly token: number;
+  readonly attempt: number;
+}
+
+/**
+ * An attempt ended without success: a nack, or the lease expired
+ * (`expired`). `next` says where the job went: back to ready, delayed until
+ * readyAt, or dead (a `dead` event follows).
+ */
+export interface JobFailed extends JobEventBase {
+  readonly type: 'failed';
+  readonly workerId: string;
+  readonly token: number;
+  readonly attempt: number;
+  readonly error: string;
+  readonly expired: boolean;
+  readonly next: 'ready' | 'delayed' | 'dead';
+  readonly readyAt: number | null;
+}
+
+/** The job went to the dead letters: out of attempts, or past its deadline. */
+export interface JobDead extends JobEventBase {
+  readonly type: 'dead';
+  readonly reason: DeadReason;
+  readonly attempts: number;
+  readonly lastError: string | null;
+}
+
+/** The lease holder handed the job back unfinished (release): ready, the attempt not counted. */
+export interface JobReleased extends JobEventBase {
+  readonly type: 'released';
+  readonly workerId: string;
+  readonly token: number;
+}
+
+/** A dead job was moved back to ready (retryDead). */
+export interface JobRetried extends JobEventBase {
+  readonly type: 'retried';
+}
+
+/** The job is gone: purged while waiting, pruned once finished (the keep bounds), or discarded from the dead letters. */
+export interface JobRemoved extends JobEventBase {
+  readonly type: 'removed';
+  readonly reason: 'purged' | 'pruned' | 'discarded';
+}
+
+/**
+ * One move of one job, as the committed stream implies it (see
+ * JobEventFeed): what a UI or an audit log follows.
+ */
+export type JobEvent =
+  JobEnqueued | JobClaimed | JobCompleted | JobFailed | JobDead | JobReleased | JobRetried | JobRemoved;
+
+/** The kinds of JobEvent, in one place. */
+export const JOB_EVENT_TYPES: readonly JobEvent['type'][] = [
+  'enqueued',
+  'claimed',
+  'completed',
+  'failed',
+  'dead',
+  'released',
+  'retried',
+  'removed',
+];
+
+/** A JobEvent before the log index is put on it (what the store reports). */
+export type JobMove = JobEvent extends infer E ? (E extends JobEvent ? Omit<E, 'index'> : never) : never;

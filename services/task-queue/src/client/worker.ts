@@ -1,0 +1,517 @@
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import {
+  checkKnownKeys,
+  CommandRejectedError,
+  ConfigError,
+  RaftlineError,
+  type KnownKeys,
+} from '@raftline/core';
+import type { MachineClient, Subscription } from '@raftline/transport-nats';
+import { refusalError, type JobNotFoundError, type StaleTokenError } from '../errors';
+import { DEFAULT_LEASE_MS, type TaskQueue } from '../machine';
+import { LIMITS } from '../schemas';
+import type { ClaimedJob, JobState } from '../types';
+import {
+  CONNECTION_KEYS,
+  messageOf,
+  queueMachineClient,
+  readySubject,
+  sleep,
+  type QueueConnectionOptions,
+} from './connection';
+import { definedOf } from './producer';
+
+/** A job as a Worker hands it to its handler. */
+export interface Job<P = unknown> extends Omit<ClaimedJob, 'payload'> {
+  readonly payload: P;
+  /** The worker that holds the lease. */
+  readonly workerId: string;
+  /**
+   * Aborted when the worker no longer holds the job: its lease was lost
+   * (another worker may be running it now) or close() released it. The
+   * handler should stop; whatever it returns then is not acked.
+   */
+  readonly signal: AbortSignal;
+}
+
+/** What a Worker runs for each job: its value becomes the ack's result; a throw nacks the job. */
+export type Handler<P = unknown, R = unknown> = (job: Job<P>) => Promise<R> | R;
+
+/** How a Worker reaches its group, and how it works. */
+export interface WorkerOptions extends QueueConnectionOptions {
+  /** Handlers running at once (default 1, at most 1000). */
+  readonly concurrency?: number;
+  /** Lease of each claim, in replicated time (default 30 000 ms); heartbeats extend it while the handler runs. */
+  readonly leaseMs?: number;
+  /** Most jobs one claim takes (default: concurrency); a claim never takes more than the free slots. */
+  readonly batch?: number;
+  /** How often the held leases are extended, in one extendMany (default leaseMs / 3). */
+  readonly heartbeatMs?: number;
+  /** While idle, a claim this often (default 1000 ms); a producer's ready hint wakes the worker at once. */
+  readonly pollMs?: number;
+  /** The id leases are held under (default host:pid:random). */
+  readonly workerId?: string;
+  /** Start claiming at once (default true); otherwise call run(). */
+  readonly autorun?: boolean;
+}
+
+const WORKER_KEYS: KnownKeys<WorkerOptions> = {
+  ...CONNECTION_KEYS,
+  concurrency: true,
+  leaseMs: true,
+  batch: true,
+  heartbeatMs: true,
+  pollMs: true,
+  workerId: true,
+  autorun: true,
+};
+
+/** Where a nacked job went, as the nack's answer says. */
+export interface FailedNext {
+  readonly state: JobState;
+  /** When it will be claimable again (null: dead). */
+  readonly readyAt: number | null;
+}
+
+/** The events a Worker emits, with their arguments. */
+export interface WorkerEvents<P = unknown, R = unknown> {
+  /** A job was claimed and its handler started. */
+  active: [job: Job<P>];
+  /** The handler returned and the ack was accepted: the job is done. */
+  completed: [job: Job<P>, result: R];
+  /** The handler threw and the nack was accepted; next says where the job went. */
+  failed: [job: Job<P>, error: unknown, next: FailedNext];
+  /** The worker no longer holds the job (an extend, ack or nack was refused): another may run it. */
+  lost: [job: Job<P>, error: StaleTokenError | JobNotFoundError];
+  /** A claim returned nothing after jobs had been handled: the queue is empty. */
+  drained: [];
+  /** A call to the group failed (the worker carries on: it claims again, resends acks, heartbeats again). */
+  error: [error: unknown];
+  /** close() finished. */
+  closed: [];
+}
+
+/** The handler of a job no longer held was stopped because its worker closed. */
+export class WorkerClosedError extends RaftlineError {
+  constructor(readonly jobId: string) {
+    super(`worker closed: job ${jobId} was released before its handler finished`);
+  }
+}
+
+/** One job the worker holds, from claim to the answer of its ack or nack. */
+interface Held {
+  readonly job: Job;
+  readonly controller: AbortController;
+  /** running: the handler runs; settling: its ack or nack is on its way; lost / released: given up. */
+  state: 'running' | 'settling' | 'lost' | 'released';
+}
+
+interface PendingAck {
+  readonly held: Held;
+  readonly result: unknown;
+}
+
+/** Resends of one ack batch or nack after a failed call, before the worker leaves the job to its lease. */
+const SETTLE_RETRIES = 5;
+/** ackMany commands in flight at once; acks made meanwhile wait and go together. */
+const ACKS_IN_FLIGHT = 2;
+
+/**
+ * Runs a handler for the jobs of one queue, like BullMQ's Worker:
+ * `new Worker('emails', async (job) => send(job.payload), { connection,
+ * cluster, group, concurrency: 8 })`.
+ *
+ * - It claims in batches (up to the free slots, `batch` at most), under one
+ *   lease per job, and runs the handler for each, `concurrency` at once.
+ * - While handlers run, one extendMany per heartbeat extends every lease it
+ *   holds. A lease refused there is lost: the job's `signal` aborts, 'lost'
+ *   is emitted, and the handler's result is not acked.
+ * - A handler that returns has its job acked with the value as result
+ *   (acks made together go as one ackMany); one that throws is nacked with
+ *   the error's message (the job's backoff and attempts decide the rest).
+ * - Idle, it claims every `pollMs`, or at once when a producer says the
+ *   queue has ready jobs (readySubject).
+ * - Leader changes and NATS reconnects are the typed client's to ride out:
+ *   its session resends a call whose outcome is unknown, which applies
+ *   once. A call that still fails is emitted as 'error' (only when someone
+ *   listens) and tried again: a claim after a pause, an ack up to 5 times,
+ *   then the job is left to its lease (it runs again: handlers are at
+ *   least once, completion exactly once).
+ * - close() stops claiming, waits for the running handlers (up to its
+ *   timeout, then releases their jobs: ready at once, the attempt not
+ *   counted), sends the last acks, and stops.
+ */
+export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<P, R>> {
+  readonly queue: string;
+  readonly workerId: string;
+  /** The typed client underneath. */
+  readonly client: MachineClient<TaskQueue>;
+  private readonly handler: Handler<P, R>;
+  private readonly o: Required<Omit<WorkerOptions, keyof QueueConnectionOptions | 'autorun' | 'workerId'>>;
+  private readonly options: WorkerOptions;
+  private readonly held = new Map<string, Held>();
+  private running = 0;
+  private acks: PendingAck[] = [];
+  private acksInFlight = 0;
+  private acksScheduled = false;
+  private settling = 0;
+  private kicked = false;
+  private worked = false;
+  private started: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  private readonly stop = new AbortController();
+  private nap: (() => void) | undefined;
+  private changed: (() => void)[] = [];
+  private heartbeat: NodeJS.Timeout | undefined;
+  private beating = false;
+  private subscription: Subscription | undefined;
+
+  /**
+   * @throws ConfigError naming every invalid or unknown option
+   * @throws SubjectTokenError when cluster or group is not a subject token
+   */
+  constructor(queue: string, handler: Handler<P, R>, options: WorkerOptions) {
+    super();
+    checkKnownKeys(options, WORKER_KEYS, 'Worker options');
+    this.o = resolveWorkerOptions(options);
+    this.options = options;
+    this.queue = queue;
+    this.handler = handler;
+    this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.client = queueMachineClient(options);
+    if (options.autorun !== false) void this.run();
+  }
+
+  /** Jobs whose handler runs now. */
+  get active(): number {
+    return this.running;
+  }
+
+  /**
+   * Starts claiming (once; autorun does it in the constructor).
+   * @returns a promise that resolves when the worker has stopped claiming (close())
+   */
+  run(): Promise<void> {
+    this.started ??= this.pump();
+    return this.started;
+  }
+
+  /**
+   * Stops the worker gracefully: no more claims; running handlers may
+   * finish within options.timeoutMs (default: as long as they take), and
+   * their jobs are acked or nacked; then the jobs still running are
+   * released (their signal aborts with WorkerClosedError, and what they
+   * return is ignored). Resolves once the last ack, nack and release has
+   * its answer. Idempotent.
+   */
+  close(options: { readonly timeoutMs?: number } = {}): Promise<void> {
+    this.closing ??= this.shutdown(options.timeoutMs ?? Infinity);
+    return this.closing;
+  }
+
+  // -------------------------------------------------------------- claiming
+
+  private async pump(): Promise<void> {
+    const subject = readySubject(this.options.cluster, this.options.group);
+    this.subscription = this.options.connection.subscribe(subject, {
+      callback: (_err, msg) => {
+        if (msg.string() !== this.queue) return;
+        this.kicked = true;
+        this.wake();
+      },
+    });
+    this.heartbeat = setInterval(() => void this.beat(), this.o.heartbeatMs);
+    let idle = false;
+    let lastClaim = 0;
+    let failures = 0;
+    while (!this.stop.signal.aborted) {
+      const free = this.o.concurrency - this.running;
+      if (free <= 0) {
+        await this.sleep(Infinity);
+        continue;
+      }
+      const wait = lastClaim + this.o.pollMs - Date.now();
+      if (idle && !this.kicked && wait > 0) {
+        await this.sleep(wait);
+        continue;
+      }
+      this.kicked = false;
+      lastClaim = Date.now();
+      const max = Math.min(free, this.o.batch);
+      let jobs: ClaimedJob[];
+      try {
+        jobs = await this.client.commands.claim(this.queue, this.workerId, { leaseMs: this.o.leaseMs, max });
+        failures = 0;
+      } catch (err) {
+        this.fail(err);
+        await sleep(Math.min(2000, 50 * 2 ** failures++), this.stop.signal);
+        continue;
+      }
+      for (const claimed of jobs) this.start(claimed);
+      idle = jobs.length < max;
+      if (jobs.length === 0 && this.worked) {
+        this.worked = false;
+        this.emit('drained');
+      }
+    }
+  }
+
+  /** Waits up to ms, or until a slot frees, a ready hint arrives or close() begins. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = Number.isFinite(ms) ? setTimeout(() => this.wake(), ms) : undefined;
+      this.nap = () => {
+        clearTimeout(timer);
+        this.nap = undefined;
+        resolve();
+      };
+      if (this.stop.signal.aborted) this.wake();
+    });
+  }
+
+  private wake(): void {
+    this.nap?.();
+  }
+
+  // -------------------------------------------------------------- handling
+
+  private start(claimed: ClaimedJob): void {
+    const controller = new AbortController();
+    const job = { ...claimed, workerId: this.workerId, signal: controller.signal } as Job<P>;
+    const held: Held = { job, controller, state: 'running' };
+    this.held.set(job.id, held);
+    this.running++;
+    this.worked = true;
+    this.emit('active', job);
+    void this.execute(held);
+  }
+
+  private async execute(held: Held): Promise<void> {
+    let result: R | undefined;
+    let error: unknown;
+    let threw = false;
+    try {
+      result = await this.handler(held.job as Job<P>);
+    } catch (err) {
+      threw = true;
+      error = err;
+    }
+    this.running--;
+    this.wake();
+    if (held.state === 'running') {
+      held.state = 'settling';
+      if (threw) void this.nack(held, error);
+      else this.queueAck(held, result);
+    }
+    this.notify();
+  }
+
+  // -------------------------------------------------------------- settling
+
+  private queueAck(held: Held, result: unknown): void {
+    this.acks.push({ held, result });
+    if (this.acksScheduled) return;
+    this.acksScheduled = true;
+    queueMicrotask(() => {
+      this.acksScheduled = false;
+      this.flushAcks();
+    });
+  }
+
+  private flushAcks(): void {
+    while (this.acks.length > 0 && this.acksInFlight < ACKS_IN_FLIGHT) {
+      const batch = this.acks.splice(0, LIMITS.batch);
+      this.acksInFlight++;
+      this.settling++;
+      void this.sendAcks(batch, 0, false).finally(() => {
+        this.acksInFlight--;
+        this.settling--;
+        this.flushAcks();
+        this.notify();
+      });
+    }
+  }
+
+  /** Acks batch (resent after a failed call; after an unknown outcome, a refusal for a done job is taken as its ack). */
+  private async sendAcks(batch: readonly PendingAck[], attempt: number, unknown: boolean): Promise<void> {
+    const items = batch.map(({ held, result }) =>
+      result === undefined
+        ? { jobId: held.job.id, token: held.job.token }
+        : { jobId: held.job.id, token: held.job.token, result },
+    );
+    let answers;
+    try {
+      answers = await this.client.commands.ackMany(items);
+    } catch (err) {
+      if (err instanceof CommandRejectedError) {
+        // Nothing was acked. Alone, the item is refused for what it carries (a result too large): fail its job.
+        if (batch.length > 1)
+          return void (await Promise.all(batch.map((a) => this.sendAcks([a], 0, unknown))));
+        return this.nack(batch[0]!.held, err);
+      }
+      this.fail(err);
+      if (attempt >= SETTLE_RETRIES) return this.leave(batch);
+      await sleep(100 * 2 ** attempt);
+      return this.sendAcks(batch, attempt + 1, true);
+    }
+    answers.forEach((answer, i) => {
+      const { held, result } = batch[i]!;
+      if (answer.ok || (unknown && answer.state === 'done')) {
+        this.settle(held);
+        this.emit('completed', held.job as Job<P>, result as R);
+      } else this.lose(held, refusalError(answer));
+    });
+  }
+
+  private async nack(held: Held, error: unknown): Promise<void> {
+    this.settling++;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const text = messageOf(error).slice(0, LIMITS.error);
+          const answer = await this.client.commands.nack(held.job.id, held.job.token, { error: text });
+          if (!answer.ok) return this.lose(held, refusalError(answer));
+          this.settle(held);
+          this.emit('failed', held.job as Job<P>, error, { state: answer.state, readyAt: answer.readyAt });
+          return;
+        } catch (err) {
+          this.fail(err);
+          if (attempt >= SETTLE_RETRIES) return this.leave([{ held, result: undefined }]);
+          await sleep(100 * 2 ** attempt);
+        }
+      }
+    } finally {
+      this.settling--;
+      this.notify();
+    }
+  }
+
+  /** Stops holding a job whose outcome the worker could not send: its lease will end it. */
+  private leave(batch: readonly PendingAck[]): void {
+    for (const { held } of batch) this.settle(held);
+  }
+
+  private settle(held: Held): void {
+    this.held.delete(held.job.id);
+  }
+
+  /** The worker no longer holds the job: stop its handler, never ack it. */
+  private lose(held: Held, error: StaleTokenError | JobNotFoundError): void {
+    if (held.state === 'lost' || held.state === 'released') return;
+    held.state = 'lost';
+    this.settle(held);
+    held.controller.abort(error);
+    this.emit('lost', held.job as Job<P>, error);
+  }
+
+  // ------------------------------------------------------------- heartbeat
+
+  /** One extendMany for every lease held (a batch of 1000 at most per command). */
+  private async beat(): Promise<void> {
+    if (this.beating || this.held.size === 0) return;
+    this.beating = true;
+    try {
+      const all = [...this.held.values()];
+      for (let i = 0; i < all.length; i += LIMITS.batch) {
+        const chunk = all.slice(i, i + LIMITS.batch);
+        const items = chunk.map((h) => ({ jobId: h.job.id, token: h.job.token }));
+        const answers = await this.client.commands.extendMany(items, this.o.leaseMs);
+        answers.forEach((answer, j) => {
+          const held = chunk[j]!;
+          // A job being acked may be done by now: its ack's answer decides.
+          if (!answer.ok && held.state === 'running') this.lose(held, refusalError(answer));
+        });
+      }
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      this.beating = false;
+    }
+  }
+
+  // -------------------------------------------------------------- shutdown
+
+  private async shutdown(timeoutMs: number): Promise<void> {
+    this.stop.abort();
+    this.wake();
+    await this.started;
+    this.subscription?.unsubscribe();
+    await this.until(() => this.running === 0, timeoutMs);
+    const releasing = [...this.held.values()].filter((h) => h.state === 'running');
+    await Promise.all(releasing.map((h) => this.release(h)));
+    await this.until(() => this.acks.length + this.settling === 0, Infinity);
+    clearInterval(this.heartbeat);
+    this.client.close();
+    this.emit('closed');
+  }
+
+  private async release(held: Held): Promise<void> {
+    held.state = 'released';
+    this.settle(held);
+    held.controller.abort(new WorkerClosedError(held.job.id));
+    try {
+      await this.client.commands.release(held.job.id, held.job.token);
+    } catch (err) {
+      this.fail(err); // its lease will end it
+    }
+  }
+
+  /** Resolves once cond holds (checked whenever a handler or a settle ends), or after timeoutMs. */
+  private async until(cond: () => boolean, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!cond() && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const timer = Number.isFinite(timeoutMs) ? setTimeout(resolve, deadline - Date.now()) : undefined;
+        this.changed.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  private notify(): void {
+    const waiting = this.changed;
+    this.changed = [];
+    for (const fn of waiting) fn();
+  }
+
+  /** Reports a failed call to the 'error' listeners; without one it is dropped (the worker carries on). */
+  private fail(err: unknown): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+}
+
+/** The options with their defaults, checked. @throws ConfigError naming every bad one */
+function resolveWorkerOptions(options: WorkerOptions) {
+  const given = definedOf(options);
+  const concurrency = given.concurrency ?? 1;
+  const leaseMs = given.leaseMs ?? DEFAULT_LEASE_MS;
+  const o = {
+    concurrency,
+    leaseMs,
+    batch: given.batch ?? concurrency,
+    heartbeatMs: given.heartbeatMs ?? Math.max(1, Math.floor(leaseMs / 3)),
+    pollMs: given.pollMs ?? 1000,
+  };
+  const problems: string[] = [];
+  const int = (key: keyof typeof o, min: number, max: number): void => {
+    const v = o[key];
+    if (!Number.isSafeInteger(v) || v < min || v > max)
+      problems.push(`${key} (${v}) must be an integer from ${min} to ${max}`);
+  };
+  int('concurrency', 1, LIMITS.batch);
+  int('leaseMs', 1, LIMITS.leaseMs);
+  if (given.batch !== undefined) int('batch', 1, LIMITS.batch);
+  int('heartbeatMs', 1, LIMITS.leaseMs);
+  int('pollMs', 1, LIMITS.leaseMs);
+  if (o.heartbeatMs >= o.leaseMs)
+    problems.push(`heartbeatMs (${o.heartbeatMs}) must be less than leaseMs (${o.leaseMs})`);
+  const id = options.workerId;
+  if (id !== undefined && (typeof id !== 'string' || id.length < 1 || id.length > LIMITS.workerId))
+    problems.push(`workerId must be a string of 1 to ${LIMITS.workerId} characters`);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return o;
+}
