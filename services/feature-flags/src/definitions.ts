@@ -16,6 +16,7 @@ import {
   type Getter,
   type Test,
 } from './conditions';
+import { hashPrefix, type HashPrefix } from './hash';
 import { LIMITS } from './limits';
 import type { FlagDefinition, FlagType, SegmentDefinition } from './types';
 
@@ -29,6 +30,8 @@ export type CompiledServe =
       readonly get: Getter;
       /** Hashed before the value. */
       readonly salt: string;
+      /** The hash state after the salt. */
+      readonly prefix: HashPrefix;
       /** The share that holds every bucket, if one does: served without reading `by`. */
       readonly whole: number | undefined;
       /** Cumulative upper bounds, in buckets (the last is 10 000). */
@@ -317,12 +320,14 @@ function checkRollout(
   if (problems.length === before && total !== 10_000)
     problems.push(`${path}.split: weights sum to ${total / 100} %, not 100 %`);
   const whole = bounds.findIndex((b, i) => b - (bounds[i - 1] ?? 0) === 10_000);
+  const salt = typeof r.salt === 'string' ? r.salt : `${key}/`;
   return {
     kind: 'rollout',
     whole: whole < 0 ? undefined : whole,
     by: by as string,
     get: getterOf(typeof by === 'string' ? by : 'targetingKey'),
-    salt: typeof r.salt === 'string' ? r.salt : `${key}/`,
+    salt,
+    prefix: hashPrefix(salt),
     bounds,
     variants,
   };

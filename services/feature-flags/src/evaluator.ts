@@ -19,7 +19,7 @@
 import type { CompiledFlag, CompiledSegment } from './definitions';
 import { compileFlag, compileSegment } from './definitions';
 import { InvalidDefinitionError } from './errors';
-import { bucketOf } from './hash';
+import { bucketAfter } from './hash';
 import type {
   EnvironmentSnapshot,
   EvaluationContext,
@@ -262,7 +262,7 @@ export class FlagEvaluator {
         const text =
           typeof v === 'string' ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined;
         if (text === undefined) return p.unbucketed[i]!;
-        const bucket = bucketOf(s.salt + text);
+        const bucket = bucketAfter(s.prefix, text);
         const shares = p.answers[i] as readonly EvaluationDetails[];
         for (let j = 0; j < s.bounds.length; j++) if (bucket < s.bounds[j]!) return shares[j]!;
         return p.noMatch; // unreachable: the bounds end at 10 000

@@ -96,6 +96,63 @@ export function murmur3(text: string, seed = 0): number {
 }
 
 /**
+ * The state of MurmurHash3 x86_32 after a prefix (a rollout's salt), so that
+ * hashing salt + value does not build the concatenation: the prefix's whole
+ * 4-byte blocks are mixed once, its last 0 to 3 bytes wait in `k`.
+ */
+export interface HashPrefix {
+  readonly text: string;
+  readonly h: number;
+  readonly k: number;
+  /** Bytes waiting in k (0 to 3). */
+  readonly pending: number;
+  /** Bytes of the prefix. */
+  readonly length: number;
+}
+
+/** @returns the hash state after text's UTF-8 bytes (seed 0) */
+export function hashPrefix(text: string): HashPrefix {
+  const bytes = encoder.encode(text);
+  let h = 0;
+  const blocks = bytes.length & ~3;
+  for (let i = 0; i < blocks; i += 4) {
+    h ^= mixK(bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  let k = 0;
+  for (let i = blocks; i < bytes.length; i++) k |= bytes[i]! << (8 * (i - blocks));
+  return { text, h, k, pending: bytes.length - blocks, length: bytes.length };
+}
+
+/**
+ * murmur3(prefix.text + text), without concatenating.
+ * @returns the hash as an unsigned 32-bit integer
+ */
+export function murmur3After(prefix: HashPrefix, text: string): number {
+  const n = text.length;
+  for (let i = 0; i < n; i++) if (text.charCodeAt(i) > 0x7f) return murmur3(prefix.text + text);
+  let { h, k, pending } = prefix;
+  for (let i = 0; i < n; i++) {
+    k |= text.charCodeAt(i) << (8 * pending);
+    if (++pending === 4) {
+      h ^= mixK(k);
+      h = (h << 13) | (h >>> 19);
+      h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+      k = 0;
+      pending = 0;
+    }
+  }
+  if (pending > 0) h ^= mixK(k);
+  return fmix(h, prefix.length + n);
+}
+
+/** The rollout bucket of prefix.text + text (see bucketOf). */
+export function bucketAfter(prefix: HashPrefix, text: string): number {
+  return Math.floor((murmur3After(prefix, text) * BUCKETS) / 4294967296);
+}
+
+/**
  * The rollout bucket of text: floor(murmur3(text) × 10 000 / 2³²), in
  * [0, 10 000). A share of cumulative weight W % holds the buckets below
  * W × 100; flagd's `(hash × totalWeight) >> 32` picks the same share for

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { BUCKETS, bucketOf, murmur3 } from '../src/index';
+import { bucketAfter, hashPrefix, murmur3After } from '../src/hash';
 
 describe('feature flags - rollout hash', () => {
   it.each([
@@ -44,5 +45,18 @@ describe('feature flags - rollout hash', () => {
   it('hashes UTF-8: a lone surrogate hashes as U+FFFD, as TextEncoder encodes it', () => {
     expect(murmur3('a\uD800b')).toBe(murmur3('a\uFFFDb'));
     expect(murmur3('é')).not.toBe(murmur3('\u00e9'.normalize('NFD')));
+  });
+
+  it('hashing a salt then a value is hashing their concatenation', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme-composite' }), fc.string(), (salt, value) => {
+        const prefix = hashPrefix(salt);
+        return (
+          murmur3After(prefix, value) === murmur3(salt + value) &&
+          bucketAfter(prefix, value) === bucketOf(salt + value)
+        );
+      }),
+      { numRuns: 2_000 },
+    );
   });
 });
