@@ -1,16 +1,16 @@
 /**
- * The nats.js v3 types raftline uses, in one place. nats.js publishes its
- * types behind package.json "exports" subpaths, which TypeScript's node10
- * module resolution (this repo's CommonJS setting) cannot follow: imported
- * through `@nats-io/transport-node` they silently degrade to `any`. The
- * type-only imports below read the declaration files directly; they are
- * erased at run time, where the packages' CommonJS builds load as usual.
+ * The nats.js v3 types raftline uses, in one place. They are imported by
+ * package name (never by a path inside a package, which nats.js's "exports"
+ * maps close to node16/bundler resolution), so the published declarations
+ * resolve under every moduleResolution a user may pick. The type-only
+ * imports are erased at run time, where the packages' CommonJS builds load
+ * with require() (the ESM build creates a require of its own).
  */
 import { connect as nodeConnect } from '@nats-io/transport-node';
-import type { ConnectionOptions, NatsConnection, TlsOptions } from '@nats-io/nats-core/lib/core';
-import type * as NatsCoreModule from '@nats-io/nats-core/lib/mod';
-import type * as JetStreamModule from '@nats-io/jetstream/lib/mod';
-import type * as ServicesModule from '@nats-io/services/lib/mod';
+import type { ConnectionOptions, NatsConnection, TlsOptions } from '@nats-io/nats-core';
+import type * as NatsCoreModule from '@nats-io/nats-core';
+import type * as JetStreamModule from '@nats-io/jetstream';
+import type * as ServicesModule from '@nats-io/services';
 
 export type {
   ConnectionOptions,
@@ -20,7 +20,7 @@ export type {
   Status,
   Subscription,
   TlsOptions,
-} from '@nats-io/nats-core/lib/core';
+} from '@nats-io/nats-core';
 export type {
   JetStreamClient,
   JetStreamManager,
@@ -30,13 +30,13 @@ export type {
   StoredMsg,
   StreamConfig,
   StreamInfo,
-} from '@nats-io/jetstream/lib/mod';
-export type { Service, ServiceInfo, ServiceMsg } from '@nats-io/services/lib/mod';
+} from '@nats-io/jetstream';
+export type { Service, ServiceInfo, ServiceMsg } from '@nats-io/services';
 
 /**
- * @nats-io/nats-core, @nats-io/jetstream and @nats-io/services at run time. Their package.json
- * "types" fields are broken under node10 resolution, so the values are
- * required here and typed from the declaration files above.
+ * @nats-io/nats-core, @nats-io/jetstream and @nats-io/services at run time: the
+ * CommonJS modules that @nats-io/transport-node loads too (one copy of each),
+ * typed from the declarations above.
  */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const natsCoreModule = require('@nats-io/nats-core') as typeof NatsCoreModule;

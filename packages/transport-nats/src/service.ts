@@ -14,9 +14,11 @@ import type { NatsTransportStats } from './transport';
 /** The NATS service name every raftline replica registers under (`nats micro ls` lists it). */
 export const REPLICA_SERVICE_NAME = 'raftline';
 
-/** The version a replica service reports unless told otherwise: @raftline/transport-nats's (from its package.json, in src and dist alike). */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-export const REPLICA_SERVICE_VERSION: string = (require('../package.json') as { version: string }).version;
+/** The version a replica service reports unless told otherwise: @raftline/transport-nats's (its own package.json, found by name from src and from either build). */
+export const REPLICA_SERVICE_VERSION: string = (
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require('@raftline/transport-nats/package.json') as { version: string }
+).version;
 
 const SEMVER = /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/;
 
