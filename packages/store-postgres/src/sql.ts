@@ -5,8 +5,12 @@ import { ConfigError, DecodeError, type Entry, type EntryType } from '@raftline/
  * Parameters $1 and $2 are always (group_id, node_id).
  */
 
-/** Entry types by their stored code (log_entry.type); the position is the code. */
-export const ENTRY_TYPES: readonly EntryType[] = ['normal', 'noop'];
+/**
+ * Entry types by their stored code (log_entry.type); the position is the
+ * code, so a new type is appended, never inserted. Every type of core's
+ * ENTRY_TYPES must be here: membership changes are 'config' entries.
+ */
+export const ENTRY_TYPES: readonly EntryType[] = ['normal', 'noop', 'config'];
 
 /** Encodes an entry type for log_entry.type. */
 export function entryTypeCode(type: EntryType): number {
