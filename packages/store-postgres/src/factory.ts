@@ -1,5 +1,6 @@
 import { ConfigError, silentLogger, unknownKeyProblems, type KnownKeys, type Logger } from '@raftline/core';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
+import { storePool } from './database';
 import { embeddedExecutor } from './data-dir-lock';
 import { DataDirInUseError, NodeAlreadyRunningError, StoreUnavailableError } from './errors';
 import { pgExecutor, type SqlExecutor } from './executor';
@@ -27,8 +28,8 @@ export interface PostgresStoresOptions {
   /** Embedded PostgreSQL (PGlite, in a worker thread of this process); dataDir omitted = in memory only. */
   readonly embedded?: { readonly dataDir?: string };
   /**
-   * An executor the caller owns (pgExecutor, pgliteExecutor, embeddedExecutor),
-   * e.g. one embedded database shared by several nodes of one process. Not closed by close().
+   * An executor the caller owns (openStoreDatabase, pgExecutor, pgliteExecutor,
+   * embeddedExecutor), e.g. one database shared by several nodes of one process. Not closed by close().
    */
   readonly executor?: SqlExecutor;
   /** Schema holding the tables (created if missing). Default 'raftline'. */
@@ -182,15 +183,7 @@ async function openExecutor(options: PostgresStoresOptions): Promise<SqlExecutor
       throw new StoreUnavailableError(`opening PGlite at ${dataDir ?? 'memory'}`, { cause: err });
     }
   }
-  const pool = new Pool({
-    connectionString: options.url,
-    max: options.poolSize ?? 4,
-    application_name: options.applicationName ?? 'raftline-store',
-    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
-    keepAlive: true,
-    options: `-c synchronous_commit=${options.synchronousCommit ?? 'on'}`,
-  });
-  return pgExecutor(pool, true);
+  return pgExecutor(storePool(options), true);
 }
 
 /** Logs a warning when the sessions will acknowledge commits before they are durable. */

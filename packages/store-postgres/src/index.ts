@@ -5,6 +5,8 @@ import 'reflect-metadata';
 // factory
 export { createPostgresStores, storeOptionProblems } from './factory';
 export type { PostgresStoresOptions, PostgresStores } from './factory';
+export { openStoreDatabase, storePool } from './database';
+export type { StoreDatabaseOptions } from './database';
 
 // stores
 export { PostgresLogStore } from './log-store';
