@@ -1,6 +1,6 @@
+import { ConfigError } from '@raftline/core';
 import { Pool } from 'pg';
 import {
-  ConfigError,
   createPostgresStores,
   NodeAlreadyRunningError,
   openStoreDatabase,
