@@ -2,10 +2,11 @@
  * Every named error of the flag store, in one place.
  *
  * A replica turns what a @Command handler throws into CommandFailedError,
- * and what a validator refuses into CommandRejectedError, keeping only a
- * reason string (which crosses the wire). The store writes that reason as
- * `<ErrorName>: <message>` (reasonOf), so a remote caller still learns which
- * of these it was: flagErrorName(err) reads it back from either error.
+ * which keeps the error's name (errorName) and message (reason) on every
+ * replica and over the wire. What a validator refuses becomes
+ * CommandRejectedError, which keeps a reason string only: the store writes
+ * it as `<ErrorName>: <message>` (reasonOf). flagErrorName(err) reads the
+ * name back from either, locally or from a remote client.
  */
 import { CommandFailedError, CommandRejectedError, RaftlineError } from '@raftline/core';
 
@@ -115,8 +116,8 @@ export type FlagErrorName = (typeof FLAG_ERROR_NAMES)[number];
 const NAMES: ReadonlySet<string> = new Set(FLAG_ERROR_NAMES);
 
 /**
- * The reason a handler or validator gives for err: `<name>: <message>`, so
- * that the name survives CommandFailedError / CommandRejectedError.
+ * The reason a validator gives for err: `<name>: <message>` for the errors
+ * above, so that the name survives CommandRejectedError.
  */
 export function reasonOf(err: unknown): string {
   if (err instanceof Error) return NAMES.has(err.name) ? `${err.name}: ${err.message}` : err.message;
@@ -133,6 +134,8 @@ export function reasonOf(err: unknown): string {
  */
 export function flagErrorName(err: unknown): FlagErrorName | undefined {
   if (err instanceof RaftlineError && NAMES.has(err.name)) return err.name as FlagErrorName;
+  const errorName = err instanceof Error ? (err as Error & { errorName?: unknown }).errorName : undefined;
+  if (typeof errorName === 'string' && NAMES.has(errorName)) return errorName as FlagErrorName;
   const reason =
     err instanceof CommandFailedError || err instanceof CommandRejectedError
       ? err.reason

@@ -61,9 +61,10 @@ export interface ImportFlagdResult extends ImportResult {
  * when the leader's state is current; nothing is written) or
  * CommandFailedError (refused when applied: a version conflict, a missing
  * flag, a segment in use or unknown, or a definition that became invalid
- * meanwhile; nothing is written). Either's reason starts with the
- * flag-store error's name (`VersionConflictError: …`): flagErrorName(err)
- * reads it, locally or through a remote client.
+ * meanwhile; nothing is written). Which flag-store error it was travels
+ * with it: as CommandFailedError.errorName, and at the start of a
+ * CommandRejectedError's reason (`InvalidDefinitionError: …`);
+ * flagErrorName(err) reads either, locally or through a remote client.
  *
  * Reads are queries served by the replica asked, at the consistency the
  * caller picks; `evaluate` runs the same evaluator an SDK runs on an
@@ -336,14 +337,10 @@ export class FeatureFlags extends ReplicatedStateMachine {
     return { index: this.context.index, time: this.context.time };
   }
 
-  /** Runs a write; what it throws fails the command with the error's name kept in the reason. */
+  /** Runs a write; what it throws fails the command (CommandFailedError keeps its name as errorName). */
   private applying<T>(write: () => T): T {
     this.appliedTerm = this.context.term;
-    try {
-      return write();
-    } catch (err) {
-      throw new Error(reasonOf(err), { cause: err });
-    }
+    return write();
   }
 }
 

@@ -37,8 +37,10 @@ describe('feature flags - versioned writes', () => {
     );
     expect(err).toBeInstanceOf(CommandFailedError);
     expect(flagErrorName(err)).toBe('VersionConflictError');
-    expect((err as CommandFailedError).reason).toBe(
-      'VersionConflictError: flag prod/checkout is at version 2, not 1: someone else changed it first',
+    expect((err as CommandFailedError).errorName).toBe('VersionConflictError');
+    expect(err.message).toBe(
+      'command setFlag failed while applying: VersionConflictError: ' +
+        'flag prod/checkout is at version 2, not 1: someone else changed it first',
     );
     expect(h.q.getFlag('prod', 'checkout')).toMatchObject({
       version: 2,
@@ -46,6 +48,20 @@ describe('feature flags - versioned writes', () => {
       updatedBy: 'bob',
     });
     expect(h.q.history('prod', 'checkout').map((e: HistoryEntry) => e.version)).toEqual([1, 2]);
+  });
+
+  it("flagErrorName reads the flag-store error's name from what a remote client rebuilds, and nothing else", () => {
+    expect(
+      flagErrorName(
+        new CommandFailedError('setFlag', 'flag p/k is at version 2, not 1', 'VersionConflictError'),
+      ),
+    ).toBe('VersionConflictError');
+    expect(
+      flagErrorName(new CommandRejectedError('setFlag', 'InvalidDefinitionError: flag p/k is invalid: …')),
+    ).toBe('InvalidDefinitionError');
+    expect(flagErrorName(new CommandFailedError('setFlag', 'boom', 'TypeError'))).toBeUndefined();
+    expect(flagErrorName(new CommandRejectedError('setFlag', 'SessionExpiredError: nope'))).toBeUndefined();
+    expect(flagErrorName(new Error('VersionConflictError: not a command error'))).toBeUndefined();
   });
 
   it('expectedVersion 0 creates a flag only if it does not exist', () => {
@@ -303,9 +319,8 @@ describe('feature flags - segments', () => {
         { ...AUTHOR, expectedVersion: 1 },
       ),
     );
-    expect((err as CommandFailedError).reason).toMatch(
-      /^VersionConflictError: segment prod\/s is at version 2, not 1/,
-    );
+    expect(flagErrorName(err)).toBe('VersionConflictError');
+    expect((err as CommandFailedError).reason).toMatch(/^segment prod\/s is at version 2, not 1/);
     expect(h.q.history('prod', 's', 'segment').map((e: HistoryEntry) => e.changes)).toEqual([
       [{ path: '', after: { when: { attribute: 'a', op: 'exists' } } }],
       [{ path: 'when.attribute', before: 'a', after: 'b' }],
