@@ -38,7 +38,12 @@ export const DEFAULT_MACHINE_HOST_OPTIONS: Required<MachineHostOptions> = {
   maxSessions: 10_000,
 };
 
-/** Format version of snapshot(): bump when its layout changes (2: session results carry their first index). */
+/**
+ * Format version of snapshot(): bump when its layout changes (2: session
+ * results carry their first index). The last applied command's term was
+ * added to version 2 as an optional trailing element: older hosts ignore
+ * it, and a snapshot without it restores with term 0.
+ */
 const SNAPSHOT_VERSION = 2;
 
 /**
@@ -135,6 +140,7 @@ export class MachineHost implements Applier {
   private readonly options: Required<MachineHostOptions>;
   private sessions: SessionTable;
   private lastTime = 0;
+  private lastTerm = 0;
   private applied = 0;
 
   /**
@@ -253,6 +259,7 @@ export class MachineHost implements Applier {
     // The entry's time, clamped so that time never goes back along the log.
     const time = Math.max(this.lastTime, command.time);
     this.lastTime = time;
+    this.lastTerm = ctx.term;
     this.applied = ctx.index;
     this.sessions.expire(time);
     const context: ApplyContext = { index: ctx.index, term: ctx.term, time };
@@ -325,15 +332,28 @@ export class MachineHost implements Applier {
   }
 
   /**
-   * Runs a @Query handler against local state (no context: queries are not
-   * replicated). What the handler throws propagates unchanged.
+   * Runs a @Query handler against local state, with this.context set to
+   * that of the last command applied (see queryContext). What the handler
+   * throws propagates unchanged.
    * @returns the handler's result
    * @throws UnknownCommandError (kind 'query') when no @Query has that name
    */
   query(name: string, args: readonly unknown[]): unknown {
     const key = this.table.queries.get(name);
     if (key === undefined) throw new UnknownCommandError(name, 'query');
-    return this.call(key, args);
+    return withContext(this.machine, this.queryContext, () => this.call(key, args));
+  }
+
+  /**
+   * What a @Query handler sees as this.context: the log index, term and
+   * (clamped) time of the last command applied, { index: 0, term: 0, time:
+   * 0 } before any. Replicated values only, so every replica that applied
+   * the same commands answers a query with the same context, from a
+   * snapshot or not. (Raft's own entries, a leader's no-op or a membership
+   * change, are not commands and do not move it.)
+   */
+  get queryContext(): ApplyContext {
+    return { index: this.applied, term: this.lastTerm, time: this.lastTime };
   }
 
   /**
@@ -366,7 +386,7 @@ export class MachineHost implements Applier {
 
   /**
    * Serializes the machine's snapshotState(), the session table, the last
-   * replicated time and the applied index into one msgpack blob.
+   * replicated time, the applied index and its term into one msgpack blob.
    * @returns the snapshot
    * @throws TypeError when the machine's state is not plain data (the message names the field)
    */
@@ -383,19 +403,20 @@ export class MachineHost implements Applier {
       this.lastTime,
       state,
       this.sessions.toRows(),
+      this.lastTerm,
     ]);
   }
 
   /**
-   * Replaces the machine's state, the sessions, the time and the applied
-   * index with a snapshot() result, so that this host then behaves exactly as
-   * the one that took it.
+   * Replaces the machine's state, the sessions, the time, the applied
+   * index and its term with a snapshot() result, so that this host then
+   * behaves exactly as the one that took it.
    * @throws DecodeError when data is not a snapshot of this state machine
    */
   restore(data: Uint8Array): void {
     const v = unpack(data);
     if (!Array.isArray(v)) throw new DecodeError('not a state-machine snapshot');
-    const [version, name, applied, time, state, rows] = v as unknown[];
+    const [version, name, applied, time, state, rows, term = 0] = v as unknown[];
     if (version !== SNAPSHOT_VERSION)
       throw new DecodeError(`unsupported snapshot version ${String(version)}`);
     if (name !== this.table.name) {
@@ -403,7 +424,7 @@ export class MachineHost implements Applier {
         `snapshot is of state machine "${String(name)}", this host runs "${this.table.name}"`,
       );
     }
-    if (typeof applied !== 'number' || typeof time !== 'number')
+    if (typeof applied !== 'number' || typeof time !== 'number' || typeof term !== 'number')
       throw new DecodeError('snapshot header is malformed');
     const decoded = decodeTree(state);
     const sessions = new SessionTable(this.options.sessionTtlMs, this.options.maxSessions);
@@ -412,6 +433,7 @@ export class MachineHost implements Applier {
     this.sessions = sessions;
     this.applied = applied;
     this.lastTime = time;
+    this.lastTerm = term;
   }
 
   /** Calls every @OnRoleChange hook with (role, leaderId, term). */

@@ -28,6 +28,9 @@ const CONTEXT: unique symbol = Symbol('raftline.apply-context');
  * - return plain data: it is the command's result, sent to the client and
  *   kept for exactly-once retries.
  *
+ * A @Query handler reads local state and must not change it; it may read
+ * this.context, which is then the last applied command's (see context).
+ *
  * Input is checked before it is replicated, on the node that receives it:
  * the arguments' count against the handler's parameters (and `minArgs`),
  * then the @Command `args` schema (any Standard Schema: zod, valibot,
@@ -44,18 +47,26 @@ export abstract class ReplicatedStateMachine {
   declare private [CONTEXT]: ApplyContext | undefined;
 
   /**
-   * The replicated context of the command being applied: its log index,
-   * term and time.
-   * @returns the current command's context
-   * @throws Error when read outside a @Command handler (in a constructor,
-   *   query, validator or hook), where no replicated context exists
+   * The replicated context, read-only: `{ index, term, time }`.
+   * - In a @Command handler: the log index and term of the command being
+   *   applied, and its time (the leader's stamp, made non-decreasing).
+   * - In a @Query handler: those of the last command applied ({ index: 0,
+   *   term: 0, time: 0 } before any), so a query can compare a lease or a
+   *   deadline with replicated time without the machine storing the last
+   *   command's time itself. Every replica that applied the same commands
+   *   sees the same context; a query on a replica that is behind sees its
+   *   older one, as it sees its older state. Time moves only when a command
+   *   applies: a group that receives none keeps answering with the same time.
+   * @returns the current context
+   * @throws Error when read outside a @Command or @Query handler (in a
+   *   constructor, validator or hook), where no replicated context exists
    */
   protected get context(): ApplyContext {
     const ctx = this[CONTEXT];
     if (!ctx) {
       throw new Error(
-        `${this.constructor.name}: this.context is only available while a @Command handler runs ` +
-          '(not in queries, validators, hooks or constructors)',
+        `${this.constructor.name}: this.context is only available while a @Command or @Query handler runs ` +
+          '(not in validators, hooks or constructors)',
       );
     }
     return ctx;
@@ -110,16 +121,18 @@ export abstract class ReplicatedStateMachine {
 }
 
 /**
- * Runs fn with ctx as machine's context, and clears it afterwards whatever
- * happens. For MachineHost only (not exported from the package).
+ * Runs fn with ctx as machine's context, and restores the one before
+ * afterwards whatever happens (a command handler that calls a query method
+ * keeps its own). For MachineHost only (not exported from the package).
  * @returns what fn returns
  */
 export function withContext<T>(machine: ReplicatedStateMachine, ctx: ApplyContext, fn: () => T): T {
   const holder = machine as unknown as { [CONTEXT]: ApplyContext | undefined };
-  holder[CONTEXT] = ctx;
+  const before = holder[CONTEXT];
+  holder[CONTEXT] = Object.freeze({ ...ctx });
   try {
     return fn();
   } finally {
-    holder[CONTEXT] = undefined;
+    holder[CONTEXT] = before;
   }
 }

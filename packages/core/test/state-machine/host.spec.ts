@@ -5,7 +5,7 @@ import {
   MissingHandlerError,
   UnknownCommandError,
 } from '../../src/errors';
-import type { ApplyResult } from '../../src/node/applier';
+import type { ApplyContext, ApplyResult } from '../../src/node/applier';
 import { Command, OnApplied, OnRoleChange, StateMachine, Validate } from '../../src/state-machine/decorators';
 import { MachineHost } from '../../src/state-machine/host';
 import { ReplicatedStateMachine } from '../../src/state-machine/machine';
@@ -69,7 +69,7 @@ describe('state machine - validation before replication', () => {
       }
     }
     expect(() => new MachineHost(new Peeky()).validate({ name: 'go', args: [] })).toThrow(
-      /only available while a @Command handler runs/,
+      /only available while a @Command or @Query handler runs/,
     );
   });
 });
@@ -108,17 +108,29 @@ describe('state machine - apply', () => {
   });
 
   it('gives handlers the replicated context and withdraws it afterwards', () => {
+    @StateMachine('hooks-peek')
+    class HookPeek extends ReplicatedStateMachine {
+      @Command() stamp(): ApplyContext {
+        return { ...this.context };
+      }
+      @Command() fail(): never {
+        throw new Error('x');
+      }
+      @OnApplied() protected peek(): void {
+        void this.context;
+      }
+    }
     const host = new MachineHost(new KvMachine());
     expect(host.apply(cmd('stamp', [], { time: 1234 }), at(7, 3))).toEqual({
       ok: true,
       value: { index: 7, term: 3, time: 1234 },
     });
-    expect(() => host.query('peekContext', [])).toThrow(
-      'KvMachine: this.context is only available while a @Command handler runs',
+    // A hook runs after the handler: the context is gone, even after a handler throws.
+    const hooked = new MachineHost(new HookPeek());
+    expect(() => hooked.apply(cmd('stamp', []), at(1))).toThrow(
+      'HookPeek: this.context is only available while a @Command or @Query handler runs',
     );
-    // Even after a handler throws.
-    host.apply(cmd('fail', ['x']), at(8));
-    expect(() => host.query('peekContext', [])).toThrow(/only available/);
+    expect(() => hooked.apply(cmd('fail', []), at(2))).toThrow(/only available/);
   });
 
   it('makes time non-decreasing along the log', () => {
