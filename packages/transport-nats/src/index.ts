@@ -33,6 +33,7 @@ export {
   RemoteAdminError,
 } from './admin-errors';
 export { connectNats, DEFAULT_CONNECTION_OPTIONS } from './connection';
+export { credsFileOptions } from './credentials';
 export {
   groupSubjects,
   checkToken,
