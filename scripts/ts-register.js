@@ -8,13 +8,14 @@ const Module = require('node:module');
 const { transformSync } = require('@swc/core');
 const swcOptions = require('./swc-options.js');
 
-const packages = path.resolve(__dirname, '..', 'packages');
+// Workspace packages live under packages/ and services/.
+const roots = ['packages', 'services'].map((dir) => path.resolve(__dirname, '..', dir));
 
 const resolve = Module._resolveFilename;
 Module._resolveFilename = function (request, ...rest) {
   const m = /^@raftline\/([a-z-]+)$/.exec(request);
-  if (m) {
-    const entry = path.join(packages, m[1], 'src', 'index.ts');
+  for (const root of m ? roots : []) {
+    const entry = path.join(root, m[1], 'src', 'index.ts');
     if (fs.existsSync(entry)) return entry;
   }
   return resolve.call(this, request, ...rest);
