@@ -13,12 +13,13 @@ module.exports = function preset(dir) {
     transform: {
       '^.+\\.ts$': ['@swc/jest', swcOptions],
     },
+    // Every workspace (package.json: packages/*, services/*), as scripts/ts-register.js and
+    // tsconfig.test.base.json resolve them: the first of these files that exists.
     moduleNameMapper: {
-      '^@raftline/(core|testing|store-postgres|transport-nats)$': path.join(
-        __dirname,
-        'packages/$1/src/index.ts',
-      ),
-      '^@raftline/(task-queue|coordinator|feature-flags)$': path.join(__dirname, 'services/$1/src/index.ts'),
+      '^@raftline/([a-z-]+)$': [
+        path.join(__dirname, 'packages/$1/src/index.ts'),
+        path.join(__dirname, 'services/$1/src/index.ts'),
+      ],
     },
     collectCoverageFrom: ['<rootDir>/src/**/*.ts'],
   };
