@@ -1,0 +1,37 @@
+// @raftline/cli: the `raftline` command (bin/raftline.js), and what it is built from for programs
+// that run replicas the way `raftline serve` does.
+
+export { run, program } from './main';
+export { EXIT, UsageError, CommandExit, exitCodeOf, describeError } from './errors';
+export type { ExitCode } from './errors';
+
+// serve
+export { loadServeConfig, readConfigFile, SERVE_SETTINGS, GROUP_SETTING } from './config/load';
+export { validateServeConfig, SERVE_DEFAULTS, SERVICES, LOG_LEVELS, JOIN_MODES } from './config/schema';
+export { startServe } from './serve/serve';
+export { createLogger } from './logging';
+export { createMachine, loadMachineClass, isMachineClass } from './serve/machine';
+export { applyBindings } from './serve/bindings';
+export type { ServeSetting, ServeSources } from './config/load';
+export type {
+  ServeConfig,
+  GroupSettings,
+  NatsSettings,
+  StoreSettings,
+  MetricsSettings,
+  LogSettings,
+  ShutdownSettings,
+  LogLevel,
+  JoinMode,
+} from './config/schema';
+export type { RunningServe } from './serve/serve';
+export type { RunningGroup } from './serve/group';
+export type { MachineClass } from './serve/machine';
+export type { BindingsContext, BindingsFunction } from './serve/bindings';
+
+// metrics and health
+export { ServeMetrics, GroupMetrics } from './metrics/metrics';
+export { METRICS, METRIC_NAMES, FAILURE_REASONS, reasonOf } from './metrics/names';
+export { startHealthServer, readinessOf } from './metrics/http';
+export type { MetricName, MetricSpec, MetricType } from './metrics/names';
+export type { GroupReadiness, HealthServer, HealthServerOptions } from './metrics/http';

@@ -1,0 +1,140 @@
+/**
+ * Every metric a replica serves on /metrics, with its type, labels and
+ * meaning: the one list the registry is built from and the README table
+ * documents (a test keeps the two equal).
+ */
+
+export type MetricType = 'gauge' | 'counter' | 'histogram';
+
+export interface MetricSpec {
+  readonly type: MetricType;
+  readonly help: string;
+  /** Labels besides group and node. */
+  readonly labels?: readonly string[];
+  readonly buckets?: readonly number[];
+}
+
+const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const BATCH = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096];
+
+export const METRICS = {
+  raftline_term: { type: 'gauge', help: 'The current Raft term of this replica.' },
+  raftline_role: {
+    type: 'gauge',
+    help: 'The role of this replica: 1 for its current role, 0 for the others.',
+    labels: ['role'],
+  },
+  raftline_has_leader: { type: 'gauge', help: '1 when this replica knows a leader, else 0.' },
+  raftline_leader_changes_total: {
+    type: 'counter',
+    help: 'Leader changes this replica has seen (the first leader it learns of counts).',
+  },
+  raftline_commit_index: { type: 'gauge', help: 'The highest log index this replica knows committed.' },
+  raftline_applied_index: { type: 'gauge', help: 'The highest log index applied to the state machine here.' },
+  raftline_last_index: { type: 'gauge', help: "The index of the last entry in this replica's log." },
+  raftline_snapshot_index: { type: 'gauge', help: 'The index of the newest durable snapshot (0: none).' },
+  raftline_follower_match_lag_entries: {
+    type: 'gauge',
+    help: "On the leader only: for each follower (the node label names the follower), the leader's last index minus the follower's match index.",
+  },
+  raftline_proposals_total: {
+    type: 'counter',
+    help: 'Client commands this replica proposed as leader (redirects to the leader not counted).',
+  },
+  raftline_proposal_failures_total: {
+    type: 'counter',
+    help: 'Proposed client commands that did not return a value, by reason.',
+    labels: ['reason'],
+  },
+  raftline_proposal_apply_seconds: {
+    type: 'histogram',
+    help: 'Time from proposing a client command to its being applied on this replica (applied ones only).',
+    buckets: SECONDS,
+  },
+  raftline_client_commands_total: {
+    type: 'counter',
+    help: 'Client command requests this replica answered, by outcome (ok, not-leader, rejected, failed, …).',
+    labels: ['outcome'],
+  },
+  raftline_client_queries_total: {
+    type: 'counter',
+    help: 'Client queries this replica answered, by outcome.',
+    labels: ['outcome'],
+  },
+  raftline_log_append_entries: {
+    type: 'histogram',
+    help: 'Entries per log store append (the batch size of one write).',
+    buckets: BATCH,
+  },
+  raftline_log_append_seconds: {
+    type: 'histogram',
+    help: 'Duration of one log store append.',
+    buckets: SECONDS,
+  },
+  raftline_snapshots_total: {
+    type: 'counter',
+    help: 'Snapshots written to the snapshot store of this replica (taken here or installed from the leader).',
+  },
+  raftline_snapshot_size_bytes: { type: 'gauge', help: 'Size of the last snapshot written.' },
+  raftline_snapshot_write_seconds: {
+    type: 'histogram',
+    help: 'Time from starting a snapshot write to its commit.',
+    buckets: SECONDS,
+  },
+  raftline_dropped_messages_total: {
+    type: 'counter',
+    help: 'Inbound Raft messages dropped, by reason (the reasons of the transport, and unhandled for messages the node could not handle).',
+    labels: ['reason'],
+  },
+  raftline_send_dropped_messages_total: {
+    type: 'counter',
+    help: 'Outbound Raft messages not published, by reason (disconnected, oversize, closed, error).',
+    labels: ['reason'],
+  },
+  raftline_verifications_total: {
+    type: 'counter',
+    help: 'Verification reports this replica compared with its own digest, by result (match, diverged).',
+    labels: ['result'],
+  },
+  raftline_diverged: {
+    type: 'gauge',
+    help: '1 once this replica found its state differs from that of the leader at a verification marker.',
+  },
+  raftline_stopped_applying: {
+    type: 'gauge',
+    help: '1 while this replica stopped applying after a divergence (divergenceAction stop-applying).',
+  },
+  raftline_storage_healthy: {
+    type: 'gauge',
+    help: '0 while a store write fails and is being retried, else 1.',
+  },
+  raftline_nats_connected: { type: 'gauge', help: '1 while the transport is connected to NATS.' },
+} as const satisfies Record<string, MetricSpec>;
+
+export type MetricName = keyof typeof METRICS;
+
+/** Every metric name, sorted. */
+export const METRIC_NAMES = Object.keys(METRICS).sort() as MetricName[];
+
+/** Why a proposal or client request did not return a value: bounded labels from error names. */
+export const FAILURE_REASONS: Readonly<Record<string, string>> = {
+  NotLeaderError: 'not-leader',
+  CommandRejectedError: 'rejected',
+  UnknownCommandError: 'rejected',
+  PayloadTooLargeError: 'too-large',
+  CommandFailedError: 'failed',
+  SessionExpiredError: 'session-expired',
+  ProposalTimeoutError: 'timeout',
+  LeadershipLostError: 'leadership-lost',
+  LeadershipTransferError: 'transferring',
+  ReadNotConfirmedError: 'not-confirmed',
+  DivergedError: 'diverged',
+  NodeStoppedError: 'stopped',
+  DecodeError: 'malformed',
+};
+
+/** The label an error counts under: FAILURE_REASONS by its name, else `other`. */
+export function reasonOf(err: unknown): string {
+  const name = (err as { name?: unknown } | undefined)?.name;
+  return (typeof name === 'string' && FAILURE_REASONS[name]) || 'other';
+}

@@ -1,0 +1,106 @@
+/**
+ * `raftline serve`: every group of one configuration in one process, over
+ * one NATS connection and one database, with /metrics, /healthz and
+ * /readyz, and a graceful shutdown.
+ */
+import { connectNats, credsFileOptions, type NatsConnection } from '@raftline/transport-nats';
+import type { ServeConfig } from '../config/schema';
+import { createLogger } from '../logging';
+import { startHealthServer, type GroupReadiness, type HealthServer } from '../metrics/http';
+import { ServeMetrics } from '../metrics/metrics';
+import { startGroup, type ProcessContext, type RunningGroup } from './group';
+import { openStoreProvider, type StoreProvider } from './stores';
+
+/** A running `raftline serve` process. */
+export interface RunningServe {
+  readonly groups: readonly RunningGroup[];
+  /** The metrics server's port (undefined when metrics.enabled is false). */
+  readonly metricsPort: number | undefined;
+  /** Stops every group gracefully (in parallel), then the metrics server, the database and NATS. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts everything the configuration names, logging through `logger`
+ * (default: pino as config.log says, on stdout).
+ * @returns once every group serves
+ * @throws the first error of any group (the others are stopped and everything opened is closed):
+ *   ConfigError (machine, bindings, a port in use), DuplicateNodeError, the store's errors,
+ *   the NATS connection's error
+ */
+export async function startServe(
+  config: ServeConfig,
+  logger: ProcessContext['logger'] = createLogger(config.log, { node: config.node }),
+): Promise<RunningServe> {
+  const metrics = new ServeMetrics();
+  const groups: RunningGroup[] = [];
+  const readiness = (): Record<string, GroupReadiness> => {
+    const out: Record<string, GroupReadiness> = {};
+    for (const g of config.groups) {
+      out[g.name] = groups.find((r) => r.name === g.name)?.readiness() ?? {
+        ready: false,
+        reasons: ['starting'],
+      };
+    }
+    return out;
+  };
+  let http: HealthServer | undefined;
+  let connection: NatsConnection | undefined;
+  let stores: StoreProvider | undefined;
+  const closeShared = async (): Promise<void> => {
+    await http?.close().catch(() => undefined);
+    await stores?.close().catch((err: unknown) => logger.warn({ err }, 'closing the database failed'));
+    await connection?.close().catch(() => undefined);
+  };
+  try {
+    if (config.metrics.enabled) {
+      http = await startHealthServer({ ...config.metrics, metrics, readiness, logger });
+    }
+    connection = await connectNats({
+      servers: [...config.nats.servers],
+      name: `raftline serve ${config.cluster}/${config.node}`,
+      ...(config.nats.user !== undefined ? { user: config.nats.user, pass: config.nats.password } : {}),
+      ...(config.nats.token !== undefined ? { token: config.nats.token } : {}),
+      ...(config.nats.creds !== undefined ? credsFileOptions(config.nats.creds) : {}),
+    });
+    stores = await openStoreProvider(config.store, `raftline-${config.cluster}-${config.node}`);
+    const ctx: ProcessContext = { config, connection, stores, metrics, logger };
+    const started = await Promise.allSettled(config.groups.map((g) => startGroup(ctx, g)));
+    for (const s of started) if (s.status === 'fulfilled') groups.push(s.value);
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) {
+      await Promise.all(groups.map((g) => g.stop().catch(() => undefined)));
+      throw failed.reason;
+    }
+  } catch (err) {
+    await closeShared();
+    throw err;
+  }
+  const nc = connection;
+  logger.info(
+    {
+      cluster: config.cluster,
+      groups: config.groups.map((g) => g.name),
+      store: stores.engine,
+      nats: nc.getServer(),
+      ...(http ? { metricsPort: http.port } : {}),
+    },
+    'raftline serve ready',
+  );
+  let closed: Promise<void> | undefined;
+  return {
+    groups,
+    metricsPort: http?.port,
+    close: () =>
+      (closed ??= (async () => {
+        await Promise.all(
+          groups.map((g) =>
+            g
+              .stop()
+              .catch((err: unknown) => logger.error({ err, group: g.name }, 'stopping the group failed')),
+          ),
+        );
+        await closeShared();
+      })()),
+  };
+}
