@@ -233,6 +233,39 @@ describe('task queue - Worker', () => {
     expect(await done).toBe('woken');
   });
 
+  it('with prefetch it holds more jobs than it runs, runs concurrency at once, and close() hands back the ones never started', async () => {
+    const queue = fresh();
+    await producer.enqueueMany(
+      queue,
+      Array.from({ length: 10 }, (_, i) => ({ payload: i })),
+    );
+    let release: (() => void) | undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const started: number[] = [];
+    const w = worker<number, number>(
+      queue,
+      async (job) => {
+        started.push(job.payload);
+        await gate;
+        return job.payload;
+      },
+      { concurrency: 2, prefetch: 3 },
+    );
+    await until(async () => (await producer.stats(queue)).leased === 5, 'five jobs leased');
+    expect(started).toEqual([0, 1]);
+    const closing = w.close();
+    await until(async () => (await producer.stats(queue)).ready === 8, 'the three held jobs back, ready');
+    release!();
+    await closing;
+    expect(await producer.stats(queue)).toMatchObject({ done: 2, leased: 0, ready: 8 });
+    const back = await producer.listJobs(queue, 'ready', { limit: 3 });
+    expect(back.jobs.map((j) => [j.payload, j.attempts])).toEqual([
+      [2, 0],
+      [3, 0],
+      [4, 0],
+    ]);
+  });
+
   it('refuses bad options, naming each', () => {
     const make = (o: Partial<WorkerOptions>) =>
       new Worker('q', () => undefined, {

@@ -45,7 +45,14 @@ export interface WorkerOptions extends QueueConnectionOptions {
   readonly concurrency?: number;
   /** Lease of each claim, in replicated time (default 30 000 ms); heartbeats extend it while the handler runs. */
   readonly leaseMs?: number;
-  /** Most jobs one claim takes (default: concurrency); a claim never takes more than the free slots. */
+  /**
+   * Jobs claimed beyond concurrency, held (leased, their leases extended)
+   * until a slot frees: fewer, larger claims for short handlers (default 0,
+   * BullMQ's behaviour). A held job another worker could run meanwhile
+   * waits for this one.
+   */
+  readonly prefetch?: number;
+  /** Most jobs one claim takes (default: concurrency + prefetch); a claim never takes more than the free slots. */
   readonly batch?: number;
   /** How often the held leases are extended, in one extendMany (default leaseMs / 3). */
   readonly heartbeatMs?: number;
@@ -61,6 +68,7 @@ const WORKER_KEYS: KnownKeys<WorkerOptions> = {
   ...CONNECTION_KEYS,
   concurrency: true,
   leaseMs: true,
+  prefetch: true,
   batch: true,
   heartbeatMs: true,
   pollMs: true,
@@ -104,8 +112,8 @@ export class WorkerClosedError extends RaftlineError {
 interface Held {
   readonly job: Job;
   readonly controller: AbortController;
-  /** running: the handler runs; settling: its ack or nack is on its way; lost / released: given up. */
-  state: 'running' | 'settling' | 'lost' | 'released';
+  /** waiting: prefetched; running: the handler runs; settling: its ack or nack is on its way; lost / released: given up. */
+  state: 'waiting' | 'running' | 'settling' | 'lost' | 'released';
 }
 
 interface PendingAck {
@@ -124,7 +132,8 @@ const ACKS_IN_FLIGHT = 2;
  * cluster, group, concurrency: 8 })`.
  *
  * - It claims in batches (up to the free slots, `batch` at most), under one
- *   lease per job, and runs the handler for each, `concurrency` at once.
+ *   lease per job, and runs the handler for each, `concurrency` at once
+ *   (with `prefetch`, that many more are held, waiting for a slot).
  * - While handlers run, one extendMany per heartbeat extends every lease it
  *   holds. A lease refused there is lost: the job's `signal` aborts, 'lost'
  *   is emitted, and the handler's result is not acked.
@@ -153,6 +162,8 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   private readonly options: WorkerOptions;
   private readonly held = new Map<string, Held>();
   private running = 0;
+  /** Prefetched jobs, in claim order, waiting for a slot. */
+  private waiting: Held[] = [];
   private acks: PendingAck[] = [];
   private acksInFlight = 0;
   private acksScheduled = false;
@@ -227,8 +238,10 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     let lastClaim = 0;
     let failures = 0;
     while (!this.stop.signal.aborted) {
-      const free = this.o.concurrency - this.running;
-      if (free <= 0) {
+      const capacity = this.o.concurrency + this.o.prefetch;
+      const free = capacity - this.running - this.waiting.length;
+      // With jobs still waiting, refill only once half the room is free: fewer, larger claims.
+      if (free <= 0 || (this.waiting.length > 0 && free < capacity / 2)) {
         await this.sleep(Infinity);
         continue;
       }
@@ -277,15 +290,27 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
 
   // -------------------------------------------------------------- handling
 
+  /** Holds a claimed job, and runs it when a slot is free (otherwise it waits its turn). */
   private start(claimed: ClaimedJob): void {
     const controller = new AbortController();
     const job = { ...claimed, workerId: this.workerId, signal: controller.signal } as Job<P>;
-    const held: Held = { job, controller, state: 'running' };
+    const held: Held = { job, controller, state: 'waiting' };
     this.held.set(job.id, held);
-    this.running++;
     this.worked = true;
-    this.emit('active', job);
-    void this.execute(held);
+    this.waiting.push(held);
+    this.runWaiting();
+  }
+
+  /** Starts waiting jobs while slots are free. */
+  private runWaiting(): void {
+    while (this.running < this.o.concurrency && this.waiting.length > 0) {
+      const held = this.waiting.shift()!;
+      if (held.state !== 'waiting') continue;
+      held.state = 'running';
+      this.running++;
+      this.emit('active', held.job as Job<P>);
+      void this.execute(held);
+    }
   }
 
   private async execute(held: Held): Promise<void> {
@@ -299,6 +324,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       error = err;
     }
     this.running--;
+    this.runWaiting();
     this.wake();
     if (held.state === 'running') {
       held.state = 'settling';
@@ -314,7 +340,8 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     this.acks.push({ held, result });
     if (this.acksScheduled) return;
     this.acksScheduled = true;
-    queueMicrotask(() => {
+    // After this turn of the event loop: the handlers that finish in it are acked together.
+    setImmediate(() => {
       this.acksScheduled = false;
       this.flushAcks();
     });
@@ -402,6 +429,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     if (held.state === 'lost' || held.state === 'released') return;
     held.state = 'lost';
     this.settle(held);
+    this.waiting = this.waiting.filter((h) => h !== held);
     held.controller.abort(error);
     this.emit('lost', held.job as Job<P>, error);
   }
@@ -421,7 +449,8 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
         answers.forEach((answer, j) => {
           const held = chunk[j]!;
           // A job being acked may be done by now: its ack's answer decides.
-          if (!answer.ok && held.state === 'running') this.lose(held, refusalError(answer));
+          if (!answer.ok && (held.state === 'running' || held.state === 'waiting'))
+            this.lose(held, refusalError(answer));
         });
       }
     } catch (err) {
@@ -438,6 +467,9 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     this.wake();
     await this.started;
     this.subscription?.unsubscribe();
+    // Prefetched jobs never started: hand them back at once.
+    const unstarted = this.waiting.splice(0);
+    await Promise.all(unstarted.filter((h) => h.state === 'waiting').map((h) => this.release(h)));
     await this.until(() => this.running === 0, timeoutMs);
     const releasing = [...this.held.values()].filter((h) => h.state === 'running');
     await Promise.all(releasing.map((h) => this.release(h)));
@@ -488,11 +520,13 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
 function resolveWorkerOptions(options: WorkerOptions) {
   const given = definedOf(options);
   const concurrency = given.concurrency ?? 1;
+  const prefetch = given.prefetch ?? 0;
   const leaseMs = given.leaseMs ?? DEFAULT_LEASE_MS;
   const o = {
     concurrency,
+    prefetch,
     leaseMs,
-    batch: given.batch ?? concurrency,
+    batch: given.batch ?? Math.min(concurrency + prefetch, LIMITS.batch),
     heartbeatMs: given.heartbeatMs ?? Math.max(1, Math.floor(leaseMs / 3)),
     pollMs: given.pollMs ?? 1000,
   };
@@ -503,6 +537,7 @@ function resolveWorkerOptions(options: WorkerOptions) {
       problems.push(`${key} (${v}) must be an integer from ${min} to ${max}`);
   };
   int('concurrency', 1, LIMITS.batch);
+  int('prefetch', 0, LIMITS.batch);
   int('leaseMs', 1, LIMITS.leaseMs);
   if (given.batch !== undefined) int('batch', 1, LIMITS.batch);
   int('heartbeatMs', 1, LIMITS.leaseMs);
