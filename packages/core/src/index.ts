@@ -62,6 +62,7 @@ export type { NodeConfig, DivergenceAction } from './node/config';
 export type { Divergence, VerificationStatus, VerifyResult, DigestAtOptions } from './node/verification';
 export type { CommandRequest, CommandEnvelope, ClientSession } from './node/command';
 export type { Applier, ApplyContext, ApplyResult } from './node/applier';
+export type { TickSpec } from './node/ticks';
 export { OUTCOME_FILTERS } from './node/committed-feed';
 export type {
   CommittedEvent,
@@ -110,7 +111,15 @@ export type {
 } from './protocol/types';
 
 // state-machine
-export { StateMachine, Command, Query, Validate, OnRoleChange, OnApplied } from './state-machine/decorators';
+export {
+  StateMachine,
+  Command,
+  Query,
+  Validate,
+  OnRoleChange,
+  OnApplied,
+  Tick,
+} from './state-machine/decorators';
 export { buildDispatchTable } from './state-machine/dispatch';
 export { isStandardSchema } from './state-machine/args';
 export { ReplicatedStateMachine } from './state-machine/machine';
@@ -119,7 +128,7 @@ export { REGISTER_SESSION, isRegisteredSessionId } from './state-machine/session
 export { FRAMEWORK_COMMAND_PREFIX } from './node/command';
 export { commandProxy, queryProxy } from './state-machine/proxy';
 export type { DispatchTable } from './state-machine/dispatch';
-export type { MachineClassDecorator, MachineMethodDecorator } from './state-machine/decorators';
+export type { MachineClassDecorator, MachineMethodDecorator, TickOptions } from './state-machine/decorators';
 export type {
   ArgsRule,
   ArgsSchema,

@@ -1,5 +1,6 @@
 import type { NodeId, Role } from '../protocol/types';
 import type { CommandEnvelope, CommandRequest } from './command';
+import type { TickSpec } from './ticks';
 
 /** What a handler sees of the entry it applies: replicated values only, never local ones. */
 export interface ApplyContext {
@@ -59,4 +60,11 @@ export interface Applier {
   digest?(): string;
   /** Called when this node's role or known leader changes. */
   onRoleChange?(role: Role, leaderId: NodeId, term: number): void;
+  /**
+   * The periodic commands the leader proposes (a machine's @Tick), read
+   * once when the node is built: each is proposed with no arguments every
+   * everyMs of the node's clock while the node leads (see TickProposer).
+   * Optional: without it, or with none, the node proposes nothing by itself.
+   */
+  ticks?(): readonly TickSpec[];
 }

@@ -19,6 +19,7 @@ import { NodeReads, type QueryOptions, type QueryResult } from './reads';
 import { SnapshotManager } from './snapshots';
 import { nodeStatus, type NodeStatus, type RoleChange } from './status';
 import { NodeStorage } from './storage';
+import { TickProposer } from './ticks';
 import { LeadershipTransfer } from './transfer';
 import { Verifier, type DigestAtOptions, type Divergence, type VerifyResult } from './verification';
 
@@ -39,7 +40,8 @@ export type { NodeStatus } from './status';
  *
  * The operations live in parts of their own: proposals.ts, membership.ts,
  * reads.ts, transfer.ts, storage.ts (durable writes and their retries),
- * apply.ts, snapshots.ts and verification.ts.
+ * apply.ts, snapshots.ts, verification.ts and ticks.ts (the periodic
+ * commands a leader proposes for its machine's @Tick).
  */
 export class RaftNode {
   readonly id: NodeId;
@@ -64,6 +66,7 @@ export class RaftNode {
   private readonly snapshots: SnapshotManager | undefined;
   private readonly verification: Verifier;
   private readonly applyParts: ApplyParts;
+  private readonly ticks: TickProposer;
 
   /** @throws ConfigError when options.config is invalid or options (or options.config) hold an unknown key */
   constructor(options: RaftNodeOptions) {
@@ -127,6 +130,12 @@ export class RaftNode {
         step: (m) => this.receive(m),
       });
     const { applier } = options;
+    const ticks = { id: options.id, clock: options.clock, logger: this.logger };
+    const propose = (r: CommandRequest) => this.propose(r);
+    this.ticks = new TickProposer(
+      { ...ticks, propose, leads: () => this.isLeader() },
+      applier.ticks?.() ?? [],
+    );
     this.applyParts = {
       applier,
       verification: this.verification,
@@ -380,6 +389,7 @@ export class RaftNode {
     }
     this.state = 'stopped';
     this.cancelTick();
+    this.ticks.stop();
     await this.options.transport.close();
     // Settle callers first: a store write that never completes must not keep them waiting.
     this.proposals.failAll(() => new NodeStoppedError(this.id));
@@ -496,6 +506,7 @@ export class RaftNode {
     this.logger.info({ node: this.id, role, leaderId, term }, 'role changed');
     if (wasLeader && role !== 'leader') this.proposals.leadershipLost();
     if (role !== 'leader') this.snapshots?.stopSending();
+    this.ticks.setLeading(role === 'leader');
     this.roleListeners.emit({ role, leaderId, term });
     this.options.applier.onRoleChange?.(role, leaderId, term);
   }

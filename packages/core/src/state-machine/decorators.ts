@@ -21,7 +21,7 @@ import type { CommandOptions } from './args';
 import type { ReplicatedStateMachine } from './machine';
 
 /** What one member decorator declares about a method. */
-export type MemberKind = 'command' | 'query' | 'validate' | 'onRoleChange' | 'onApplied';
+export type MemberKind = 'command' | 'query' | 'validate' | 'onRoleChange' | 'onApplied' | 'tick';
 
 /** One decorated method, as recorded on its class. */
 export interface MemberRecord {
@@ -38,6 +38,8 @@ export interface MemberRecord {
   readonly misplaced?: string;
   /** A command's argument checks, as @Command declared them. */
   readonly options?: Pick<CommandOptions, 'args' | 'minArgs'>;
+  /** A tick's period, as @Tick declared it (checked by buildDispatchTable). */
+  readonly everyMs?: number;
 }
 
 /** Everything the decorators recorded on one class (not its parents). */
@@ -180,6 +182,7 @@ function memberDecorator(
   kind: MemberKind,
   naming: Naming,
   options?: MemberRecord['options'],
+  everyMs?: number,
 ): (first: unknown, second: unknown) => void {
   const record = (key: string, misplaced: string | undefined): MemberRecord => ({
     kind,
@@ -187,6 +190,7 @@ function memberDecorator(
     name: naming(key),
     ...(misplaced ? { misplaced } : {}),
     ...(options ? { options } : {}),
+    ...(kind === 'tick' ? { everyMs } : {}),
   });
   return (first, second) => {
     if (isStandardContext(second)) {
@@ -333,4 +337,41 @@ export function OnApplied(): MachineMethodDecorator<(index: number) => void> {
   return memberDecorator('@OnApplied', 'onApplied', () => '') as MachineMethodDecorator<
     (index: number) => void
   >;
+}
+
+/** Options of @Tick. */
+export interface TickOptions {
+  /** How often the leader proposes the command, in ms of its clock: a positive integer. */
+  readonly everyMs: number;
+  /** The command's name (default: the method name). */
+  readonly name?: string;
+}
+
+/**
+ * Marks a method taking no arguments as a periodic command: a @Command (of
+ * `name`, default the method name) that the leader proposes itself every
+ * `everyMs` while it leads, so that what depends on time (leases that
+ * expire, delayed jobs that become due) moves even when no client sends a
+ * command. A tick is proposed like any command: it enters the log, applies
+ * in log order on every replica with this.context set (its time is the
+ * leader's clock when it proposed, replicated), shows on the committed
+ * stream, and clients may send it too. Only a leader proposes ticks, never
+ * a follower; a tick whose previous proposal has not yet applied (or
+ * failed) is skipped; a new leader starts its own ticks everyMs after it
+ * was elected. What a tick handler throws fails that tick like any command
+ * (the leader logs it) and the next tick runs as usual. A machine that
+ * declares no @Tick gets no timer. Put one @Tick, and no @Command, on a method.
+ * @returns a method decorator (either TypeScript mode) that only records the command and its period
+ * @throws ConfigError as @Command does; buildDispatchTable throws ConfigError
+ *   when everyMs is not a positive integer or the method declares parameters
+ */
+export function Tick(options: TickOptions): MachineMethodDecorator<() => unknown> {
+  const o = options as TickOptions | undefined; // JavaScript callers may pass nothing
+  const naming = (key: string): string => o?.name ?? key;
+  const asCommand = memberDecorator('@Tick', 'command', naming);
+  const asTick = memberDecorator('@Tick', 'tick', naming, undefined, o?.everyMs);
+  return ((first: unknown, second: unknown) => {
+    asCommand(first, second);
+    asTick(first, second);
+  }) as MachineMethodDecorator<() => unknown>;
 }

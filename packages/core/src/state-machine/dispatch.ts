@@ -1,4 +1,4 @@
-import { DuplicateHandlerError, MissingHandlerError } from '../errors';
+import { ConfigError, DuplicateHandlerError, MissingHandlerError } from '../errors';
 import { argsRule, type ArgsRule } from './args';
 import { ownMetadata, type MemberKind, type MemberRecord } from './decorators';
 
@@ -16,6 +16,8 @@ export interface DispatchTable {
   readonly args: ReadonlyMap<string, ArgsRule>;
   /** Lifecycle hooks' method keys, parents' first. */
   readonly hooks: { readonly onRoleChange: readonly string[]; readonly onApplied: readonly string[] };
+  /** Command name → period in ms of each @Tick, which the leader proposes (see Tick). */
+  readonly ticks: ReadonlyMap<string, number>;
 }
 
 /** A member record with the class that declared it, for messages. */
@@ -134,7 +136,8 @@ function machineName(ctor: object, cls: string): string {
  *   query or one command's validator, when a name is both a command and a
  *   query, or when @StateMachine is applied twice to the class
  * @throws ConfigError when a @Command's args is not a Standard Schema (or an
- *   array of them) or its minArgs is out of range
+ *   array of them) or its minArgs is out of range, or a @Tick's everyMs is
+ *   not a positive integer or its method declares parameters
  */
 export function buildDispatchTable(ctor: abstract new (...args: never[]) => unknown): DispatchTable {
   const cls = className(ctor);
@@ -172,6 +175,7 @@ export function buildDispatchTable(ctor: abstract new (...args: never[]) => unkn
   for (const [commandName, m] of commands) {
     args.set(commandName, argsRule(`${cls}.${m.key}()`, methodOf(ctor, m.key), m.options));
   }
+  const ticks = tickPeriods(ctor, ofKind(members, 'tick'));
   return {
     name,
     commands: keys(commands),
@@ -179,5 +183,31 @@ export function buildDispatchTable(ctor: abstract new (...args: never[]) => unkn
     validators: keys(validators),
     args,
     hooks: { onRoleChange: hookKeys(members, 'onRoleChange'), onApplied: hookKeys(members, 'onApplied') },
+    ticks,
   };
+}
+
+/**
+ * The period of each @Tick, by command name.
+ * @throws ConfigError naming every tick whose everyMs is not a positive
+ *   integer or whose method declares parameters (the leader proposes it with none)
+ */
+function tickPeriods(ctor: object, ticks: readonly Declared[]): Map<string, number> {
+  const problems: string[] = [];
+  const out = new Map<string, number>();
+  for (const t of ticks) {
+    const where = `${t.owner}.${t.key}(): @Tick`;
+    const { everyMs } = t;
+    if (typeof everyMs !== 'number' || !Number.isSafeInteger(everyMs) || everyMs < 1) {
+      problems.push(`${where} everyMs (${String(everyMs)}) must be a positive integer of milliseconds`);
+    }
+    const method = methodOf(ctor, t.key);
+    const declared = typeof method === 'function' ? method.length : 0;
+    if (declared > 0) {
+      problems.push(`${where} command ${t.name} must take no arguments (it declares ${declared})`);
+    }
+    out.set(t.name, everyMs as number);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return out;
 }

@@ -16,6 +16,7 @@ import {
   type CommandEnvelope,
   type CommandRequest,
 } from '../node/command';
+import type { TickSpec } from '../node/ticks';
 import type { NodeId, Role } from '../protocol/types';
 import { argsProblem, schemasOf } from './args';
 import { buildDispatchTable, type DispatchTable } from './dispatch';
@@ -434,6 +435,11 @@ export class MachineHost implements Applier {
     this.applied = applied;
     this.lastTime = time;
     this.lastTerm = term;
+  }
+
+  /** @returns the machine's @Tick commands with their periods (Applier.ticks), in declaration order */
+  ticks(): TickSpec[] {
+    return [...this.table.ticks].map(([name, everyMs]) => ({ name, everyMs }));
   }
 
   /** Calls every @OnRoleChange hook with (role, leaderId, term). */

@@ -7,9 +7,9 @@ const CONTEXT: unique symbol = Symbol('raftline.apply-context');
 /**
  * The base class of a replicated state machine. Subclass it, decorate the
  * class with @StateMachine(name), its command handlers with @Command, its
- * read-only handlers with @Query and, optionally, validators with @Validate
- * and hooks with @OnRoleChange / @OnApplied; then hand an instance to a
- * MachineHost. The framework keeps the applied index, client sessions and
+ * read-only handlers with @Query and, optionally, validators with @Validate,
+ * periodic commands the leader proposes with @Tick, and hooks with
+ * @OnRoleChange / @OnApplied; then hand an instance to a MachineHost. The framework keeps the applied index, client sessions and
  * snapshot bookkeeping: the subclass holds only its own state.
  *
  * Contract of a @Command handler (hashicorp/raft FSM.Apply):
@@ -56,7 +56,8 @@ export abstract class ReplicatedStateMachine {
    *   command's time itself. Every replica that applied the same commands
    *   sees the same context; a query on a replica that is behind sees its
    *   older one, as it sees its older state. Time moves only when a command
-   *   applies: a group that receives none keeps answering with the same time.
+   *   applies: a group that receives none keeps answering with the same
+   *   time (declare a @Tick to have the leader propose one periodically).
    * @returns the current context
    * @throws Error when read outside a @Command or @Query handler (in a
    *   constructor, validator or hook), where no replicated context exists

@@ -287,6 +287,7 @@ export function recordingApplier(
     snapshot: () => inner.snapshot(),
     restore: (data) => inner.restore(data),
     ...(inner.digest ? { digest: () => inner.digest!() } : {}),
+    ...(inner.ticks ? { ticks: () => inner.ticks!() } : {}),
     onRoleChange: (role, leaderId, term) => {
       if (!life.dead && role === 'leader') {
         const view = durable();
