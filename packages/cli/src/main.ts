@@ -202,10 +202,8 @@ export function run(argv: readonly string[]): void {
       if (argv[2] !== 'serve' || argv.includes('--check')) process.exit(process.exitCode ?? EXIT.ok);
     },
     (err: unknown) => {
-      if (err instanceof CommanderError) {
-        const helped = ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(err.code);
-        process.exit(helped ? EXIT.ok : EXIT.usage);
-      }
+      // --help and --version exit 0; anything commander refused (and help shown for a missing subcommand) is usage.
+      if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
       process.stderr.write(`${name}: ${describeError(err)}\n`);
       process.exit(exitCodeOf(err));
     },

@@ -1,4 +1,3 @@
-import type { PGlite } from '@electric-sql/pglite';
 import { Client, type Pool, type PoolClient } from 'pg';
 
 /**
@@ -205,8 +204,18 @@ export function singleSessionExecutor(
   return executor;
 }
 
+/**
+ * What pgliteExecutor uses of a PGlite instance (@electric-sql/pglite's
+ * PGlite satisfies it). Structural, so this package's declarations do not
+ * load PGlite's, which need Emscripten's types that PGlite does not install.
+ */
+export interface PGliteDatabase {
+  query<R>(sql: string, params?: unknown[]): Promise<{ rows: R[]; affectedRows?: number }>;
+  close(): Promise<void>;
+}
+
 /** One mutex per PGlite instance, shared by every executor over it. */
-const pgliteLocks = new WeakMap<PGlite, Mutex>();
+const pgliteLocks = new WeakMap<PGliteDatabase, Mutex>();
 
 /**
  * An executor over a PGlite database the caller opened, in this thread (the
@@ -214,7 +223,7 @@ const pgliteLocks = new WeakMap<PGlite, Mutex>();
  * embedded.ts). Executors over the same instance share one mutex. With
  * `owned` the database is closed by close().
  */
-export function pgliteExecutor(db: PGlite, owned: boolean): SqlExecutor {
+export function pgliteExecutor(db: PGliteDatabase, owned: boolean): SqlExecutor {
   let mutex = pgliteLocks.get(db);
   if (!mutex) {
     mutex = new Mutex();

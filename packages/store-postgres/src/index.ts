@@ -40,4 +40,4 @@ export { storeMigrations } from './schema/migrations';
 export { pgExecutor, pgliteExecutor } from './executor';
 export { embeddedExecutor, DATA_DIR_LOCK_FILE } from './data-dir-lock';
 export type { EmbeddedOptions } from './embedded';
-export type { SqlExecutor, SqlSession, SqlResult, DedicatedSession } from './executor';
+export type { SqlExecutor, SqlSession, SqlResult, DedicatedSession, PGliteDatabase } from './executor';
