@@ -31,6 +31,21 @@ export class UsageError extends RaftlineError {
   }
 }
 
+/** A group's committed-stream mirror could not start (JetStream not enabled, no permission on its API, …). */
+export class MirrorStartError extends RaftlineError {
+  constructor(
+    readonly group: string,
+    options: { cause: unknown },
+  ) {
+    super(
+      `groups.${group}.mirror: the committed stream's JetStream mirror cannot start (is JetStream enabled on the NATS server?): ${
+        options.cause instanceof Error ? options.cause.message : String(options.cause)
+      }; set groups.${group}.mirror: false to run without it (raftline tail reads it)`,
+      options,
+    );
+  }
+}
+
 /** A command that ran but whose result is a failure of its own kind (verify's divergence); carries its exit code. */
 export class CommandExit extends RaftlineError {
   constructor(

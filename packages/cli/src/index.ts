@@ -2,7 +2,7 @@
 // that run replicas the way `raftline serve` does.
 
 export { run, program } from './main';
-export { EXIT, UsageError, CommandExit, exitCodeOf, describeError } from './errors';
+export { EXIT, UsageError, CommandExit, MirrorStartError, exitCodeOf, describeError } from './errors';
 export type { ExitCode } from './errors';
 
 // serve

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import {
   deleteStreams,
@@ -216,4 +218,50 @@ describe('raftline serve - a bad configuration exits 2 with one line that names 
       voters: ['n1'],
     });
   }, 30_000);
+});
+
+describe('raftline serve - NATS without JetStream', () => {
+  it('the mirror refuses to start with one line naming groups.<name>.mirror and how to go without it (exit 1)', async () => {
+    const port = await freePort();
+    const server = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+    try {
+      await eventually(
+        'nats-server listening',
+        () =>
+          new Promise<true | undefined>((resolve) => {
+            const socket = connect(port, '127.0.0.1', () => {
+              socket.destroy();
+              resolve(true);
+            });
+            socket.once('error', () => resolve(undefined));
+          }),
+      );
+      const p = startServe([
+        '--node',
+        'n1',
+        '--cluster',
+        unique('nojs'),
+        '--nats',
+        `127.0.0.1:${port}`,
+        '--store',
+        'memory',
+        '--metrics-port',
+        '0',
+        '--group',
+        'kv',
+        '--machine',
+        KV,
+        '--voters',
+        'n1',
+      ]);
+      expect(await p.exited).toBe(1);
+      const lines = p.stderr().split('\n').filter(Boolean);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(
+        /^raftline serve: MirrorStartError: groups\.kv\.mirror: the committed stream's JetStream mirror cannot start .*set groups\.kv\.mirror: false/,
+      );
+    } finally {
+      server.kill('SIGKILL');
+    }
+  }, 60_000);
 });

@@ -25,6 +25,7 @@ import {
   type NatsConnection,
 } from '@raftline/transport-nats';
 import type { GroupSettings, ServeConfig } from '../config/schema';
+import { MirrorStartError } from '../errors';
 import { readinessOf, type GroupReadiness } from '../metrics/http';
 import type { ServeMetrics } from '../metrics/metrics';
 import { applyBindings } from './bindings';
@@ -109,7 +110,11 @@ export async function startGroup(ctx: ProcessContext, group: GroupSettings): Pro
     cleanups.push(() => admin.close());
     let mirror: JetStreamMirror | undefined;
     if (group.mirror) {
-      mirror = await mirrorCommitted({ ...at, node: replica.node, logger });
+      try {
+        mirror = await mirrorCommitted({ ...at, node: replica.node, logger });
+      } catch (err) {
+        throw new MirrorStartError(group.name, { cause: err });
+      }
       cleanups.push(() => mirror!.close());
     }
     const service = await registerReplicaService({
