@@ -1,4 +1,4 @@
-import { Command, DecodeError, Query, ReplicatedStateMachine, StateMachine, Validate } from '@raftline/core';
+import { Command, DecodeError, Query, ReplicatedStateMachine, StateMachine, Tick, Validate } from '@raftline/core';
 import * as holder from './holder-ops';
 import { checkpointProblem, writeProblem, type OpCtx } from './holder-ops';
 import * as human from './human-ops';
@@ -47,6 +47,16 @@ import { candidateView, resourceView, taskView } from './views';
 
 /** Format version of Coordinator.snapshotState(). */
 const STATE_VERSION = 1;
+
+/**
+ * How often the group's leader proposes tick(), in ms of its clock. A lease
+ * ends at its expiry in replicated time whatever the ticks do (every command
+ * settles the tasks it touches first); the tick only makes the handoff happen
+ * without a client's command, so a vacancy is filled at most about this long
+ * after the lease ran out (plus one commit). 500 ms is a twentieth of the
+ * default lease: one small log entry per half second per group.
+ */
+export const TICK_EVERY_MS = 500;
 
 /** Most tasks one tasks() page holds. */
 export const MAX_PAGE = 1000;
@@ -135,8 +145,12 @@ export class Coordinator extends ReplicatedStateMachine {
     return registry.removeTask(this.state, this.op(), task, by);
   }
 
-  /** Settles every task at this command's time: expiries, failure detection by time, vacancies. */
-  @Command({ args: [] })
+  /**
+   * Settles every task at this command's time: expiries, failure detection
+   * by time, vacancies. The leader proposes it every TICK_EVERY_MS (@Tick);
+   * clients may send it too.
+   */
+  @Tick({ everyMs: TICK_EVERY_MS })
   tick(): TickResult {
     return registry.tick(this.state, this.op());
   }
