@@ -1,6 +1,7 @@
 import {
   LeadershipLostError,
   LeadershipTransferError,
+  NotLeaderError,
   PayloadTooLargeError,
   ProposalTimeoutError,
 } from '../errors';
@@ -44,6 +45,16 @@ interface Pending {
   cancelTimer: Cancel;
 }
 
+/** A proposal waiting, before its append, for this leader to apply an entry of its term. */
+interface CatchingUp {
+  resolve(): void;
+  reject(error: Error): void;
+  cancelTimer: Cancel;
+}
+
+/** How an append proceeds: on any node (membership, markers), or only on a leader whose state is current. */
+export type AppendGate = 'any' | 'current-leader';
+
 /**
  * The proposals waiting for their entries to apply here, by the log index
  * of their first entry. A proposal resolves with its outcome once applied
@@ -53,6 +64,7 @@ interface Pending {
  */
 export class Proposals {
   private readonly pending = new Map<number, Pending>();
+  private readonly catchingUp = new Set<CatchingUp>();
 
   constructor(
     private readonly ctx: NodeContext,
@@ -63,27 +75,94 @@ export class Proposals {
    * Appends through `append` (a protocol proposal) and resolves when the
    * entry is applied here. Proposals refused while a leadership transfer
    * runs wait for it to end and are tried again.
+   *
+   * With gate 'current-leader' (commands, whose validation reads state),
+   * `append` runs only on a leader that has applied an entry of its own
+   * term, so that it sees every command acknowledged before (§5.4.2, §8):
+   * any other node fails at once with NotLeaderError; a leader elected a
+   * moment ago waits for that, within the same timeout, and fails with
+   * NotLeaderError when it stops leading meanwhile (nothing was appended:
+   * the command was not applied, retry at the leader) or with
+   * ProposalTimeoutError. A leader long caught up appends synchronously.
    * Every failure is a rejection, never a throw.
    */
-  appendAndWait(options: ProposeOptions, append: (protocol: RaftProtocol) => Proposed): Promise<unknown> {
+  appendAndWait(
+    options: ProposeOptions,
+    append: (protocol: RaftProtocol) => Proposed,
+    gate: AppendGate = 'any',
+  ): Promise<unknown> {
+    const timeoutMs = options.timeoutMs ?? this.ctx.config.proposalTimeoutMs;
+    return this.attempt(append, gate, timeoutMs, timeoutMs);
+  }
+
+  /** appendAndWait with leftMs of its timeoutMs still to go (less after waiting to catch up). */
+  private attempt(
+    append: (protocol: RaftProtocol) => Proposed,
+    gate: AppendGate,
+    timeoutMs: number,
+    leftMs: number,
+  ): Promise<unknown> {
     let firstIndex: number;
     let term: number;
     try {
-      ({ firstIndex, term } = append(this.ctx.running()));
+      const protocol = this.ctx.running();
+      if (gate === 'current-leader' && !leadsWithCurrentState(this.ctx.id, protocol))
+        return this.afterCatchUp(timeoutMs, leftMs, (left) => this.attempt(append, gate, timeoutMs, left));
+      ({ firstIndex, term } = append(protocol));
     } catch (err) {
       if (err instanceof LeadershipTransferError)
-        return this.transfers.afterTransfer(() => this.appendAndWait(options, append));
+        return this.transfers.afterTransfer(() => this.attempt(append, gate, timeoutMs, timeoutMs));
       return Promise.reject(err); // one error channel: every failure is a rejection
     }
-    const timeoutMs = options.timeoutMs ?? this.ctx.config.proposalTimeoutMs;
     const result = new Promise<unknown>((resolve, reject) => {
       const cancelTimer = this.ctx.clock.setTimeout(() => {
         if (this.pending.delete(firstIndex)) reject(new ProposalTimeoutError(timeoutMs));
-      }, timeoutMs);
+      }, leftMs);
       this.pending.set(firstIndex, { term, resolve, reject, cancelTimer });
     });
     this.ctx.kick();
     return result;
+  }
+
+  /**
+   * Waits, at most leftMs, until this leader has applied an entry of its
+   * term (released by maybeCaughtUp), then runs `next` with the time left.
+   */
+  private afterCatchUp(
+    timeoutMs: number,
+    leftMs: number,
+    next: (leftMs: number) => Promise<unknown>,
+  ): Promise<unknown> {
+    const since = this.ctx.clock.now();
+    const caughtUp = new Promise<void>((resolve, reject) => {
+      const waiter: CatchingUp = { resolve, reject, cancelTimer: () => {} };
+      waiter.cancelTimer = this.ctx.clock.setTimeout(() => {
+        if (this.catchingUp.delete(waiter)) reject(new ProposalTimeoutError(timeoutMs));
+      }, leftMs);
+      this.catchingUp.add(waiter);
+    });
+    return caughtUp.then(() => next(Math.max(1, leftMs - (this.ctx.clock.now() - since))));
+  }
+
+  /**
+   * After each Ready: once this leader has applied an entry of its term, the
+   * proposals that waited for it go on (in the order they arrived); when it
+   * no longer leads, they fail with NotLeaderError (never appended).
+   */
+  maybeCaughtUp(protocol: RaftProtocol): void {
+    if (this.catchingUp.size === 0) return;
+    const start = protocol.termStartIndex();
+    if (start === undefined) {
+      this.failCatchingUp(() => new NotLeaderError(this.ctx.id, protocol.softState().leaderId));
+      return;
+    }
+    if (protocol.log.applied < start) return;
+    const waiting = [...this.catchingUp];
+    this.catchingUp.clear();
+    for (const w of waiting) {
+      w.cancelTimer();
+      w.resolve();
+    }
   }
 
   /** Resolves the proposal that produced entry e, if it was proposed here in the same term. */
@@ -98,8 +177,12 @@ export class Proposals {
     else pending.reject(outcome.error);
   }
 
-  /** This node stopped leading: every waiting proposal's outcome is unknown. */
+  /**
+   * This node stopped leading: every waiting proposal's outcome is unknown;
+   * the ones still waiting to catch up were never appended (NotLeaderError).
+   */
   leadershipLost(): void {
+    this.failCatchingUp(() => new NotLeaderError(this.ctx.id, this.ctx.leaderId()));
     for (const index of [...this.pending.keys()]) {
       const pending = this.pending.get(index)!;
       this.pending.delete(index);
@@ -110,10 +193,33 @@ export class Proposals {
 
   /** Fails every waiting proposal with error() (the node stopped). */
   failAll(error: () => Error): void {
+    this.failCatchingUp(error);
     for (const pending of this.pending.values()) {
       pending.cancelTimer();
       pending.reject(error());
     }
     this.pending.clear();
   }
+
+  private failCatchingUp(error: () => Error): void {
+    const waiting = [...this.catchingUp];
+    this.catchingUp.clear();
+    for (const w of waiting) {
+      w.cancelTimer();
+      w.reject(error());
+    }
+  }
+}
+
+/**
+ * Whether a command may be validated and appended now: this node leads and
+ * has applied an entry of its own term (its election no-op, §8), so its
+ * state holds every command acknowledged before the proposal arrived.
+ * @returns false on a leader that has not applied one yet
+ * @throws NotLeaderError on any other node (with the leader it knows of)
+ */
+function leadsWithCurrentState(id: string, protocol: RaftProtocol): boolean {
+  const start = protocol.termStartIndex();
+  if (start === undefined) throw new NotLeaderError(id, protocol.softState().leaderId);
+  return protocol.log.applied >= start;
 }

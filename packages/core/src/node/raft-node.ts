@@ -177,23 +177,34 @@ export class RaftNode {
   /**
    * Proposes a command. Resolves with the handler's return value once the
    * command is applied on this node.
+   *
+   * Validation is linearizable: it runs only on the leader, once that leader
+   * has applied an entry of its own term (the no-op of its election, §8),
+   * so a validator that reads state sees every command acknowledged before
+   * this call. A follower or candidate validates nothing and answers
+   * NotLeaderError; a leader elected a moment ago holds the command until
+   * then (within options.timeoutMs); a leader long caught up appends at once.
    * @throws CommandRejectedError / UnknownCommandError when validation refuses it (nothing replicated)
    * @throws PayloadTooLargeError when its entry exceeds maxCommandBytes or the
    *   transport's maxEntryBytes (nothing replicated)
-   * @throws NotLeaderError on a follower (with the leader it knows of)
+   * @throws NotLeaderError on any node but the leader (with the leader it knows of), and when
+   *   leadership is lost while the command waits for the new leader to catch up: nothing was
+   *   appended, the command was not applied; retry at the leader
    * @throws LeadershipLostError, ProposalTimeoutError: outcome unknown, retry with the same session
+   *   (ProposalTimeoutError also when a new leader did not catch up in time: nothing was appended then)
    * @throws CommandFailedError when the handler threw while applying
    * @throws DivergedError on a leader that stopped applying (NodeConfig.divergenceAction)
    * @throws NodeStoppedError when the node is not running
    */
   propose(request: CommandRequest, options: ProposeOptions = {}): Promise<unknown> {
-    return this.proposals.appendAndWait(options, (protocol) => {
-      if (protocol.softState().role === 'leader') this.verification.assertApplying(); // a follower redirects
-      this.options.applier.validate(request);
+    const append = (protocol: RaftProtocol) => {
+      this.verification.assertApplying();
+      this.options.applier.validate(request); // on a leader whose state is current: see above
       const envelope: CommandEnvelope = { ...request, time: this.options.clock.now() };
       const { maxEntryBytes } = this.options.transport;
       return protocol.propose([encodeProposal(envelope, this.config.maxCommandBytes, maxEntryBytes)]);
-    });
+    };
+    return this.proposals.appendAndWait(options, append, 'current-leader');
   }
 
   /**
@@ -480,6 +491,7 @@ export class RaftNode {
       applyEntries(rd.committed, this.applyParts);
       this.reads.confirm(rd.readStates);
       p.advance(rd);
+      this.proposals.maybeCaughtUp(p);
       // After advance(): config entries of this Ready are applied too, so the snapshot's membership matches its index.
       if (!this.verification.stoppedApplying) this.snapshots?.maybeCreate(p.log.applied);
       this.reads.serve(p.log.applied);

@@ -71,6 +71,8 @@ export class RaftProtocol {
   private prevHard: HardState;
   private stepRole: (m: Message) => void = (m) => stepFollower(this.r, m);
   private tickRole: () => void = () => tickElection(this.r);
+  /** Where becomeLeader put the no-op of its term (0 before it first led). */
+  private leaderTermStart = 0;
 
   /** @throws ConfigError when options.config is invalid */
   constructor(options: ProtocolOptions) {
@@ -318,6 +320,17 @@ export class RaftProtocol {
     };
   }
 
+  /**
+   * On the leader: the first index of its term, the no-op it appended when
+   * elected (§8). Once the log's applied index reaches it, this leader has
+   * applied every entry committed before its election, hence every command
+   * acknowledged before (§5.4.2).
+   * @returns that index, or undefined on any node but the leader
+   */
+  termStartIndex(): number | undefined {
+    return this.r.leader ? this.leaderTermStart : undefined;
+  }
+
   softState(): SoftState {
     return { role: this.r.role, leaderId: this.r.leaderId };
   }
@@ -378,7 +391,8 @@ export class RaftProtocol {
     // An unapplied config entry may sit in our log: allow no new change before it applies.
     r.pendingConfIndex = this.log.lastIndex();
     // §5.4.2 / §8: entries of earlier terms commit only through one of ours.
-    this.log.append([{ index: this.log.lastIndex() + 1, term: r.term, type: 'noop', data: EMPTY }]);
+    this.leaderTermStart = this.log.lastIndex() + 1;
+    this.log.append([{ index: this.leaderTermStart, term: r.term, type: 'noop', data: EMPTY }]);
   }
 
   private reset(term: number): void {
