@@ -1,4 +1,12 @@
-import { Command, DecodeError, Query, ReplicatedStateMachine, StateMachine, Tick, Validate } from '@raftline/core';
+import {
+  Command,
+  DecodeError,
+  Query,
+  ReplicatedStateMachine,
+  StateMachine,
+  Tick,
+  Validate,
+} from '@raftline/core';
 import * as holder from './holder-ops';
 import { checkpointProblem, writeProblem, type OpCtx } from './holder-ops';
 import * as human from './human-ops';

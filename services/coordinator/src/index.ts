@@ -2,7 +2,7 @@
 // fencing, selection policies, checkpoints and human override.
 
 // the state machine
-export { Coordinator, MAX_PAGE } from './coordinator';
+export { Coordinator, MAX_PAGE, TICK_EVERY_MS } from './coordinator';
 export { DEFAULT_COORDINATOR_OPTIONS, DEFAULT_LEASE_MS, resolveCoordinatorOptions } from './options';
 export { MAX_DEPTH } from './registry-ops';
 export { POLICIES, END_REASONS } from './types';
@@ -81,3 +81,12 @@ export type {
   TaskStatus,
   TaskView,
 } from './types';
+
+// the agent helper (over NATS)
+export { CoordinatorAgent, NotHoldingError } from './client/agent';
+export type {
+  CoordinatorAgentEvents,
+  CoordinatorAgentOptions,
+  ElectedEvent,
+  LostEvent,
+} from './client/agent';
