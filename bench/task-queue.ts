@@ -10,15 +10,22 @@
  * - BullMQ: a Queue and a Worker in this process on the local Redis
  *   (127.0.0.1:6379; one instance, no replication), removeOnComplete 1000
  *   (the task queue keeps 1000 done jobs per queue).
- * Both get the same jobs: `JOBS[c]` jobs of one ~100-byte payload, one
- * add/enqueue call per job with up to `OUTSTANDING` calls in flight, a
- * no-op handler, the same concurrency c. Latency runs from the add call to
- * the worker's 'completed' event (after the ack). Each round runs both
- * systems, their order alternating; the median round (by jobs/s) of each is
- * reported with the ratio raftline / BullMQ.
+ * raftline runs twice: with the Worker's defaults (no prefetch, as BullMQ)
+ * and with prefetch (the worker holds HOLD jobs, running and waiting).
+ * All get the same jobs: `JOBS[c]` jobs of one ~100-byte payload, one
+ * add/enqueue call per job with up to `OUTSTANDING` calls in flight (a
+ * flood: jobs/s, and the latency of a saturated queue), then 100 jobs one
+ * at a time (the latency of an idle queue); a no-op handler, the same
+ * concurrency c. Latency runs from the add call to the worker's
+ * 'completed' event (after the ack). Each round runs every system, the
+ * order rotating; the median round of each is reported with the ratios
+ * raftline / BullMQ.
  *
  * Run: npm run bench:queue   (= node -r ./scripts/ts-register.js bench/task-queue.ts)
- * NATS_URL, RAFTLINE_PG_URL and REDIS_URL override the machine's servers.
+ * NATS_URL, RAFTLINE_PG_URL and REDIS_URL override the machine's servers;
+ * BENCH_SYSTEMS (raftline,raftline-prefetch,bullmq), BENCH_CONCURRENCY
+ * (1,8,32), BENCH_ROUNDS (3) and BENCH_HOLD (256) narrow a run while
+ * investigating; BENCH_PROFILE=dir runs the replicas under --cpu-prof.
  * Writes bench/results/task-queue.json.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -55,17 +62,15 @@ const OUTSTANDING = 256;
 const RUN_LIMIT_MS = 90_000;
 const PAYLOAD = { kind: 'email', to: 'someone@example.com', body: 'x'.repeat(56) };
 
-/** raftline with the Worker's defaults; raftline-prefetch with PREFETCH jobs held per slot beyond the running one; BullMQ. */
+/** raftline with the Worker's defaults; raftline-prefetch holding HOLD jobs (running and prefetched); BullMQ. */
 type System = 'raftline' | 'raftline-prefetch' | 'bullmq';
 const SYSTEMS: readonly System[] = (process.env.BENCH_SYSTEMS?.split(',') as System[] | undefined) ?? [
   'raftline',
   'raftline-prefetch',
   'bullmq',
 ];
-/** Prefetched jobs per unit of concurrency, for raftline-prefetch (at least 32 jobs held in all). */
-const PREFETCH = Number(process.env.BENCH_PREFETCH ?? 4);
-const prefetchOf = (concurrency: number, perSlot: number): number =>
-  perSlot === 0 ? 0 : Math.max(32 - concurrency, perSlot * concurrency);
+/** Jobs a raftline-prefetch worker holds in all (running and prefetched): prefetch = HOLD − concurrency. */
+const HOLD = Number(process.env.BENCH_HOLD ?? 256);
 
 interface Run {
   readonly system: System;
@@ -168,7 +173,7 @@ function raftlineSubject(
   group: string,
   producerNc: NatsConnection,
   workerNc: NatsConnection,
-  prefetchPerSlot: number,
+  hold: number,
 ) {
   const producer = new Producer({ connection: producerNc, cluster, group, timeoutMs: 30_000 });
   const subject: Subject = {
@@ -179,7 +184,7 @@ function raftlineSubject(
         cluster,
         group,
         concurrency,
-        prefetch: prefetchOf(concurrency, prefetchPerSlot),
+        prefetch: hold === 0 ? 0 : Math.max(0, hold - concurrency),
         timeoutMs: 30_000,
       });
       worker.on('completed', (job) => onDone(job.payload));
@@ -318,7 +323,7 @@ async function main(): Promise<void> {
   ]);
   const procs = await startReplicas(cluster, group);
   const raftline = raftlineSubject(cluster, group, producerNc, workerNc, 0);
-  const prefetching = raftlineSubject(cluster, group, producerNc, workerNc, PREFETCH);
+  const prefetching = raftlineSubject(cluster, group, producerNc, workerNc, HOLD);
   const bullmq = bullmqSubject();
   const subjects: Record<System, Subject> = {
     raftline: raftline.subject,
@@ -399,7 +404,7 @@ async function main(): Promise<void> {
         mirror: 'off',
         electionTimeoutMs: ELECTION_MS,
         worker: 'batch = concurrency + prefetch, leaseMs 30000, acks batched (ackMany)',
-        prefetch: `raftline: 0 (the default); raftline-prefetch: max(32 - c, ${PREFETCH} × c)`,
+        prefetch: `raftline: 0 (the default); raftline-prefetch: ${HOLD} − c (${HOLD} jobs held in all)`,
         producer: 'enqueue() calls batched into enqueueMany (at most 100 a command, 4 commands in flight)',
       },
       bullmq: {

@@ -2,7 +2,8 @@
  * One replica of a task queue group over NATS: the Replica of a TaskQueue
  * on the stores it is given, its NatsTransport, the client and admin APIs,
  * the committed stream mirrored into JetStream (what readCommitted and
- * jobEvents read), and a leader-side ticker. `scripts/replica.ts` runs it
+ * jobEvents read), the NATS service registration (discovery, `nats micro
+ * ls`), and a leader-side ticker. `scripts/replica.ts` runs it
  * on PostgreSQL stores as a process; `raftline serve` (packages/cli) finds
  * the machine as this package's `machine` export.
  */
@@ -21,6 +22,7 @@ import {
 import {
   mirrorCommitted,
   NatsTransport,
+  registerReplicaService,
   serveAdmin,
   serveClients,
   type AdminServer,
@@ -54,6 +56,8 @@ export interface TaskQueueReplicaOptions {
   readonly tickMs?: number;
   /** Mirror the committed stream into JetStream (default true). */
   readonly mirror?: boolean;
+  /** Register the replica as NATS service `raftline` (discoverReplicas; default true). */
+  readonly register?: boolean;
 }
 
 const REPLICA_KEYS: KnownKeys<TaskQueueReplicaOptions> = {
@@ -71,6 +75,7 @@ const REPLICA_KEYS: KnownKeys<TaskQueueReplicaOptions> = {
   random: true,
   tickMs: true,
   mirror: true,
+  register: true,
 };
 
 /** A running task queue replica. */
@@ -114,11 +119,23 @@ export async function serveTaskQueue(options: TaskQueueReplicaOptions): Promise<
     options.mirror === false
       ? undefined
       : await mirrorCommitted({ node: replica.node, connection, cluster, group });
+  const service =
+    options.register === false
+      ? undefined
+      : await registerReplicaService({
+          connection,
+          cluster,
+          group,
+          node: replica.node,
+          transport,
+          ...(mirror ? { mirror } : {}),
+        });
   const ticker = tickMs > 0 ? startTicker(replica, tickMs) : undefined;
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       if (ticker) clearInterval(ticker);
+      await service?.stop();
       admin.close();
       clients.close();
       await mirror?.close();

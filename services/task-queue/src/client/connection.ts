@@ -76,3 +76,10 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', done, { once: true });
   });
 }
+
+/** options without its undefined fields (so that defaults apply). */
+export function definedOf<T extends object>(options: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(options)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}

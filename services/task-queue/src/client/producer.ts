@@ -14,7 +14,13 @@ import type {
   QueueStats,
   TickResult,
 } from '../types';
-import { CONNECTION_KEYS, queueMachineClient, readySubject, type QueueConnectionOptions } from './connection';
+import {
+  CONNECTION_KEYS,
+  definedOf,
+  queueMachineClient,
+  readySubject,
+  type QueueConnectionOptions,
+} from './connection';
 
 /** How a Producer reaches its group, and how it batches. */
 export interface ProducerOptions extends QueueConnectionOptions {
@@ -281,11 +287,4 @@ export class Producer {
     p.then(forget, forget);
     return p;
   }
-}
-
-/** options without its undefined fields (so that defaults apply). */
-export function definedOf<T extends object>(options: T): Partial<T> {
-  const out: Partial<T> = {};
-  for (const [k, v] of Object.entries(options)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
-  return out;
 }

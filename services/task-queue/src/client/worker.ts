@@ -1,112 +1,26 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import {
-  checkKnownKeys,
-  CommandRejectedError,
-  ConfigError,
-  RaftlineError,
-  type KnownKeys,
-} from '@raftline/core';
+import { checkKnownKeys, CommandRejectedError } from '@raftline/core';
 import type { MachineClient, Subscription } from '@raftline/transport-nats';
 import { refusalError, type JobNotFoundError, type StaleTokenError } from '../errors';
-import { DEFAULT_LEASE_MS, type TaskQueue } from '../machine';
+import type { TaskQueue } from '../machine';
 import { LIMITS } from '../schemas';
-import type { ClaimedJob, JobState } from '../types';
+import type { ClaimedJob } from '../types';
+import { messageOf, queueMachineClient, readySubject, sleep } from './connection';
 import {
-  CONNECTION_KEYS,
-  messageOf,
-  queueMachineClient,
-  readySubject,
-  sleep,
-  type QueueConnectionOptions,
-} from './connection';
-import { definedOf } from './producer';
+  resolveWorkerOptions,
+  WORKER_KEYS,
+  WorkerClosedError,
+  type Handler,
+  type Job,
+  type ResolvedWorkerOptions,
+  type WorkerEvents,
+  type WorkerOptions,
+} from './worker-options';
 
-/** A job as a Worker hands it to its handler. */
-export interface Job<P = unknown> extends Omit<ClaimedJob, 'payload'> {
-  readonly payload: P;
-  /** The worker that holds the lease. */
-  readonly workerId: string;
-  /**
-   * Aborted when the worker no longer holds the job: its lease was lost
-   * (another worker may be running it now) or close() released it. The
-   * handler should stop; whatever it returns then is not acked.
-   */
-  readonly signal: AbortSignal;
-}
-
-/** What a Worker runs for each job: its value becomes the ack's result; a throw nacks the job. */
-export type Handler<P = unknown, R = unknown> = (job: Job<P>) => Promise<R> | R;
-
-/** How a Worker reaches its group, and how it works. */
-export interface WorkerOptions extends QueueConnectionOptions {
-  /** Handlers running at once (default 1, at most 1000). */
-  readonly concurrency?: number;
-  /** Lease of each claim, in replicated time (default 30 000 ms); heartbeats extend it while the handler runs. */
-  readonly leaseMs?: number;
-  /**
-   * Jobs claimed beyond concurrency, held (leased, their leases extended)
-   * until a slot frees: fewer, larger claims for short handlers (default 0,
-   * BullMQ's behaviour). A held job another worker could run meanwhile
-   * waits for this one.
-   */
-  readonly prefetch?: number;
-  /** Most jobs one claim takes (default: concurrency + prefetch); a claim never takes more than the free slots. */
-  readonly batch?: number;
-  /** How often the held leases are extended, in one extendMany (default leaseMs / 3). */
-  readonly heartbeatMs?: number;
-  /** While idle, a claim this often (default 1000 ms); a producer's ready hint wakes the worker at once. */
-  readonly pollMs?: number;
-  /** The id leases are held under (default host:pid:random). */
-  readonly workerId?: string;
-  /** Start claiming at once (default true); otherwise call run(). */
-  readonly autorun?: boolean;
-}
-
-const WORKER_KEYS: KnownKeys<WorkerOptions> = {
-  ...CONNECTION_KEYS,
-  concurrency: true,
-  leaseMs: true,
-  prefetch: true,
-  batch: true,
-  heartbeatMs: true,
-  pollMs: true,
-  workerId: true,
-  autorun: true,
-};
-
-/** Where a nacked job went, as the nack's answer says. */
-export interface FailedNext {
-  readonly state: JobState;
-  /** When it will be claimable again (null: dead). */
-  readonly readyAt: number | null;
-}
-
-/** The events a Worker emits, with their arguments. */
-export interface WorkerEvents<P = unknown, R = unknown> {
-  /** A job was claimed and its handler started. */
-  active: [job: Job<P>];
-  /** The handler returned and the ack was accepted: the job is done. */
-  completed: [job: Job<P>, result: R];
-  /** The handler threw and the nack was accepted; next says where the job went. */
-  failed: [job: Job<P>, error: unknown, next: FailedNext];
-  /** The worker no longer holds the job (an extend, ack or nack was refused): another may run it. */
-  lost: [job: Job<P>, error: StaleTokenError | JobNotFoundError];
-  /** A claim returned nothing after jobs had been handled: the queue is empty. */
-  drained: [];
-  /** A call to the group failed (the worker carries on: it claims again, resends acks, heartbeats again). */
-  error: [error: unknown];
-  /** close() finished. */
-  closed: [];
-}
-
-/** The handler of a job no longer held was stopped because its worker closed. */
-export class WorkerClosedError extends RaftlineError {
-  constructor(readonly jobId: string) {
-    super(`worker closed: job ${jobId} was released before its handler finished`);
-  }
-}
+export { WorkerClosedError };
+export type { FailedNext, Handler, Job, WorkerEvents, WorkerOptions } from './worker-options';
 
 /** One job the worker holds, from claim to the answer of its ack or nack. */
 interface Held {
@@ -125,6 +39,8 @@ interface PendingAck {
 const SETTLE_RETRIES = 5;
 /** ackMany commands in flight at once; acks made meanwhile wait and go together. */
 const ACKS_IN_FLIGHT = 2;
+/** claim commands in flight at once (each for at least half the free room, once work is under way). */
+const CLAIMS_IN_FLIGHT = 2;
 
 /**
  * Runs a handler for the jobs of one queue, like BullMQ's Worker:
@@ -158,7 +74,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   /** The typed client underneath. */
   readonly client: MachineClient<TaskQueue>;
   private readonly handler: Handler<P, R>;
-  private readonly o: Required<Omit<WorkerOptions, keyof QueueConnectionOptions | 'autorun' | 'workerId'>>;
+  private readonly o: ResolvedWorkerOptions;
   private readonly options: WorkerOptions;
   private readonly held = new Map<string, Held>();
   private running = 0;
@@ -234,41 +150,56 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       },
     });
     this.heartbeat = setInterval(() => void this.beat(), this.o.heartbeatMs);
+    const capacity = this.o.concurrency + this.o.prefetch;
+    const claims = new Set<Promise<void>>();
+    let reserved = 0; // slots the claims in flight may fill
     let idle = false;
     let lastClaim = 0;
     let failures = 0;
+    let pausedUntil = 0;
     while (!this.stop.signal.aborted) {
-      const capacity = this.o.concurrency + this.o.prefetch;
-      const free = capacity - this.running - this.waiting.length;
-      // With jobs still waiting, refill only once half the room is free: fewer, larger claims.
-      if (free <= 0 || (this.waiting.length > 0 && free < capacity / 2)) {
+      const pending = this.waiting.length + reserved;
+      const free = capacity - this.running - pending;
+      // With jobs still to come or waiting, refill only once half the room is free: fewer, larger claims.
+      if (free <= 0 || claims.size >= CLAIMS_IN_FLIGHT || (pending > 0 && free < capacity / 2)) {
         await this.sleep(Infinity);
         continue;
       }
-      const wait = lastClaim + this.o.pollMs - Date.now();
-      if (idle && !this.kicked && wait > 0) {
+      const now = Date.now();
+      const wait = Math.max(pausedUntil - now, idle && !this.kicked ? lastClaim + this.o.pollMs - now : 0);
+      if (wait > 0) {
         await this.sleep(wait);
         continue;
       }
       this.kicked = false;
-      lastClaim = Date.now();
+      lastClaim = now;
       const max = Math.min(free, this.o.batch);
-      let jobs: ClaimedJob[];
-      try {
-        jobs = await this.client.commands.claim(this.queue, this.workerId, { leaseMs: this.o.leaseMs, max });
-        failures = 0;
-      } catch (err) {
-        this.fail(err);
-        await sleep(Math.min(2000, 50 * 2 ** failures++), this.stop.signal);
-        continue;
-      }
-      for (const claimed of jobs) this.start(claimed);
-      idle = jobs.length < max;
-      if (jobs.length === 0 && this.worked) {
-        this.worked = false;
-        this.emit('drained');
-      }
+      reserved += max;
+      const claim = this.client.commands
+        .claim(this.queue, this.workerId, { leaseMs: this.o.leaseMs, max })
+        .then(
+          (jobs) => {
+            failures = 0;
+            for (const claimed of jobs) this.start(claimed);
+            idle = jobs.length < max;
+            if (jobs.length === 0 && this.worked) {
+              this.worked = false;
+              this.emit('drained');
+            }
+          },
+          (err: unknown) => {
+            this.fail(err);
+            pausedUntil = Date.now() + Math.min(2000, 50 * 2 ** failures++);
+          },
+        )
+        .finally(() => {
+          reserved -= max;
+          claims.delete(claim);
+          this.wake();
+        });
+      claims.add(claim);
     }
+    await Promise.all([...claims]);
   }
 
   /** Waits up to ms, or until a slot frees, a ready hint arrives or close() begins. */
@@ -514,39 +445,4 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   private fail(err: unknown): void {
     if (this.listenerCount('error') > 0) this.emit('error', err);
   }
-}
-
-/** The options with their defaults, checked. @throws ConfigError naming every bad one */
-function resolveWorkerOptions(options: WorkerOptions) {
-  const given = definedOf(options);
-  const concurrency = given.concurrency ?? 1;
-  const prefetch = given.prefetch ?? 0;
-  const leaseMs = given.leaseMs ?? DEFAULT_LEASE_MS;
-  const o = {
-    concurrency,
-    prefetch,
-    leaseMs,
-    batch: given.batch ?? Math.min(concurrency + prefetch, LIMITS.batch),
-    heartbeatMs: given.heartbeatMs ?? Math.max(1, Math.floor(leaseMs / 3)),
-    pollMs: given.pollMs ?? 1000,
-  };
-  const problems: string[] = [];
-  const int = (key: keyof typeof o, min: number, max: number): void => {
-    const v = o[key];
-    if (!Number.isSafeInteger(v) || v < min || v > max)
-      problems.push(`${key} (${v}) must be an integer from ${min} to ${max}`);
-  };
-  int('concurrency', 1, LIMITS.batch);
-  int('prefetch', 0, LIMITS.batch);
-  int('leaseMs', 1, LIMITS.leaseMs);
-  if (given.batch !== undefined) int('batch', 1, LIMITS.batch);
-  int('heartbeatMs', 1, LIMITS.leaseMs);
-  int('pollMs', 1, LIMITS.leaseMs);
-  if (o.heartbeatMs >= o.leaseMs)
-    problems.push(`heartbeatMs (${o.heartbeatMs}) must be less than leaseMs (${o.leaseMs})`);
-  const id = options.workerId;
-  if (id !== undefined && (typeof id !== 'string' || id.length < 1 || id.length > LIMITS.workerId))
-    problems.push(`workerId must be a string of 1 to ${LIMITS.workerId} characters`);
-  if (problems.length > 0) throw new ConfigError(problems);
-  return o;
 }
