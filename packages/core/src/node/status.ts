@@ -26,6 +26,12 @@ export interface NodeStatus {
   readonly leadTransferee?: NodeId;
   /** On the leader: each follower's match and next index. */
   readonly followers?: Readonly<Record<NodeId, FollowerProgress>>;
+  /**
+   * On the leader: whether it has applied an entry of its own term (its
+   * election no-op). Until then it holds proposed commands rather than
+   * validate them against state that may lag (see RaftNode.propose).
+   */
+  readonly appliedOwnTerm?: boolean;
   /** The last storage error, while the node is retrying it. */
   readonly storageError?: string;
   /** Inbound messages dropped because they could not be handled. */
@@ -43,6 +49,7 @@ export type NodeStatusParts = Pick<
 /** A node's status: its protocol's, with what its parts report. */
 export function nodeStatus(id: NodeId, p: RaftProtocol, parts: NodeStatusParts): NodeStatus {
   const s = p.status();
+  const termStart = p.termStartIndex();
   return {
     id,
     role: s.role,
@@ -55,6 +62,7 @@ export function nodeStatus(id: NodeId, p: RaftProtocol, parts: NodeStatusParts):
     members: p.members(),
     ...(s.leadTransferee !== NONE ? { leadTransferee: s.leadTransferee } : {}),
     ...(s.progress ? { followers: s.progress } : {}),
+    ...(termStart !== undefined ? { appliedOwnTerm: p.log.applied >= termStart } : {}),
     ...(parts.storageError ? { storageError: parts.storageError } : {}),
     droppedMessages: parts.droppedMessages,
     verification: parts.verification,

@@ -296,12 +296,16 @@ export function Query(name?: string): MachineMethodDecorator<Method> {
 }
 
 /**
- * Marks a method as the validator of `commandName`, run on the receiving
- * node before the command is replicated (Ratis: reject bad input at the
- * door). It gets the command's arguments; it rejects by throwing or by
- * returning a reason string, and accepts by returning undefined. It reads
- * local state, which may lag the log: apply() must still cope with input
- * that became invalid after validation.
+ * Marks a method as the validator of `commandName`, run before the command
+ * is replicated (Ratis: reject bad input at the door). It gets the
+ * command's arguments; it rejects by throwing or by returning a reason
+ * string, and accepts by returning undefined. RaftNode runs it only on the
+ * leader, once that leader has applied an entry of its own term (a
+ * follower redirects with NotLeaderError and validates nothing), so the
+ * state it reads holds every command acknowledged before this one was
+ * proposed: validation is linearizable. Commands proposed earlier and not
+ * yet applied still come first, so apply() must cope with input that
+ * became invalid after validation.
  * @returns a method decorator (either TypeScript mode) that only records the validator
  * @throws ConfigError as @Command does
  */

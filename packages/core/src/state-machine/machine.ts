@@ -31,12 +31,14 @@ const CONTEXT: unique symbol = Symbol('raftline.apply-context');
  * A @Query handler reads local state and must not change it; it may read
  * this.context, which is then the last applied command's (see context).
  *
- * Input is checked before it is replicated, on the node that receives it:
+ * Input is checked before it is replicated, on the leader once it has
+ * applied an entry of its own term (a follower redirects the command):
  * the arguments' count against the handler's parameters (and `minArgs`),
  * then the @Command `args` schema (any Standard Schema: zod, valibot,
- * arktype), then the @Validate hook; a refusal is a CommandRejectedError
- * naming the argument (`args[1] (by): …`) and nothing is replicated. See
- * Command for the rules.
+ * arktype), then the @Validate hook, which therefore sees every command
+ * acknowledged before (linearizable validation; see Validate); a refusal
+ * is a CommandRejectedError naming the argument (`args[1] (by): …`) and
+ * nothing is replicated. See Command for the rules.
  *
  * State lives in the instance's own fields. The default snapshot takes every
  * own enumerable field, which must hold plain data: primitives, arrays, plain

@@ -219,12 +219,14 @@ describe('RaftNode.propose - validation runs on a leader whose state is current'
     const c = await newLeaderBehind(21);
     // The window: the new leader's state lacks blue, which the old leader acknowledged.
     expect(c.node(c.leader).queryLocal('hasSegment', ['blue']).value).toBe(false);
+    expect(c.node(c.leader).status().appliedOwnTerm).toBe(false);
     const first = c.node(c.leader).propose({ name: 'setFlag', args: ['f', 'blue'] });
     const second = c.node(c.leader).propose({ name: 'setFlag', args: ['g', 'blue'] });
     expect(validations).toEqual([]); // held, not refused from stale state
     c.net.setDrop((m) => m.from === c.old || m.to === c.old); // acks reach the new leader again
     const [at, after] = (await Promise.all([first, second])) as [number, number];
     expect(validations).toEqual([c.leader, c.leader]);
+    expect(c.node(c.leader).status().appliedOwnTerm).toBe(true);
     expect(after).toBeGreaterThan(at); // held proposals go on in the order they came
     expect(c.node(c.leader).queryLocal('flag', ['f']).value).toBe('blue');
     await c.stop();

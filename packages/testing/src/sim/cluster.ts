@@ -61,7 +61,10 @@ export class SimCluster extends ManagedCluster {
 
   /**
    * Starts agreement on command at node id and returns at once (the Raft
-   * paper's Start()): no session, no retry, no waiting.
+   * paper's Start()): no session, no retry, no waiting. As RaftNode.propose,
+   * it validates only on a leader that has applied an entry of its term
+   * (status().appliedOwnTerm); elsewhere it takes nothing and returns
+   * isLeader: false (a leader elected a moment ago: try again shortly).
    * @throws CommandRejectedError / UnknownCommandError when the state machine refuses the command
    */
   submit(id: NodeId, command: SimCommand): SubmitResult {
@@ -69,9 +72,9 @@ export class SimCluster extends ManagedCluster {
     const inc = slot.current;
     if (!inc) return { index: -1, term: slot.stable.loadSync()?.term ?? 0, isLeader: false };
     const request = { name: command.name, args: command.args };
-    inc.applier.validate(request);
     const before = inc.node.status();
-    if (before.role !== 'leader') return { index: -1, term: before.term, isLeader: false };
+    if (!before.appliedOwnTerm) return { index: -1, term: before.term, isLeader: false };
+    inc.applier.validate(request);
     inc.node.propose(request).catch(() => undefined);
     const after = inc.node.status();
     const accepted = after.lastIndex > before.lastIndex;
