@@ -75,7 +75,7 @@ export async function readSnapshot(store: SnapshotStore): Promise<Uint8Array> {
   return out;
 }
 
-/** Writes the state machine's bytes, wrapped with the membership, as a new snapshot in chunks, and commits it. */
+/** Writes the state machine's bytes, wrapped with the membership (and outcome marks), as a new snapshot in chunks, and commits it. */
 export async function writeSnapshot(
   store: SnapshotStore,
   info: SnapshotInfo,
