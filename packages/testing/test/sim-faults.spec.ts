@@ -139,7 +139,7 @@ describe('SimCluster - §5.4.2 Figure 8: only entries of the current term commit
       });
       const rng = seededRandom(unreliable ? 141 : 140);
       if (unreliable) c.setUnreliable({ dropRate: 0.1, delayMs: [0, 20], reorder: true });
-      for (let it = 0; it < 300; it++) {
+      for (let it = 0; it < 400; it++) {
         let leader: NodeId | undefined;
         for (const id of c.runningIds()) if (c.submit(id, put('k', `${it}`)).isLeader) leader = id;
         await c.advance(rng.nextInt(10) === 0 ? rng.nextInt(150) : rng.nextInt(13));
