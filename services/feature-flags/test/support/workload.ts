@@ -6,8 +6,8 @@
 // re-creating flags. Afterwards the faults heal and the checker judges what
 // the writers saw against the histories; the replicas must hold the same
 // state and evaluate as an SDK evaluates the environment snapshot.
-import { CommandFailedError, seededRandom, type NodeId, type RandomSource } from '@raftline/core';
-import { SimCluster } from '@raftline/testing';
+import { CommandFailedError, seededRandom, type RandomSource } from '@raftline/core';
+import { randomFault, SimCluster } from '@raftline/testing';
 import {
   FeatureFlags,
   FlagEvaluator,
@@ -187,51 +187,9 @@ class Run {
     });
   }
 
-  /** One random fault action. @returns what it did */
-  async fault(): Promise<string> {
-    const { c, rng } = this;
-    const ids = c.ids;
-    const pickId = (among: readonly NodeId[]): NodeId => among[rng.nextInt(among.length)]!;
-    const roll = rng.nextInt(100);
-    if (roll < 20) {
-      const leader = c.leader(ids);
-      const cut = leader !== undefined && rng.nextInt(2) === 0 ? leader : pickId(ids);
-      c.partition(
-        [cut],
-        ids.filter((id) => id !== cut),
-      );
-      return `partition ${cut} away`;
-    }
-    if (roll < 35) {
-      const down = ids.filter((id) => !c.isRunning(id));
-      if (down.length >= Math.floor((ids.length - 1) / 2)) return 'crash skipped (a majority must stay up)';
-      const id = pickId(ids.filter((x) => c.isRunning(x)));
-      c.crash(id);
-      return `crash ${id}`;
-    }
-    if (roll < 50) {
-      const down = ids.filter((id) => !c.isRunning(id));
-      if (down.length === 0) return 'restart: none down';
-      const id = pickId(down);
-      await c.restart(id);
-      return `restart ${id}`;
-    }
-    if (roll < 70) {
-      const dropRate = rng.nextInt(20) / 100;
-      c.setUnreliable({
-        dropRate,
-        delayMs: [0, rng.nextInt(30)],
-        duplicateRate: 0.05,
-        reorder: rng.nextInt(2) === 0,
-      });
-      return `unreliable drop ${dropRate}`;
-    }
-    if (roll < 85) {
-      c.setUnreliable(false);
-      return 'reliable';
-    }
-    c.heal();
-    return 'heal';
+  /** One random fault action (no targeted drops: this workload never had them). @returns what it did */
+  fault(): Promise<string> {
+    return randomFault(this.c, this.rng, { weights: { unreliable: 20, dropAppends: 0, reliable: 15 } });
   }
 }
 

@@ -6,7 +6,7 @@
 // proposing tick. Afterwards the faults heal, the workers drain the queues,
 // and the checker judges what everyone saw against the final state.
 import { CommandRejectedError, seededRandom, type NodeId, type RandomSource } from '@raftline/core';
-import { SimCluster } from '@raftline/testing';
+import { randomFault, SimCluster } from '@raftline/testing';
 import {
   isRefusal,
   LIMITS,
@@ -245,59 +245,9 @@ class Run {
     });
   }
 
-  /** One random fault action. @returns what it did */
-  async fault(): Promise<string> {
-    const { c, rng } = this;
-    const ids = c.ids;
-    const pickId = (among: readonly NodeId[]): NodeId => among[rng.nextInt(among.length)]!;
-    const roll = rng.nextInt(100);
-    if (roll < 20) {
-      const leader = c.leader(ids);
-      const cut = leader !== undefined && rng.nextInt(2) === 0 ? leader : pickId(ids);
-      c.partition(
-        [cut],
-        ids.filter((id) => id !== cut),
-      );
-      return `partition ${cut} away`;
-    }
-    if (roll < 35) {
-      const down = ids.filter((id) => !c.isRunning(id));
-      if (down.length >= Math.floor((ids.length - 1) / 2)) return 'crash skipped (a majority must stay up)';
-      const id = pickId(ids.filter((x) => c.isRunning(x)));
-      c.crash(id);
-      return `crash ${id}`;
-    }
-    if (roll < 50) {
-      const down = ids.filter((id) => !c.isRunning(id));
-      if (down.length === 0) return 'restart: none down';
-      const id = pickId(down);
-      await c.restart(id);
-      return `restart ${id}`;
-    }
-    if (roll < 65) {
-      const dropRate = rng.nextInt(20) / 100;
-      c.setUnreliable({
-        dropRate,
-        delayMs: [0, rng.nextInt(30)],
-        duplicateRate: 0.05,
-        reorder: rng.nextInt(2) === 0,
-      });
-      return `unreliable drop ${dropRate}`;
-    }
-    if (roll < 75) {
-      const to = pickId(ids);
-      c.dropWhere(
-        (m) => (m.type === 'append' || m.type === 'append-resp') && (m.to === to || m.from === to),
-        { count: 10 },
-      );
-      return `drop 10 append messages of ${to}`;
-    }
-    if (roll < 85) {
-      c.setUnreliable(false);
-      return 'reliable';
-    }
-    c.heal();
-    return 'heal';
+  /** One random fault action, drawn with the default weights. @returns what it did */
+  fault(): Promise<string> {
+    return randomFault(this.c, this.rng);
   }
 }
 
