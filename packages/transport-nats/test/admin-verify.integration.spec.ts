@@ -1,56 +1,32 @@
 import { DivergedError } from '@raftline/core';
-import { AdminClient, connectNats, type NatsConnection } from '../src/index';
-import { startAdminGroup, type AdminReplica, type GroupAddress } from './support/admin';
-import { SHARED_NATS, uniqueCluster, waitFor } from './support/nats-server';
+import { startAdminGroup, useAdminGroup } from './support/admin';
+import { waitFor } from './support/nats-server';
 
 jest.setTimeout(60_000);
 
 describe('admin API - verify compares every replica’s digest at one marker', () => {
-  let nc: NatsConnection;
-  let at: GroupAddress;
-  let replicas: AdminReplica[] = [];
-  let admin: AdminClient;
-
-  beforeAll(async () => {
-    nc = await connectNats({ servers: SHARED_NATS });
-  });
-  beforeEach(() => {
-    at = { connection: nc, cluster: uniqueCluster('ver'), group: 'g' };
-    admin = new AdminClient({ ...at, timeoutMs: 8000, requestTimeoutMs: 500 });
-  });
-  afterEach(async () => {
-    await Promise.all(replicas.map((r) => r.stop()));
-    replicas = [];
-  });
-  afterAll(async () => {
-    await nc.close();
-  });
-
-  const leaderOf = async (): Promise<AdminReplica> => {
-    await waitFor('one leader', () => replicas.filter((r) => r.node.isLeader()).length === 1);
-    return replicas.find((r) => r.node.isLeader())!;
-  };
+  const g = useAdminGroup('ver');
 
   it('reports one digest on every replica when they agree, and names the replica whose state was changed behind the log', async () => {
-    replicas = await startAdminGroup(at, ['n1', 'n2', 'n3']);
-    const leader = await leaderOf();
+    g.replicas = await startAdminGroup(g.at, ['n1', 'n2', 'n3']);
+    const leader = await g.leaderOf();
     for (let i = 0; i < 8; i++) await leader.node.propose({ name: 'inc', args: [`k${i % 3}`] });
 
-    const ok = await admin.verify();
+    const ok = await g.admin.verify();
     expect(ok.leaderId).toBe(leader.id);
     expect(ok).toMatchObject({ agree: true, disagreeing: [], missing: [] });
     expect(ok.replicas.map((r) => r.node)).toEqual(['n1', 'n2', 'n3']);
     for (const r of ok.replicas) expect(r).toEqual({ node: r.node, digest: ok.digest, matches: true });
     expect(ok.digest).toBe(await leader.node.digestAt(ok.index));
-    const s = await admin.status();
+    const s = await g.admin.status();
     for (const r of s.replicas) {
       expect(r).toMatchObject({ reachable: true, status: { verification: { lastIndex: ok.index } } });
     }
 
     // A follower's state changes without a command: the next marker shows it, and only it.
-    const odd = replicas.find((r) => r !== leader)!;
+    const odd = g.replicas.find((r) => r !== leader)!;
     odd.applier.counts.set('k0', 1000);
-    const bad = await admin.verify();
+    const bad = await g.admin.verify();
     expect(bad.index).toBeGreaterThan(ok.index);
     expect(bad).toMatchObject({ agree: false, disagreeing: [odd.id], missing: [] });
     expect(bad.digest).toBe(await leader.node.digestAt(bad.index)); // two of three hold the leader's
@@ -60,7 +36,7 @@ describe('admin API - verify compares every replica’s digest at one marker', (
 
     // The leader's report made the odd replica find its divergence itself: status shows it, and it stops applying.
     await waitFor('the divergence to show', () => odd.node.status().verification.diverged !== undefined);
-    const after = await admin.status();
+    const after = await g.admin.status();
     const reported = after.replicas.find((r) => r.node === odd.id)!;
     expect(reported).toMatchObject({
       reachable: true,
@@ -70,7 +46,7 @@ describe('admin API - verify compares every replica’s digest at one marker', (
     });
 
     // A later verify cannot get its digest (it stopped applying): it is missing, not a disagreement.
-    const later = await admin.verify({ timeoutMs: 3000 });
+    const later = await g.admin.verify({ timeoutMs: 3000 });
     expect(later).toMatchObject({ agree: false, disagreeing: [], missing: [odd.id] });
     const why = later.replicas.find((r) => r.node === odd.id) as { reason: string };
     expect(why.reason).toContain(new DivergedError(odd.id, bad.index, 'x', 'y').message.split(' (')[0]);

@@ -12,6 +12,8 @@ import {
   type NodeConfig,
 } from '@raftline/core';
 import {
+  AdminClient,
+  connectNats,
   NatsTransport,
   serveAdmin,
   serveClients,
@@ -19,6 +21,7 @@ import {
   type NatsConnection,
 } from '../../src/index';
 import { CounterApplier, FAST, Link } from './cluster';
+import { SHARED_NATS, uniqueCluster, waitFor } from './nats-server';
 
 /** The counter, with a snapshot of its counts and applied order, so a replica restored from one holds them. */
 export class SnapshottingCounter extends CounterApplier {
@@ -112,4 +115,65 @@ export function startAdminGroup(
   config: Partial<NodeConfig> = {},
 ): Promise<AdminReplica[]> {
   return Promise.all(ids.map((id) => startAdminReplica(at, id, ids, config)));
+}
+
+/** What an admin test file works with: fresh per test, but for the connection. */
+export interface AdminGroupFixture {
+  /** One connection to the shared NATS server for the whole file. */
+  readonly nc: NatsConnection;
+  /** A new cluster name per test, so tests never see each other's replicas. */
+  readonly at: GroupAddress;
+  /** An AdminClient of `at` (8 s per call, 500 ms per request). */
+  readonly admin: AdminClient;
+  /** The test's replicas: assign or push them; each is stopped after the test. */
+  replicas: AdminReplica[];
+  /** Waits until exactly one of replicas leads. @returns it */
+  leaderOf(): Promise<AdminReplica>;
+}
+
+/**
+ * Registers the jest hooks of an admin test file (connect once; per test a
+ * new cluster named after `prefix` and its AdminClient; stop the test's
+ * replicas after it; close the connection at the end).
+ * @returns the fixture the hooks keep up to date (read its fields inside tests only)
+ */
+export function useAdminGroup(prefix: string): AdminGroupFixture {
+  let nc: NatsConnection | undefined;
+  let at: GroupAddress | undefined;
+  let admin: AdminClient | undefined;
+  const ready = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`useAdminGroup: ${what} is read outside a test`);
+    return value;
+  };
+  const fixture: AdminGroupFixture = {
+    get nc() {
+      return ready(nc, 'nc');
+    },
+    get at() {
+      return ready(at, 'at');
+    },
+    get admin() {
+      return ready(admin, 'admin');
+    },
+    replicas: [],
+    leaderOf: async () => {
+      await waitFor('one leader', () => fixture.replicas.filter((r) => r.node.isLeader()).length === 1);
+      return fixture.replicas.find((r) => r.node.isLeader())!;
+    },
+  };
+  beforeAll(async () => {
+    nc = await connectNats({ servers: SHARED_NATS });
+  });
+  beforeEach(() => {
+    at = { connection: fixture.nc, cluster: uniqueCluster(prefix), group: 'g' };
+    admin = new AdminClient({ ...at, timeoutMs: 8000, requestTimeoutMs: 500 });
+  });
+  afterEach(async () => {
+    await Promise.all(fixture.replicas.map((r) => r.stop()));
+    fixture.replicas = [];
+  });
+  afterAll(async () => {
+    await nc?.close();
+  });
+  return fixture;
 }
