@@ -12,9 +12,10 @@ import {
   type NodeConfig,
   type QueryRequest,
 } from '@raftline/core';
-import { NatsTransport, serveClients, type NatsConnection } from '../../src/index';
+import { NatsTransport, type NatsConnection } from '../../src/index';
 import { Inventory } from '../../../../test/fixtures/inventory';
 import { FAST, Link } from './cluster';
+import { serveWatched } from './serve-watched';
 
 /** One in-process replica and what its client server saw. */
 export interface InventoryReplica {
@@ -71,7 +72,6 @@ export async function startInventory(
       ...(o.hostOptions ? { hostOptions: o.hostOptions } : {}),
     });
     const node = replica.node;
-    let server: { close(): void } | undefined;
     const r: InventoryReplica = {
       id,
       replica,
@@ -79,30 +79,16 @@ export async function startInventory(
       link,
       commands: [],
       queries: [],
-      stopServing: () => {
-        server?.close();
-        server = undefined;
-      },
+      stopServing: () => stopServing(),
     };
-    server = serveClients({
-      connection: o.connection,
-      cluster: o.cluster,
-      group: o.group,
-      node: {
-        id,
-        propose: async (request) => {
-          r.commands.push(request);
-          const value = await node.propose(request);
-          if (r.dropReply?.(request)) return new Promise<never>(() => undefined);
-          return value;
-        },
-        query: (name, args, options) => {
-          r.queries.push({ name, args });
-          return node.query(name, args, options);
-        },
-        onRoleChange: (listener) => node.onRoleChange(listener),
-        status: () => node.status(),
+    const stopServing = serveWatched(o, node, {
+      propose: async (request) => {
+        r.commands.push(request);
+        const value = await node.propose(request);
+        if (r.dropReply?.(request)) return new Promise<never>(() => undefined);
+        return value;
       },
+      onQuery: (request) => r.queries.push(request),
     });
     out.push(r);
   }

@@ -14,8 +14,9 @@ import {
   type CommandRequest,
   type NodeConfig,
 } from '@raftline/core';
-import { NatsTransport, serveClients, type NatsConnection, type NatsTransportOptions } from '../../src/index';
+import { NatsTransport, type NatsConnection, type NatsTransportOptions } from '../../src/index';
 import { FAST } from './cluster';
+import { serveWatched } from './serve-watched';
 
 /** Counts per key, and makes results of any size. */
 @StateMachine('tally')
@@ -111,7 +112,6 @@ export async function startTallyReplicas(
       config: { ...FAST, ...o.config },
     });
     const seen: CommandRequest[] = [];
-    let server: { close(): void } | undefined;
     const replica: MachineReplica = {
       id,
       node,
@@ -119,25 +119,13 @@ export async function startTallyReplicas(
       machine,
       transport,
       seen,
-      stopServing: () => {
-        server?.close();
-        server = undefined;
-      },
+      stopServing: () => stopServing(),
     };
     const hook = o.hook ?? ((_r, _q, propose) => propose());
-    server = serveClients({
-      connection: o.connection,
-      cluster: o.cluster,
-      group: o.group,
-      node: {
-        id,
-        propose: (request) => {
-          seen.push(request);
-          return hook(replica, request, () => node.propose(request));
-        },
-        query: (name, args, options) => node.query(name, args, options),
-        onRoleChange: (listener) => node.onRoleChange(listener),
-        status: () => node.status(),
+    const stopServing = serveWatched(o, node, {
+      propose: (request) => {
+        seen.push(request);
+        return hook(replica, request, () => node.propose(request));
       },
     });
     replicas.push(replica);
