@@ -15,7 +15,13 @@ export { NotSupportedError } from './sim/options';
 export { SafetyViolationError } from './sim/safety';
 export { VirtualClock } from './sim/virtual-clock';
 export { runSeed, digestOf } from './sim/sweep';
-export { randomFault, DEFAULT_FAULT_WEIGHTS, RANDOM_FAULT_KINDS } from './sim/faults-random';
+export {
+  randomFault,
+  runFaultPhase,
+  healAll,
+  DEFAULT_FAULT_WEIGHTS,
+  RANDOM_FAULT_KINDS,
+} from './sim/faults-random';
 export type { SubmitResult } from './sim/cluster';
 export type { SimCommand, SimProposeOptions, SimQueryOptions } from './sim/client';
 export type { MembershipOptions } from './sim/admin';
@@ -26,4 +32,9 @@ export type { SimClusterOptions } from './sim/options';
 export type { DropRule, MessageMatcher, NetworkStats, TrafficCount, UnreliableSettings } from './sim/network';
 export type { SafetyProperty, SnapshotView } from './sim/safety';
 export type { RunSeedOptions, SeedResult, Violation } from './sim/sweep';
-export type { RandomFaultKind, RandomFaultOptions, RandomFaultWeights } from './sim/faults-random';
+export type {
+  FaultPhaseOptions,
+  RandomFaultKind,
+  RandomFaultOptions,
+  RandomFaultWeights,
+} from './sim/faults-random';

@@ -1,8 +1,10 @@
 import { ConfigError, seededRandom } from '@raftline/core';
 import {
   DEFAULT_FAULT_WEIGHTS,
+  healAll,
   KvMachine,
   randomFault,
+  runFaultPhase,
   SimCluster,
   type RandomFaultOptions,
 } from '../src/index';
@@ -90,9 +92,8 @@ describe('randomFault', () => {
     expect(new Set(events.map((e) => e.split(/[ :]/)[0]))).toEqual(
       new Set(['partition', 'crash', 'restart', 'unreliable', 'drop', 'reliable', 'heal']),
     );
-    c.heal();
-    c.setUnreliable(false);
-    for (const id of c.ids) if (!c.isRunning(id)) await c.restart(id);
+    await healAll(c);
+    expect(c.ids.every((id) => c.isRunning(id))).toBe(true);
     await c.propose(put('final', 'yes'), { timeoutMs: 10_000 });
     await c.advance(1000);
     for (const id of c.ids) expect((c.machine(id) as KvMachine).dump().get('final')).toBe('yes');
@@ -111,6 +112,37 @@ describe('randomFault', () => {
     await expect(randomFault(c, rng, options)).rejects.toThrow(ConfigError);
     expect(c.ids.every((id) => c.isRunning(id) && c.isConnected(id))).toBe(true);
     await c.stop();
+  });
+});
+
+describe('runFaultPhase', () => {
+  it('records each fault with the time it ran, and ends once the virtual time reaches untilMs', async () => {
+    const c = await SimCluster.create({ nodes: 3, seed: 8 });
+    const rng = seededRandom(8);
+    const events: string[] = [];
+    await runFaultPhase(c, { untilMs: 1000, fault: () => randomFault(c, rng), rng, events });
+    const times = events.map((e) => Number(/^(\d+) ms: /.exec(e)![1]));
+    await c.stop();
+    expect(events.length).toBeGreaterThan(3);
+    expect(times[0]).toBe(0);
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(50);
+    expect(times.at(-1)!).toBeLessThan(1000);
+    expect(c.now()).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('runs no further fault once stop() holds', async () => {
+    const c = await SimCluster.create({ nodes: 3, seed: 8 });
+    const rng = seededRandom(8);
+    const events: string[] = [];
+    await runFaultPhase(c, {
+      untilMs: 10_000,
+      fault: () => randomFault(c, rng),
+      rng,
+      events,
+      stop: () => events.length >= 3,
+    });
+    await c.stop();
+    expect(events).toHaveLength(3);
   });
 });
 

@@ -144,3 +144,39 @@ function drawKind(weights: RandomFaultWeights, rng: RandomSource): RandomFaultKi
   let roll = rng.nextInt(total);
   return RANDOM_FAULT_KINDS.find((kind) => (roll -= weights[kind]) < 0)!;
 }
+
+/** How runFaultPhase drives a cluster. */
+export interface FaultPhaseOptions {
+  /** The virtual time (c.now(), ms) at which the phase ends. */
+  readonly untilMs: number;
+  /** One fault action, e.g. `() => randomFault(c, faultRng)`. @returns what it did */
+  readonly fault: () => Promise<string>;
+  /** Draws each pause after a fault: 50 to 299 ms of virtual time. */
+  readonly rng: RandomSource;
+  /** Where each fault is recorded, as `<c.now()> ms: <what it did>`, as soon as it ran. */
+  readonly events: string[];
+  /** Ends the phase early once it returns true (asked before each fault). */
+  readonly stop?: () => boolean;
+}
+
+/**
+ * A workload's faulty phase: until c.now() reaches untilMs (or stop() holds),
+ * runs one fault, records it, advances 50 to 299 ms and checks the safety
+ * properties. So one seed's faults and pauses are drawn in the same order on
+ * every run.
+ * @throws SafetyViolationError from c.check(), with the events so far recorded
+ */
+export async function runFaultPhase(c: SimCluster, o: FaultPhaseOptions): Promise<void> {
+  while (c.now() < o.untilMs && !(o.stop?.() ?? false)) {
+    o.events.push(`${c.now()} ms: ${await o.fault()}`);
+    await c.advance(50 + o.rng.nextInt(250));
+    c.check();
+  }
+}
+
+/** Ends every fault: heals partitions and disconnections, makes the links reliable, restarts every crashed node (in c.ids order). */
+export async function healAll(c: SimCluster): Promise<void> {
+  c.heal();
+  c.setUnreliable(false);
+  for (const id of c.ids) if (!c.isRunning(id)) await c.restart(id);
+}

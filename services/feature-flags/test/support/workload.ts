@@ -7,7 +7,7 @@
 // the writers saw against the histories; the replicas must hold the same
 // state and evaluate as an SDK evaluates the environment snapshot.
 import { CommandFailedError, seededRandom, type RandomSource } from '@raftline/core';
-import { randomFault, SimCluster } from '@raftline/testing';
+import { healAll, randomFault, runFaultPhase, SimCluster } from '@raftline/testing';
 import {
   FeatureFlags,
   FlagEvaluator,
@@ -250,15 +250,15 @@ export async function runFlagsSeed(seed: number, options: RunOptions = {}): Prom
     run.guard(run.writer(`w${k + 1}`, rng.fork())),
   );
   try {
-    while (c.now() < (options.durationMs ?? 2000) && run.failure === undefined) {
-      run.events.push(`${c.now()} ms: ${await run.fault()}`);
-      await c.advance(50 + rng.nextInt(250));
-      c.check();
-    }
+    await runFaultPhase(c, {
+      untilMs: options.durationMs ?? 2000,
+      fault: () => run.fault(),
+      rng,
+      events: run.events,
+      stop: () => run.failure !== undefined,
+    });
     run.events.push(`${c.now()} ms: heal, reliable, restart all; writers stop`);
-    c.heal();
-    c.setUnreliable(false);
-    for (const id of c.ids) if (!c.isRunning(id)) await c.restart(id);
+    await healAll(c);
     run.writing = false;
     await Promise.all(writers);
     c.check();

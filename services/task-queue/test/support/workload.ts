@@ -6,7 +6,7 @@
 // proposing tick. Afterwards the faults heal, the workers drain the queues,
 // and the checker judges what everyone saw against the final state.
 import { CommandRejectedError, seededRandom, type NodeId, type RandomSource } from '@raftline/core';
-import { randomFault, SimCluster } from '@raftline/testing';
+import { healAll, randomFault, runFaultPhase, SimCluster } from '@raftline/testing';
 import {
   isRefusal,
   LIMITS,
@@ -340,15 +340,15 @@ export async function runTaskQueueSeed(seed: number, options: RunOptions = {}): 
   const ticker = run.guard(run.ticker());
   let drained = false;
   try {
-    while (c.now() < (options.durationMs ?? 2500) && run.failure === undefined) {
-      run.events.push(`${c.now()} ms: ${await run.fault()}`);
-      await c.advance(50 + rng.nextInt(250));
-      c.check();
-    }
+    await runFaultPhase(c, {
+      untilMs: options.durationMs ?? 2500,
+      fault: () => run.fault(),
+      rng,
+      events: run.events,
+      stop: () => run.failure !== undefined,
+    });
     run.events.push(`${c.now()} ms: heal, reliable, restart all; producers stop`);
-    c.heal();
-    c.setUnreliable(false);
-    for (const id of c.ids) if (!c.isRunning(id)) await c.restart(id);
+    await healAll(c);
     run.producing = false;
     run.stalls = false;
     await Promise.all(producers);
