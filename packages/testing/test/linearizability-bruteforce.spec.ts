@@ -8,26 +8,11 @@
 import fc from 'fast-check';
 import { checkLinearizability, kvModel } from '../src/index';
 import type { KvInput, KvOutput, Operation } from '../src/index';
+import { applyKv } from './support/kv-reference';
 
 type KvOp = Operation<KvInput, KvOutput>;
 
 const VALUES = ['a', 'b'] as const;
-
-/** A sequential store over every key, written independently of kvModel: returns the output and the new value. */
-function applyKv(before: string | null, input: KvInput): { output: KvOutput; after: string | null } {
-  switch (input.op) {
-    case 'put':
-      return { output: null, after: input.value };
-    case 'get':
-      return { output: before, after: before };
-    case 'append':
-      return { output: (before ?? '') + input.value, after: (before ?? '') + input.value };
-    case 'cas':
-      return before === input.expected
-        ? { output: true, after: input.value }
-        : { output: false, after: before };
-  }
-}
 
 type Store = Readonly<Record<string, string | null>>;
 

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { checkLinearizability, HistoryRecorder, kvModel } from '../src/index';
 import type { CheckResult, KvInput, KvOutput, Model, Operation } from '../src/index';
+import { applyKv } from './support/kv-reference';
 
 type KvOp = Operation<KvInput, KvOutput>;
 
@@ -92,22 +93,6 @@ function planOps(rand: () => number, o: GenOptions): Planned[] {
     planned.push({ op, point, takesEffect: !pending || rand() < 0.5 });
   }
   return planned;
-}
-
-/** A sequential key-value store, written independently of kvModel: returns the output and the new value. */
-function applyKv(before: string | null, input: KvInput): { output: KvOutput; after: string | null } {
-  switch (input.op) {
-    case 'put':
-      return { output: null, after: input.value };
-    case 'get':
-      return { output: before, after: before };
-    case 'append':
-      return { output: (before ?? '') + input.value, after: (before ?? '') + input.value };
-    case 'cas':
-      return before === input.expected
-        ? { output: true, after: input.value }
-        : { output: false, after: before };
-  }
 }
 
 /**
