@@ -127,6 +127,16 @@ export { MachineHost, DEFAULT_MACHINE_HOST_OPTIONS } from './state-machine/host'
 export { REGISTER_SESSION, isRegisteredSessionId } from './state-machine/sessions';
 export { FRAMEWORK_COMMAND_PREFIX } from './node/command';
 export { commandProxy, queryProxy } from './state-machine/proxy';
+export {
+  MACHINE_METRIC_LIMITS,
+  MachineMetricsError,
+  OTHER_LABEL_VALUE,
+  RESERVED_METRIC_LABELS,
+  boundedLabel,
+  hasMachineMetrics,
+  machineMetricProblems,
+  readMachineMetrics,
+} from './state-machine/metrics';
 export type { DispatchTable } from './state-machine/dispatch';
 export type { MachineClassDecorator, MachineMethodDecorator, TickOptions } from './state-machine/decorators';
 export type {
@@ -139,6 +149,12 @@ export type {
 } from './state-machine/args';
 export type { MachineHostOptions } from './state-machine/host';
 export type { CommandsOf, QueriesOf, QueryRequest } from './state-machine/proxy';
+export type {
+  MachineMetric,
+  MachineMetricSample,
+  MachineMetricType,
+  MachineMetrics,
+} from './state-machine/metrics';
 
 // assembly
 export { Replica, replicaModule, replicaFrom, RAFTLINE } from './replica';
