@@ -42,6 +42,8 @@ export { MemoryLogStore, MemoryStableStore, MemorySnapshotStore, MemoryNetwork }
 export type { Clock, Cancel } from './ports/clock';
 export type { LogStore } from './ports/log-store';
 export type { StableStore } from './ports/stable-store';
+export { stepStoreOf } from './ports/step-store';
+export type { StepStore } from './ports/step-store';
 export type { SnapshotStore, SnapshotWriter, SnapshotMeta } from './ports/snapshot-store';
 export type { Transport } from './ports/transport';
 
