@@ -198,14 +198,7 @@ describe('committed stream - projections over NATS and PostgreSQL equal the mach
     expect(all.length).toBeGreaterThan(400);
   }, 150_000);
 
-  // Known gap: the mirror's compaction floor (RaftNode.retainFrom) lives only in
-  // memory, so a replica restarted with JetStream unreachable can snapshot and
-  // compact past the stream's tail before its mirror pins it again; then the
-  // mirror stalls and this run fails (seen in about one run in three). Until
-  // the floor is durable this runs only with RAFTLINE_KNOWN_GAPS=1.
-  const knownGap = process.env.RAFTLINE_KNOWN_GAPS === '1' ? it : it.skip;
-
-  knownGap(
+  it(
     'after kill -9 of every replica while JetStream is down, the new leader continues the stream from its tail, before its snapshot, with the outcomes the snapshot kept',
     async () => {
       const js = await startNatsServer();

@@ -130,7 +130,15 @@ export class JetStreamMirror {
 
   /**
    * Creates the stream if it does not exist (or checks that the existing one
-   * captures the group's subject), then starts mirroring in the background.
+   * captures the group's subject), pins the node's log at the stream's tail
+   * (node.retainFrom), then starts mirroring in the background.
+   *
+   * Start the mirror before the node: from its first call until it has read
+   * the tail, it holds every compaction (retainFrom(1)), so a restarted
+   * replica never compacts away commands the stream does not hold yet. While
+   * the stream cannot be read (JetStream down), the floor stays where it was
+   * last pinned and the log grows behind it; it moves again once JetStream
+   * answers.
    * @returns the running mirror; close() stops it
    * @throws ConfigError for a bad or unknown option or an existing stream that does not capture the subject
    * @throws SubjectTokenError when cluster or group is not a valid subject token
@@ -138,6 +146,9 @@ export class JetStreamMirror {
    */
   static async start(options: MirrorOptions): Promise<JetStreamMirror> {
     validate(options);
+    // Hold every compaction until the stream's tail is known: a replica that
+    // restarts must not compact past the tail before the mirror has read it.
+    options.node.retainFrom?.(1);
     const name = options.stream ?? committedStreamName(options.cluster, options.group);
     const subject = groupSubjects(options.cluster, options.group).committed;
     const target = await CommittedStream.open({
@@ -149,6 +160,7 @@ export class JetStreamMirror {
       publishTimeoutMs: options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS,
     });
     const mirror = new JetStreamMirror(options, name, subject, target);
+    await mirror.retainTail();
     mirror.running = mirror.run();
     return mirror;
   }
@@ -193,7 +205,7 @@ export class JetStreamMirror {
   /** Mirrors during each leadership of this replica, until closed. */
   private async run(): Promise<void> {
     let failures = 0;
-    let polls = 0;
+    let polls = 1; // start() has just pinned the tail
     while (!this.closed) {
       if (!this.node.isLeader()) {
         this.active = false;
@@ -342,6 +354,8 @@ export class JetStreamMirror {
  * Starts mirroring a replica's committed commands into its group's JetStream
  * stream (see JetStreamMirror): `await mirrorCommitted({ node: replica.node, connection, cluster, group })`.
  * Every replica of the group may run one; only the leader's publishes.
+ * Start it before the node, so no compaction runs before it has pinned the
+ * log at the stream's tail.
  * @returns the running mirror; close it before stopping the node
  * @throws as JetStreamMirror.start
  */

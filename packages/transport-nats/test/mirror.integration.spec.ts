@@ -248,6 +248,24 @@ describe('JetStreamMirror - the committed stream in JetStream (shared NATS)', ()
     await waitFor('a inactive', () => !ma.status().active, 1000);
   });
 
+  it("pins the log: holds every compaction until it has read the stream's tail, then keeps the log from the tail on", async () => {
+    const cluster = uniqueCluster('m');
+    const a = new ScriptedSource('a');
+    const ma = await start(a, cluster);
+    const script = history(40);
+    a.add(...script);
+    await waitFor('a mirrored 40', () => ma.status().lastIndex === script[39]!.index);
+    expect(a.floors[0]).toBe(1); // set before the stream was even opened
+    expect(a.floors.at(-1)).toBe(script[39]!.index); // raised as the leader publishes
+    await ma.close();
+
+    // A replica restarting (as a follower): by the time start() returns, its log is pinned at the tail.
+    const b = new ScriptedSource('b');
+    b.leader = false;
+    await start(b, cluster);
+    expect(b.floors).toEqual([1, script[39]!.index]);
+  });
+
   it('refuses to continue a stream that holds another history, and reports why', async () => {
     const cluster = uniqueCluster('m');
     const a = new ScriptedSource('a');

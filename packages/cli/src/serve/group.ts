@@ -5,15 +5,8 @@
  * replace parts), and what it serves: client commands and queries, the
  * admin API, discovery, the committed-stream mirror and its metrics.
  */
-import {
-  Container,
-  RAFTLINE,
-  replicaFrom,
-  replicaModule,
-  type Logger,
-  type Replica,
-  type ReplicatedStateMachine,
-} from '@raftline/core';
+import type { Logger, Replica, ReplicatedStateMachine } from '@raftline/core';
+import { Container, RAFTLINE, replicaFrom, replicaModule } from '@raftline/core/inversify';
 import {
   AdminClient,
   mirrorCommitted,
@@ -101,13 +94,7 @@ export async function startGroup(ctx: ProcessContext, group: GroupSettings): Pro
     );
     if (group.bindings) await applyBindings(container, group.bindings, { cluster, group: group.name, node });
     const replica = replicaFrom<ReplicatedStateMachine>(container);
-    await replica.start();
-    cleanups.push(() => replica.stop());
-
-    const clients = serveClients({ ...at, node: metrics.served(replica.node), logger });
-    cleanups.push(() => clients.close());
-    const admin = serveAdmin({ ...at, node: replica.node, transport, logger });
-    cleanups.push(() => admin.close());
+    // The mirror starts before the replica: it pins the log at the stream's tail before any compaction.
     let mirror: JetStreamMirror | undefined;
     if (group.mirror) {
       try {
@@ -117,6 +104,13 @@ export async function startGroup(ctx: ProcessContext, group: GroupSettings): Pro
       }
       cleanups.push(() => mirror!.close());
     }
+    await replica.start();
+    cleanups.push(() => replica.stop());
+
+    const clients = serveClients({ ...at, node: metrics.served(replica.node), logger });
+    cleanups.push(() => clients.close());
+    const admin = serveAdmin({ ...at, node: replica.node, transport, logger });
+    cleanups.push(() => admin.close());
     const service = await registerReplicaService({
       ...at,
       node: replica.node,

@@ -66,12 +66,18 @@ export async function deleteStream(nc: NatsConnection, stream: string): Promise<
  */
 export class ScriptedSource implements MirrorSource {
   leader = true;
+  /** Every floor the mirror set (retainFrom), in order. */
+  readonly floors: number[] = [];
   private readonly events: CommittedEvent[] = [];
   private waiters: (() => void)[] = [];
   constructor(readonly id: string) {}
 
   isLeader(): boolean {
     return this.leader;
+  }
+
+  retainFrom(index: number): void {
+    this.floors.push(index);
   }
 
   /** Appends committed commands (indices must increase); the term, args and outcome (default applied) come from the caller. */
