@@ -2,6 +2,8 @@ import {
   Command,
   ConfigError,
   Query,
+  type MachineMetric,
+  type MachineMetrics,
   ReplicatedStateMachine,
   StateMachine,
   Validate,
@@ -14,6 +16,7 @@ import { copyOf, jobInfo, type JobRecord } from './records';
 import * as s from './schemas';
 import { settingsProblems } from './schemas';
 import { auditProblems, restoreStore, snapshotOf } from './snapshot';
+import { DEFAULT_METRICS_QUEUE_LABELS, queueMetrics } from './metrics';
 import { JobStore, type MoveObserver } from './store';
 import {
   JOB_STATES,
@@ -41,6 +44,8 @@ export interface TaskQueueOptions {
   readonly maxPayloadBytes?: number;
   /** Largest result of one ack, msgpack-encoded. Default 16 KiB. */
   readonly maxResultBytes?: number;
+  /** Queues that keep their own `queue` label in the metrics (the rest are summed as "(other)"). Default 20. */
+  readonly metricsQueueLabels?: number;
 }
 
 /** The defaults of QueueSettings, in one place. */
@@ -69,6 +74,7 @@ const OPTION_KEYS: KnownKeys<TaskQueueOptions> = {
   defaults: true,
   maxPayloadBytes: true,
   maxResultBytes: true,
+  metricsQueueLabels: true,
 };
 
 /**
@@ -98,10 +104,11 @@ const OPTION_KEYS: KnownKeys<TaskQueueOptions> = {
  * validators here): a bad one is a CommandRejectedError naming it.
  */
 @StateMachine('task-queue')
-export class TaskQueue extends ReplicatedStateMachine {
+export class TaskQueue extends ReplicatedStateMachine implements MachineMetrics {
   private store: JobStore;
   private observer: MoveObserver | undefined;
   private readonly defaults: QueueSettings;
+  private readonly metricsQueueLabels: number;
 
   static {
     observeMoves = (machine, observer) => {
@@ -121,6 +128,10 @@ export class TaskQueue extends ReplicatedStateMachine {
       if (!Number.isSafeInteger(value) || value < 1)
         problems.push(`${key} (${value}) must be a positive integer`);
     }
+    const labels = options.metricsQueueLabels ?? DEFAULT_METRICS_QUEUE_LABELS;
+    if (!Number.isSafeInteger(labels) || labels < 0)
+      problems.push(`metricsQueueLabels (${labels}) must be a non-negative integer`);
+    this.metricsQueueLabels = labels;
     if (problems.length > 0) throw new ConfigError(problems);
     this.defaults = { ...DEFAULT_QUEUE_SETTINGS, ...options.defaults };
     this.store = new JobStore(this.defaults);
@@ -422,8 +433,15 @@ export class TaskQueue extends ReplicatedStateMachine {
   }
 
   override restoreState(state: unknown): void {
+    const { leaseExpiries } = this.store;
     this.store = restoreStore(state, this.defaults);
     this.store.observer = this.observer;
+    this.store.leaseExpiries = leaseExpiries;
+  }
+
+  /** Jobs by queue and state, queues, lease expiries (metrics.ts): read by raftline serve's /metrics. */
+  metrics(): MachineMetric[] {
+    return queueMetrics(this.store, this.metricsQueueLabels, this.store.leaseExpiries);
   }
 
   /**

@@ -51,6 +51,8 @@ export class JobStore {
   now = 0;
   nextSeq = 1;
   finishCount = 0;
+  /** Leases ended by expiry since this store was built: a metric (metrics.ts), not replicated state. */
+  leaseExpiries = 0;
   /**
    * Told of every move, when set. Only an observer: it changes nothing, is
    * not in snapshots, and replicas run without one.
@@ -94,6 +96,7 @@ export class JobStore {
         return this.toReady(job, q, at);
       case TIMER.LEASE: {
         const lease = job.lease!;
+        this.leaseExpiries++;
         this.leaveLeased(job, q);
         const why = `lease expired (worker ${lease.workerId}, token ${lease.token})`;
         return this.failAttempt(job, q, at, why, at, lease, true);
