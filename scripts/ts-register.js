@@ -13,9 +13,10 @@ const roots = ['packages', 'services'].map((dir) => path.resolve(__dirname, '..'
 
 const resolve = Module._resolveFilename;
 Module._resolveFilename = function (request, ...rest) {
-  const m = /^@raftline\/([a-z-]+)$/.exec(request);
+  // @raftline/<name> is src/index.ts; a subpath export @raftline/<name>/<sub> is src/<sub>/index.ts.
+  const m = /^@raftline\/([a-z-]+)(?:\/([a-z-]+))?$/.exec(request);
   for (const root of m ? roots : []) {
-    const entry = path.join(root, m[1], 'src', 'index.ts');
+    const entry = path.join(root, m[1], 'src', m[2] ?? '', 'index.ts');
     if (fs.existsSync(entry)) return entry;
   }
   return resolve.call(this, request, ...rest);
