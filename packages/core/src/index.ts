@@ -159,7 +159,6 @@ export type {
 } from './state-machine/metrics';
 
 // assembly
-export { Replica, replicaModule, replicaFrom, RAFTLINE } from './replica';
-// The inversify classes replicaModule's modules load into: one copy, core's, for programs that assemble replicas.
-export { Container, ContainerModule } from 'inversify';
+// (the inversify wiring, replicaModule and RAFTLINE, is the subpath @raftline/core/inversify)
+export { Replica } from './replica';
 export type { ReplicaOptions } from './replica';

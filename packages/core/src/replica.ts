@@ -1,4 +1,3 @@
-import { ContainerModule, type Container } from 'inversify';
 import { silentLogger } from './logger';
 import { checkKnownKeys, type KnownKeys } from './known-keys';
 import {
@@ -17,7 +16,6 @@ import { seededRandom, type RandomSource } from './protocol/random';
 import { MachineHost, type MachineHostOptions } from './state-machine/host';
 import type { ReplicatedStateMachine } from './state-machine/machine';
 import { commandProxy, queryProxy, type CommandsOf, type QueriesOf } from './state-machine/proxy';
-import { REPLICA_PARTS, withBoundParts } from './replica-parts';
 
 /**
  * Everything one replica is assembled from: every RaftNode option (stores,
@@ -110,41 +108,4 @@ export class Replica<M extends ReplicatedStateMachine> {
   committed(options?: Parameters<RaftNode['committed']>[0]): AsyncIterable<CommittedEvent> {
     return this.node.committed(options);
   }
-}
-
-/**
- * Service identifiers of the raftline container module: the options, the
- * replica, and the parts (Logger, Clock, Random, LogStore, StableStore,
- * SnapshotStore, Transport) that, when bound, replace the options' own.
- */
-export const RAFTLINE = {
-  Options: Symbol.for('raftline.ReplicaOptions'),
-  Replica: Symbol.for('raftline.Replica'),
-  ...REPLICA_PARTS,
-} as const;
-
-/**
- * An inversify container module that binds RAFTLINE.Options to `options` and
- * RAFTLINE.Replica to a singleton Replica built from them. A part bound in
- * the container (RAFTLINE.Logger, .Clock, .Random, .LogStore, .StableStore,
- * .SnapshotStore, .Transport) replaces the options' field of that name;
- * rebind RAFTLINE.Options (or load another module) to replace them all:
- *
- *     const container = new Container();
- *     container.loadSync(replicaModule({ id: 'n1', voters, machine: new Kv(), logStore, stableStore, transport }));
- *     container.bind<Logger>(RAFTLINE.Logger).toConstantValue(pino());
- *     const replica = container.get<Replica<Kv>>(RAFTLINE.Replica);
- */
-export function replicaModule<M extends ReplicatedStateMachine>(options: ReplicaOptions<M>): ContainerModule {
-  return new ContainerModule(({ bind }) => {
-    bind<ReplicaOptions<M>>(RAFTLINE.Options).toConstantValue(options);
-    bind<Replica<M>>(RAFTLINE.Replica)
-      .toDynamicValue((ctx) => new Replica(withBoundParts(ctx.get<ReplicaOptions<M>>(RAFTLINE.Options), ctx)))
-      .inSingletonScope();
-  });
-}
-
-/** Resolves the Replica a container holds. */
-export function replicaFrom<M extends ReplicatedStateMachine>(container: Container): Replica<M> {
-  return container.get<Replica<M>>(RAFTLINE.Replica);
 }

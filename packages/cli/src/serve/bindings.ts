@@ -5,7 +5,8 @@
  * What it binds (RAFTLINE.Logger, .Clock, .LogStore, …) replaces the
  * default that `raftline serve` assembled; see the README.
  */
-import { ConfigError, type Container, type ContainerModule } from '@raftline/core';
+import { ConfigError } from '@raftline/core';
+import type { Container, ContainerModule } from '@raftline/core/inversify';
 
 /** What a bindings function is told about the replica it binds for. */
 export interface BindingsContext {

@@ -1,6 +1,6 @@
 import type { ResolutionContext } from 'inversify';
-import type { ReplicaOptions } from './replica';
-import type { ReplicatedStateMachine } from './state-machine/machine';
+import type { ReplicaOptions } from '../replica';
+import type { ReplicatedStateMachine } from '../state-machine/machine';
 
 /**
  * Service identifiers of the parts of a replica that a container may bind

@@ -1,15 +1,12 @@
 import 'reflect-metadata';
-import { Container } from 'inversify';
 import {
   MemoryLogStore,
   MemoryNetwork,
   MemoryStableStore,
-  RAFTLINE,
-  replicaFrom,
-  replicaModule,
   seededRandom,
   type Logger,
 } from '../../src/index';
+import { Container, RAFTLINE, replicaFrom, replicaModule } from '../../src/inversify';
 import { KvMachine } from '../state-machine/kv-machine';
 
 describe('replicaModule - parts bound one by one', () => {

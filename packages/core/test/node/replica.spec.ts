@@ -1,15 +1,13 @@
-import { Container } from 'inversify';
 import {
   CommandRejectedError,
   MemoryLogStore,
   MemoryNetwork,
   MemoryStableStore,
   Replica,
-  replicaFrom,
-  replicaModule,
   seededRandom,
   type CommittedEvent,
 } from '../../src/index';
+import { Container, replicaFrom, replicaModule } from '../../src/inversify';
 import { KvMachine } from '../state-machine/kv-machine';
 
 const ids = ['n1', 'n2', 'n3'];
