@@ -12,6 +12,7 @@ import { membersChange, membersList } from './commands/members';
 import { snapshotCommand, transferCommand, verifyCommand } from './commands/ops';
 import { statusCommand } from './commands/status';
 import { tailCommand } from './commands/tail';
+import { dashboardCommand, DASHBOARD_DEFAULTS, type DashboardFlags } from './dashboard/command';
 import { describeError, EXIT, exitCodeOf } from './errors';
 import { configFrom, serveCommand, serveOptions } from './serve/command';
 
@@ -22,7 +23,7 @@ const VERSION = (require('../package.json') as { version: string }).version;
 export function program(): Command {
   const root = new Command('raftline')
     .description(
-      'Run and operate raftline replicas: serve, status, members, transfer, snapshot, verify, tail, call, query, bench.',
+      'Run and operate raftline replicas: serve, status, members, transfer, snapshot, verify, tail, call, query, bench, dashboard.',
     )
     .version(VERSION)
     .showHelpAfterError('(add --help for usage)')
@@ -142,6 +143,25 @@ export function program(): Command {
         });
       },
     );
+
+  leaf(
+    root,
+    'dashboard',
+    'serve a live page of the cluster: replicas, charts, leader changes, service panels',
+  )
+    .option('--host <address>', 'the address to listen on', DASHBOARD_DEFAULTS.host)
+    .option('--port <port>', 'the port to listen on (0: any free one)', String(DASHBOARD_DEFAULTS.port))
+    .option('--interval <ms>', 'how often to refresh', String(DASHBOARD_DEFAULTS.intervalMs))
+    .option(
+      '--history <points>',
+      'how many samples the charts keep',
+      String(DASHBOARD_DEFAULTS.historyPoints),
+    )
+    .option('--probe <query>', "a query of the group's machine to time as its read latency")
+    .option('--probe-args <json>', "the probe query's arguments as JSON")
+    .action(async (opts: TargetFlags & DashboardFlags) => {
+      await dashboardCommand(resolveTarget(opts), opts);
+    });
 
   leaf(
     root,
