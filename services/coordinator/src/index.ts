@@ -89,4 +89,5 @@ export type {
   CoordinatorAgentOptions,
   ElectedEvent,
   LostEvent,
+  RenewedEvent,
 } from './client/agent';

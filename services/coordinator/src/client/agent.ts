@@ -50,6 +50,14 @@ export interface CoordinatorAgentOptions {
 export interface ElectedEvent {
   readonly epoch: number;
   readonly checkpoint: Checkpoint | null;
+  /** The local time (the agent's `now`) until which it trusts the lease, unless renewed. */
+  readonly deadline: number;
+}
+
+/** What 'renewed' carries: the epoch still held and the agent's new local deadline. */
+export interface RenewedEvent {
+  readonly epoch: number;
+  readonly deadline: number;
 }
 
 /** What 'lost' carries: the epoch that ended here, and why the agent stopped. */
@@ -67,7 +75,13 @@ export interface LostEvent {
 export interface CoordinatorAgentEvents {
   elected: [ElectedEvent];
   lost: [LostEvent];
-  /** A campaign or registration that failed; the agent tries again next period. */
+  /** A renewal that succeeded: isCoordinator() now holds until `deadline`. */
+  renewed: [RenewedEvent];
+  /**
+   * A campaign that failed (no answer in time, a refusal); the agent tries
+   * again next period. Emitted only while someone listens: an agent without
+   * an 'error' listener does not throw (as an EventEmitter would), it retries.
+   */
   error: [unknown];
 }
 
@@ -263,7 +277,9 @@ export class CoordinatorAgent extends EventEmitter<CoordinatorAgentEvents> {
       this.lose('refused', { refusal: result });
       return;
     }
-    this.hold(epoch, sentAt + this.margin(result.lease.expiresAt - result.at));
+    const deadline = sentAt + this.margin(result.lease.expiresAt - result.at);
+    this.hold(epoch, deadline);
+    this.emit('renewed', { epoch, deadline });
   }
 
   private async campaign(): Promise<void> {
@@ -272,12 +288,12 @@ export class CoordinatorAgent extends EventEmitter<CoordinatorAgentEvents> {
     try {
       result = await this.client!.commands.campaign(this.options.task, this.options.candidate);
     } catch (error) {
-      this.emit('error', error);
+      this.report(error);
       return;
     }
     if (!this.running) return;
     if (isRefusal(result)) {
-      this.emit('error', refusalError(result));
+      this.report(refusalError(result));
       return;
     }
     if (result.status !== 'elected') return;
@@ -285,7 +301,12 @@ export class CoordinatorAgent extends EventEmitter<CoordinatorAgentEvents> {
     if (deadline <= this.now()) return; // granted too long ago to trust; renewal will tell next period
     this.inherited = result.checkpoint;
     this.hold(result.lease.epoch, deadline);
-    this.emit('elected', { epoch: result.lease.epoch, checkpoint: result.checkpoint });
+    this.emit('elected', { epoch: result.lease.epoch, checkpoint: result.checkpoint, deadline });
+  }
+
+  /** 'error', only to listeners: without one an EventEmitter would throw it out of the timer. */
+  private report(error: unknown): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 
   /** The local time a lease of `remainingMs` (as the replicas reported it) is trusted for. */
