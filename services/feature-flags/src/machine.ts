@@ -6,11 +6,14 @@ import {
   ReplicatedStateMachine,
   StateMachine,
   Validate,
+  type MachineMetric,
+  type MachineMetrics,
   type Role,
 } from '@raftline/core';
 import { InvalidDefinitionError, reasonOf } from './errors';
 import { toFlagd, type FlagdExport } from './flagd-export';
 import { fromFlagd } from './flagd-import';
+import { flagMetrics, noEvaluations } from './metrics';
 import { checkNames, checkWriteOptions, resolveOptions, type FeatureFlagsOptions } from './options';
 import { FlagStore, type ImportResult, type StoreState, type WriteAt } from './store';
 import type {
@@ -71,13 +74,15 @@ export interface ImportFlagdResult extends ImportResult {
  * environmentSnapshot (evaluator.ts).
  */
 @StateMachine('feature-flags')
-export class FeatureFlags extends ReplicatedStateMachine {
+export class FeatureFlags extends ReplicatedStateMachine implements MachineMetrics {
   private readonly store: FlagStore;
   // Local, never replicated (not in snapshots or digests): whether this
   // node leads, in which term, and the term of the last command it applied.
   private role: Role = 'follower';
   private term = -1;
   private appliedTerm = -1;
+  // Local too: evaluations the evaluate query served here, by reason (a metric).
+  private readonly evaluations = noEvaluations();
 
   /** @throws ConfigError for unknown or invalid options (every replica must use the same) */
   constructor(options: FeatureFlagsOptions = {}) {
@@ -211,7 +216,9 @@ export class FeatureFlags extends ReplicatedStateMachine {
     context: EvaluationContext = {},
     expectedType?: FlagType,
   ): EvaluationDetails {
-    return this.store.evaluator(environment).evaluate(key, context, expectedType);
+    const details = this.store.evaluator(environment).evaluate(key, context, expectedType);
+    this.evaluations[details.reason]++;
+    return details;
   }
 
   /**
@@ -329,6 +336,11 @@ export class FeatureFlags extends ReplicatedStateMachine {
 
   override digestState(): unknown {
     return this.store.state;
+  }
+
+  /** Flags and segments by environment, evaluations by reason (metrics.ts): read by raftline serve's /metrics. */
+  metrics(): MachineMetric[] {
+    return flagMetrics(this.store.state, this.evaluations);
   }
 
   // ------------------------------------------------------------- internals
