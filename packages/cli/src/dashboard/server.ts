@@ -96,6 +96,10 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
       req.once('close', () => streams.delete(res));
       return;
     }
+    if (path === '/favicon.ico') {
+      res.writeHead(204).end();
+      return;
+    }
     if (path === '/healthz') {
       send(res, 200, 'application/json', '{"status":"ok"}');
       return;

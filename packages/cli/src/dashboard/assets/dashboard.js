@@ -502,11 +502,12 @@
             )
           : el('p', { class: 'muted', text: 'no task yet' });
     }
-    v.panel.replaceChildren(
+    var parts = [
       el('h3', {}, [title, p.truncated ? el('span', { class: 'muted', text: ' (the first ones)' }) : null]),
       p.error ? el('p', { class: 'notice', text: 'refresh failed: ' + p.error }) : null,
       content,
-    );
+    ];
+    v.panel.replaceChildren.apply(v.panel, parts.filter(Boolean));
   }
 
   // ------------------------------------------------------------ the page
