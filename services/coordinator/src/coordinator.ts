@@ -6,10 +6,13 @@ import {
   StateMachine,
   Tick,
   Validate,
+  type MachineMetric,
+  type MachineMetrics,
 } from '@raftline/core';
 import * as holder from './holder-ops';
 import { checkpointProblem, writeProblem, type OpCtx } from './holder-ops';
 import * as human from './human-ops';
+import { coordinatorMetrics, handoffsOf } from './metrics';
 import { resolveCoordinatorOptions, type CoordinatorOptions } from './options';
 import * as registry from './registry-ops';
 import { taskOptionsProblem } from './registry-ops';
@@ -97,12 +100,14 @@ export const MAX_PAGE = 1000;
  * Every replica of a group must be built with the same options.
  */
 @StateMachine('coordinator')
-export class Coordinator extends ReplicatedStateMachine {
+export class Coordinator extends ReplicatedStateMachine implements MachineMetrics {
   private taskRecords = new Map<string, TaskRecord>();
   private candidateRecords = new Map<string, CandidateRecord>();
   /** Replicated time of the last command applied. */
   private time = 0;
   private readonly options: Required<CoordinatorOptions>;
+  /** Handoffs of the tasks this replica removed since it started: a metric (metrics.ts), not replicated state. */
+  private removedHandoffs = 0;
 
   /** @throws ConfigError naming every bad option */
   constructor(options: CoordinatorOptions = {}) {
@@ -150,7 +155,10 @@ export class Coordinator extends ReplicatedStateMachine {
   /** Removes a task without subtasks (a human's act: `by` names who). */
   @Command({ args: [idSchema, idSchema] })
   removeTask(task: string, by: string): RemoveResult {
-    return registry.removeTask(this.state, this.op(), task, by);
+    const handoffs = handoffsOf(this.taskRecords.get(task) ?? { epoch: 0 });
+    const result = registry.removeTask(this.state, this.op(), task, by);
+    if (result.ok) this.removedHandoffs += handoffs;
+    return result;
   }
 
   /**
@@ -379,6 +387,11 @@ export class Coordinator extends ReplicatedStateMachine {
       firstSeq: t.events[0]?.seq ?? t.eventSeq + 1,
       lastSeq: t.eventSeq,
     };
+  }
+
+  /** Tasks by status, candidates, handoffs (metrics.ts): read by raftline serve's /metrics. */
+  metrics(): MachineMetric[] {
+    return coordinatorMetrics(this.taskRecords, this.candidateRecords, this.removedHandoffs);
   }
 
   // --------------------------------------------------------------- snapshots
