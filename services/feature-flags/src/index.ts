@@ -17,6 +17,21 @@ export type { Compiled, CompiledFlag, CompiledSegment } from './definitions';
 export type { BoundedRegex } from './regex';
 export type { Semver } from './semver';
 
+// the client SDK: local evaluation kept current from the committed stream
+export { FlagClient } from './sdk/client';
+export { natsFlagSource } from './sdk/source';
+export { EnvironmentView } from './sdk/view';
+export { FlagClientClosedError, WaitTimeoutError, ViewOutOfDateError } from './sdk/errors';
+export type {
+  FlagClientOptions,
+  FlagClientConnectOptions,
+  FlagClientEvents,
+  ClientWriteOptions,
+  WaitOptions,
+} from './sdk/client';
+export type { FlagSource, NatsFlagSource, NatsFlagSourceOptions } from './sdk/source';
+export type { CommittedChange, FlagChange } from './sdk/view';
+
 // flagd
 export { fromFlagd } from './flagd-import';
 export { toFlagd, FLAGD_SCHEMA } from './flagd-export';
