@@ -16,8 +16,12 @@ module.exports = function preset(dir) {
     // Every workspace (package.json: packages/*, services/*), as scripts/ts-register.js and
     // tsconfig.test.base.json resolve them: the first of these files that exists.
     moduleNameMapper: {
-      // A package's subpath export (@raftline/core/inversify): its src/<subpath>/index.ts.
-      '^@raftline/([a-z-]+)/([a-z-]+)$': path.join(__dirname, 'packages/$1/src/$2/index.ts'),
+      // A workspace's subpath export (@raftline/core/inversify, @raftline/feature-flags/openfeature):
+      // its src/<subpath>/index.ts.
+      '^@raftline/([a-z-]+)/([a-z-]+)$': [
+        path.join(__dirname, 'packages/$1/src/$2/index.ts'),
+        path.join(__dirname, 'services/$1/src/$2/index.ts'),
+      ],
       '^@raftline/([a-z-]+)$': [
         path.join(__dirname, 'packages/$1/src/index.ts'),
         path.join(__dirname, 'services/$1/src/index.ts'),
