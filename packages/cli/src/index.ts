@@ -31,7 +31,20 @@ export type { BindingsContext, BindingsFunction } from './serve/bindings';
 
 // metrics and health
 export { ServeMetrics, GroupMetrics } from './metrics/metrics';
-export { METRICS, METRIC_NAMES, FAILURE_REASONS, reasonOf } from './metrics/names';
+export {
+  METRICS,
+  METRIC_NAMES,
+  SERVICE_METRICS,
+  SERVICE_METRIC_NAMES,
+  FAILURE_REASONS,
+  reasonOf,
+} from './metrics/names';
 export { startHealthServer, readinessOf } from './metrics/http';
-export type { MetricName, MetricSpec, MetricType } from './metrics/names';
+export type {
+  MetricName,
+  MetricSpec,
+  MetricType,
+  ServiceMetricName,
+  ServiceMetricSpec,
+} from './metrics/names';
 export type { GroupReadiness, HealthServer, HealthServerOptions } from './metrics/http';

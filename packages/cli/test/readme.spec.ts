@@ -1,6 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EXIT, METRIC_NAMES, METRICS, SERVE_SETTINGS } from '../src/index';
+import {
+  EXIT,
+  METRIC_NAMES,
+  METRICS,
+  SERVE_SETTINGS,
+  SERVICE_METRIC_NAMES,
+  SERVICE_METRICS,
+} from '../src/index';
 
 // The README's tables are the reference users read: they must name exactly
 // what the code has.
@@ -23,7 +30,11 @@ function rows(first: RegExp): string[][] {
 describe('packages/cli/README.md', () => {
   it('documents every metric, with its type, and no other', () => {
     const documented = rows(/^`raftline_/).map(([name, type]) => [name!.replace(/`/g, ''), type]);
-    expect(documented.sort()).toEqual(METRIC_NAMES.map((name) => [name, METRICS[name].type]));
+    const all = [
+      ...METRIC_NAMES.map((name) => [name, METRICS[name].type]),
+      ...SERVICE_METRIC_NAMES.map((name) => [name, SERVICE_METRICS[name].type]),
+    ];
+    expect(documented.sort()).toEqual(all.sort());
   });
 
   it('documents every exit code with its number', () => {

@@ -4,10 +4,20 @@
  * replica's status at scrape time and by wrappers around its client API
  * and stores.
  */
-import type { Divergence, LogStore, NodeStatus, Role, SnapshotStore, SnapshotWriter } from '@raftline/core';
+import type {
+  Divergence,
+  LogStore,
+  Logger,
+  NodeStatus,
+  Role,
+  SnapshotStore,
+  SnapshotWriter,
+} from '@raftline/core';
+import { hasMachineMetrics } from '@raftline/core';
 import type { NatsTransportStats, ServedNode } from '@raftline/transport-nats';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { DROP_REASONS } from '@raftline/transport-nats';
+import { failureReporter, MachineMetricsCollector } from './machine-metrics';
 import { FAILURE_REASONS, METRICS, reasonOf, type MetricName, type MetricSpec } from './names';
 
 const ROLES: readonly Role[] = ['follower', 'pre-candidate', 'candidate', 'leader'];
@@ -32,6 +42,8 @@ export class ServeMetrics {
   readonly registry = new Registry();
   private readonly metrics = new Map<MetricName, Metric>();
   private readonly groups = new Set<GroupMetrics>();
+  /** The machines' own metrics (their metrics() hook), read at each scrape. */
+  readonly machines = new MachineMetricsCollector(this.registry);
 
   /** @param options.processMetrics also serve prom-client's default process and Node.js metrics (default true) */
   constructor(options: { processMetrics?: boolean } = {}) {
@@ -91,6 +103,7 @@ export class ServeMetrics {
   refresh(): void {
     this.gauge('raftline_follower_match_lag_entries').reset();
     for (const g of this.groups) g.refresh();
+    this.machines.refresh();
   }
 }
 
@@ -135,8 +148,23 @@ export class GroupMetrics {
     }
   }
 
-  /** Starts reporting a replica's status and its role changes and divergences. */
-  track(node: InstrumentedNode, transport?: { stats(): NatsTransportStats }): void {
+  /**
+   * Starts reporting a replica's status and its role changes and
+   * divergences, and, when options.machine has a metrics() method, its
+   * machine's own metrics at each scrape (failures logged on options.logger).
+   */
+  track(
+    node: InstrumentedNode,
+    transport?: { stats(): NatsTransportStats },
+    options: { machine?: object; logger?: Logger } = {},
+  ): void {
+    const { machine, logger } = options;
+    if (machine && hasMachineMetrics(machine)) {
+      const failures = this.m.counter('raftline_machine_metrics_failures_total');
+      failures.inc(this.labels, 0);
+      const failed = failureReporter(() => failures.inc(this.labels), logger);
+      this.unsubscribe.push(this.m.machines.add({ labels: this.labels, machine, failed }));
+    }
     this.source = {
       status: () => node.status(),
       ...(transport ? { transportStats: () => transport.stats() } : {}),

@@ -109,12 +109,78 @@ export const METRICS = {
     help: '0 while a store write fails and is being retried, else 1.',
   },
   raftline_nats_connected: { type: 'gauge', help: '1 while the transport is connected to NATS.' },
+  raftline_machine_metrics_failures_total: {
+    type: 'counter',
+    help: "Scrapes at which this replica's machine metrics (its metrics() hook) could not be served, whole or in part: metrics() threw or returned an invalid family, or a family clashed with another (the reason is logged once).",
+  },
 } as const satisfies Record<string, MetricSpec>;
 
 export type MetricName = keyof typeof METRICS;
 
 /** Every metric name, sorted. */
 export const METRIC_NAMES = Object.keys(METRICS).sort() as MetricName[];
+
+/** A metric a sample service's machine exposes through its metrics() hook. */
+export interface ServiceMetricSpec extends MetricSpec {
+  /** The service (the `machine` of a group) that serves it. */
+  readonly service: 'task-queue' | 'feature-flags' | 'coordinator';
+}
+
+/**
+ * The sample services' own metrics, served beside those above by every
+ * replica of a group that runs the service (the machine's metrics() hook;
+ * labelled by group and node too). Defined by the services (src/metrics.ts of each);
+ * listed here for the README table, and a process test checks the two agree.
+ */
+export const SERVICE_METRICS = {
+  raftline_queue_jobs: {
+    service: 'task-queue',
+    type: 'gauge',
+    help: 'Jobs by queue and state (delayed, ready, leased, dead). The first 20 queues named keep their own queue label (option metricsQueueLabels); the others are summed under queue="(other)".',
+    labels: ['queue', 'state'],
+  },
+  raftline_queues: { service: 'task-queue', type: 'gauge', help: 'Queues named so far.' },
+  raftline_queue_lease_expiries_total: {
+    service: 'task-queue',
+    type: 'counter',
+    help: 'Leases that ended by expiry (the worker neither acked, nacked nor extended in time), applied by this replica since it started.',
+  },
+  raftline_flags: {
+    service: 'feature-flags',
+    type: 'gauge',
+    help: 'Flags defined, by environment (the first 20 environments written keep their own label; the others are summed under environment="(other)").',
+    labels: ['environment'],
+  },
+  raftline_flag_segments: {
+    service: 'feature-flags',
+    type: 'gauge',
+    help: 'Segments defined, by environment (bounded as raftline_flags).',
+    labels: ['environment'],
+  },
+  raftline_flag_evaluations_total: {
+    service: 'feature-flags',
+    type: 'counter',
+    help: "Evaluations this replica's evaluate query served since it started, by reason (STATIC, TARGETING_MATCH, SPLIT, DISABLED, DEFAULT, ERROR); SDKs evaluating locally are not seen here.",
+    labels: ['reason'],
+  },
+  raftline_coordinator_tasks: {
+    service: 'coordinator',
+    type: 'gauge',
+    help: 'Tasks by status (vacant, held, awaiting-approval, paused); held ones have a coordinator.',
+    labels: ['status'],
+  },
+  raftline_coordinator_candidates: { service: 'coordinator', type: 'gauge', help: 'Registered candidates.' },
+  raftline_coordinator_handoffs_total: {
+    service: 'coordinator',
+    type: 'counter',
+    help: "Handoffs: epochs granted after a task's first, each one tenure handed to the next (from the tasks' epochs; removed tasks counted since this replica started).",
+  },
+} as const satisfies Record<string, ServiceMetricSpec>;
+
+export type ServiceMetricName = keyof typeof SERVICE_METRICS;
+
+/** Every service metric name, sorted. */
+export const SERVICE_METRIC_NAMES = Object.keys(SERVICE_METRICS).sort() as ServiceMetricName[];
 
 /** Why a proposal or client request did not return a value: bounded labels from error names. */
 export const FAILURE_REASONS: Readonly<Record<string, string>> = {
