@@ -119,7 +119,7 @@ export async function startGroup(ctx: ProcessContext, group: GroupSettings): Pro
       metadata: { machine: machine.constructor.name, store: ctx.stores.engine },
     });
     cleanups.push(() => service.stop());
-    metrics.track(replica.node, transport);
+    metrics.track(replica.node, transport, { machine: replica.machine, logger });
 
     const joining = group.join ? join(ctx, group, logger) : undefined;
     logger.info(
