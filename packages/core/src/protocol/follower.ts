@@ -15,7 +15,8 @@ export function stepFollower(r: Peer, m: Message): void {
       return;
     case 'timeout-now':
       // Thesis §3.10: campaign at once, skipping pre-vote; our log is as up to date as the leader's.
-      if (r.isVoter()) r.becomeCandidate(true);
+      // Only the leader we follow may say so: the transfer caught us up, so we know it by now.
+      if (r.isVoter() && m.from === r.leaderId) r.becomeCandidate(true);
       return;
     case 'read-index-resp':
       if (!m.reject) r.readState({ index: m.index, context: m.context });

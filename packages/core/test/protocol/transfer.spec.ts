@@ -43,6 +43,19 @@ describe('thesis §3.10 leadership transfer', () => {
     expect(c.status()).toMatchObject({ term: 2, vote: 'b' });
   });
 
+  it('a TimeoutNow from anyone but the leader it follows leaves a follower where it is', () => {
+    const net = ledByA();
+    const b = net.node('b');
+    b.step({ type: 'timeout-now', from: 'c', to: 'b', term: 1 });
+    expect(b.status()).toMatchObject({ role: 'follower', term: 1, leaderId: 'a' });
+    // From a higher term, a sender we have never heard lead is not obeyed either.
+    b.step({ type: 'timeout-now', from: 'c', to: 'b', term: 5 });
+    expect(b.status()).toMatchObject({ role: 'follower', term: 5 });
+    expect(b.status().vote).not.toBe('b'); // it did not campaign
+    b.step({ type: 'timeout-now', from: 'a', to: 'b', term: 1 }); // stale: an older term's message is ignored
+    expect(b.status()).toMatchObject({ role: 'follower', term: 5 });
+  });
+
   it('to a lagging follower: the leader first catches it up, then sends TimeoutNow', () => {
     const net = ledByA();
     net.isolate('c');
