@@ -14,7 +14,8 @@
  * the stream is not there yet) the client keeps evaluating the state it
  * holds and reads the stream again from where it stopped, with backoff;
  * leader changes do not concern it (the mirror continues on the new leader).
- * When the stream cannot continue from there (its messages were removed) or
+ * When the stream cannot continue from there (its messages were removed, or
+ * compacted from the log a node's own stream reads) or
  * a command cannot be applied locally (ViewOutOfDateError), it reloads a
  * snapshot. Such errors are reported on 'error' (when someone listens) and
  * never thrown into the application.
@@ -376,7 +377,13 @@ export class FlagClient extends EventEmitter<FlagClientEvents> {
   }
 }
 
-/** Whether err says the stream cannot be read from the index asked (messages removed). */
+/**
+ * Whether err says the stream cannot be read from the index asked: the
+ * mirror's messages there were removed (CommittedStreamError), or a node's
+ * own stream no longer holds the entries (CompactedError, OutcomeUnavailableError).
+ */
 function isStreamGap(err: unknown): boolean {
-  return err instanceof Error && err.name === 'CommittedStreamError' && /removed/.test(err.message);
+  if (!(err instanceof Error)) return false;
+  if (err.name === 'CompactedError' || err.name === 'OutcomeUnavailableError') return true;
+  return err.name === 'CommittedStreamError' && /removed/.test(err.message);
 }
