@@ -263,8 +263,9 @@ export class NatsRaftClient {
    * Runs a query on one replica (any, or options.replica) at the consistency
    * asked for; a follower serves linearizable and lease reads by confirming
    * with the leader (ReadIndex). Asked again after no answer or a refusal
-   * that read nothing (ReadNotConfirmedError, NodeStoppedError), up to
-   * `retries` times within the timeout.
+   * that read nothing (ReadNotConfirmedError, NodeStoppedError; and, when no
+   * replica was named, DivergedError from a replica that stopped applying at
+   * a divergence), up to `retries` times within the timeout.
    * @returns the handler's value, the applied index it read at, the replica and the attempts
    * @throws ConfigError when options.consistency is not one of linearizable, lease, stale
    * @throws SubjectTokenError when options.replica is not a valid node id
@@ -321,7 +322,9 @@ export class NatsRaftClient {
       if (tooLarge)
         throw new PayloadTooLargeError(tooLarge.what, tooLarge.size, tooLarge.limit, tooLarge.limitName);
       last = remoteError(reply.error, attempts);
-      if (!READ_RETRYABLE.has(reply.error.name) || retriesLeft-- <= 0) throw last;
+      // A diverged replica (stopped applying) read nothing: another replica may serve, unless this one was asked for.
+      const elsewhere = !target && reply.error.name === 'DivergedError';
+      if ((!READ_RETRYABLE.has(reply.error.name) && !elsewhere) || retriesLeft-- <= 0) throw last;
       await pause(round, deadline);
     }
   }

@@ -1,4 +1,5 @@
 import { DivergedError } from '@raftline/core';
+import { NatsRaftClient } from '../src/index';
 import { startAdminGroup, useAdminGroup } from './support/admin';
 import { waitFor } from './support/nats-server';
 
@@ -50,5 +51,18 @@ describe('admin API - verify compares every replica’s digest at one marker', (
     expect(later).toMatchObject({ agree: false, disagreeing: [], missing: [odd.id] });
     const why = later.replicas.find((r) => r.node === odd.id) as { reason: string };
     expect(why.reason).toContain(new DivergedError(odd.id, bad.index, 'x', 'y').message.split(' (')[0]);
+
+    // Clients: a read that lands on the diverged replica is asked again elsewhere; asked of it by name, it is refused.
+    const client = new NatsRaftClient({ ...g.at, retries: 10 });
+    try {
+      for (let i = 0; i < 12; i++) {
+        const r = await client.query({ name: 'count', args: ['k1'] }, { consistency: 'stale' });
+        expect(r.replica).not.toBe(odd.id);
+      }
+      const refused = client.query({ name: 'count', args: ['k1'] }, { replica: odd.id, consistency: 'stale' });
+      await expect(refused).rejects.toMatchObject({ remoteName: 'DivergedError' });
+    } finally {
+      client.close();
+    }
   });
 });
