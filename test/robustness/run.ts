@@ -1,0 +1,104 @@
+// npm run test:robustness [-- options]: the long profile of the robustness
+// suite, or any seed of it. See test/robustness/README.md.
+//   --seed N          run this one seed (replays a failed run's faults)
+//   --seeds N         how many seeds, from --first (default 1): long profile 20
+//   --nodes 3,5       cluster sizes, each seed on each (default 3,5)
+//   --duration S      seconds of faults and workload per run (default 120)
+//   --clients N       concurrent clients (default 6)
+//   --election-ms MS  the replicas' election timeout (default 1000)
+//   --machine M       a module exporting a RobustnessTarget (your machine and model)
+//   --out DIR         where history files go (default $TMPDIR/raftline-robustness)
+// One summary line per run; exit 1 when any run failed a check, 2 on bad usage.
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Environment } from './support/environment';
+import { runSeed } from './support/run-seed';
+import { loadTarget } from './support/target';
+
+/** Raised for a bad command line. */
+class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+function int(value: string | undefined, name: string, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min)
+    throw new UsageError(`--${name} (${value}) must be an integer >= ${min}`);
+  return n;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      seed: { type: 'string' },
+      seeds: { type: 'string' },
+      first: { type: 'string' },
+      nodes: { type: 'string' },
+      duration: { type: 'string' },
+      clients: { type: 'string' },
+      'election-ms': { type: 'string' },
+      machine: { type: 'string' },
+      out: { type: 'string' },
+    },
+  });
+  const first = int(values.first, 'first', 1, 0);
+  const seeds =
+    values.seed !== undefined
+      ? [int(values.seed, 'seed', 1, 0)]
+      : Array.from({ length: int(values.seeds, 'seeds', 20) }, (_, i) => first + i);
+  const nodes = (values.nodes ?? '3,5').split(',').map((n) => int(n, 'nodes', 3, 3));
+  const durationMs = int(values.duration, 'duration', 120) * 1000;
+  const electionMs = int(values['election-ms'], 'election-ms', 1000, 100);
+  const clients = int(values.clients, 'clients', 6);
+  const outDir = values.out ?? join(tmpdir(), 'raftline-robustness');
+  const target = values.machine ? loadTarget(values.machine) : undefined;
+
+  const env = await Environment.start();
+  let failed = 0;
+  try {
+    for (const n of nodes) {
+      for (const seed of seeds) {
+        try {
+          const r = await runSeed(env, {
+            seed,
+            nodes: n,
+            durationMs,
+            electionMs,
+            clients,
+            outDir,
+            ...(target ? { target } : {}),
+          });
+          process.stdout.write(`${r.summary}\n`);
+          if (!r.ok) {
+            failed++;
+            for (const p of r.problems) process.stdout.write(`  problem: ${p}\n`);
+          }
+        } catch (err) {
+          failed++;
+          process.stdout.write(
+            `robustness ERROR nodes=${n} seed=${seed}: ${err instanceof Error ? err.stack : String(err)}\n`,
+          );
+        }
+        await env.heal();
+      }
+    }
+  } finally {
+    await env.close();
+  }
+  process.stdout.write(
+    `robustness: ${nodes.length * seeds.length - failed} of ${nodes.length * seeds.length} runs passed\n`,
+  );
+  return failed > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(
+      `robustness: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}\n`,
+    );
+    process.exit(err instanceof UsageError || (err as Error)?.name === 'TargetLoadError' ? 2 : 1);
+  },
+);

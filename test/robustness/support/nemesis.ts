@@ -1,0 +1,177 @@
+// The nemesis's plan: a seeded schedule of faults, some overlapping. Pure:
+// the same seed and options give the same plan (the nodes a fault hits are
+// chosen when it runs, from `pick`, among the nodes as they are then).
+import { seededRandom } from '@raftline/core';
+
+/** Every fault the nemesis knows. */
+export const FAULT_KINDS = [
+  'kill-leader', // kill -9 of the leader, restarted after durationMs
+  'kill-random', // kill -9 of a node, restarted after durationMs
+  'kill-majority', // kill -9 of a majority at once, restarted after durationMs
+  'pause', // SIGSTOP of a node (the leader half the time) for longer than an election timeout, then SIGCONT
+  'isolate', // the node's link to NATS dropped or cut (its proxy), then healed
+  'latency', // every link delayed by delayMs, then not
+  'nats-restart', // the nats-server stopped, started again after durationMs
+  'pg-restart', // the PostgreSQL server stopped (fast or immediate shutdown), started after durationMs
+  'transfer', // a leadership transfer (admin API) to a node chosen by pick
+  'membership', // the spare joins as a voter (admin API), stays durationMs, is removed
+  'snapshot', // a snapshot on a node (admin API)
+] as const;
+
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** One planned fault. */
+export interface PlannedFault {
+  /** ms after the run's start. */
+  readonly at: number;
+  readonly kind: FaultKind;
+  /** How long it lasts (0 for the instant ones: transfer, snapshot). */
+  readonly durationMs: number;
+  /** In [0, 1): which node it hits, among the candidates when it runs. */
+  readonly pick: number;
+  /** pause: whether it pauses the leader; isolate: 'drop' or 'cut'; pg-restart: 'fast' or 'immediate'. */
+  readonly variant?: 'leader' | 'random' | 'drop' | 'cut' | 'fast' | 'immediate';
+  /** latency: the delay of each link, ms. */
+  readonly delayMs?: number;
+}
+
+/** Relative weights of the kinds (0 leaves one out). */
+export type FaultWeights = Readonly<Record<FaultKind, number>>;
+
+export const DEFAULT_WEIGHTS: FaultWeights = {
+  'kill-leader': 3,
+  'kill-random': 2,
+  'kill-majority': 1,
+  pause: 3,
+  isolate: 3,
+  latency: 1,
+  'nats-restart': 1,
+  'pg-restart': 2,
+  transfer: 2,
+  membership: 1,
+  snapshot: 2,
+};
+
+/** How a plan is drawn. */
+export interface PlanOptions {
+  readonly seed: number;
+  /** The run's length; faults start after warmupMs and end before durationMs − quietMs. */
+  readonly durationMs: number;
+  readonly electionMs: number;
+  readonly warmupMs?: number;
+  readonly quietMs?: number;
+  /** The chance that the next fault starts while this one lasts (default 0.35). */
+  readonly overlap?: number;
+  readonly weights?: FaultWeights;
+}
+
+/** Raised for plan options that make no plan (no positive weight, a run shorter than its warm-up and quiet tail). */
+export class PlanError extends Error {
+  override readonly name = 'PlanError';
+}
+
+/**
+ * Draws the faults of a run.
+ * @returns the faults in start order; each ends before durationMs − quietMs
+ * @throws PlanError when every weight is 0, a weight is negative, or the run leaves no time for faults
+ */
+export function planFaults(o: PlanOptions): PlannedFault[] {
+  const weights = o.weights ?? DEFAULT_WEIGHTS;
+  const kinds = FAULT_KINDS.filter((k) => (weights[k] ?? 0) > 0);
+  const bad = FAULT_KINDS.filter((k) => (weights[k] ?? 0) < 0);
+  if (bad.length > 0) throw new PlanError(`weights of ${bad.join(', ')} must be >= 0`);
+  if (kinds.length === 0) throw new PlanError('at least one fault weight must be positive');
+  const warmup = o.warmupMs ?? 3000;
+  const quiet = o.quietMs ?? 4000;
+  const end = o.durationMs - quiet;
+  if (end <= warmup) {
+    throw new PlanError(`durationMs (${o.durationMs}) must exceed warmupMs (${warmup}) + quietMs (${quiet})`);
+  }
+  const rng = seededRandom(o.seed);
+  const uniform = (lo: number, hi: number) => lo + (rng.nextInt(1_000_000) / 1_000_000) * (hi - lo);
+  const total = kinds.reduce((s, k) => s + weights[k], 0);
+  const draw = (): FaultKind => {
+    let x = uniform(0, total);
+    for (const k of kinds) {
+      if (x < weights[k]) return k;
+      x -= weights[k];
+    }
+    return kinds[kinds.length - 1]!;
+  };
+  const et = o.electionMs;
+  const overlap = o.overlap ?? 0.35;
+  const plan: PlannedFault[] = [];
+  for (let at = warmup; at < end;) {
+    const kind = draw();
+    const pick = uniform(0, 1);
+    let fault: PlannedFault;
+    switch (kind) {
+      case 'kill-leader':
+      case 'kill-random':
+        fault = { at, kind, pick, durationMs: Math.round(uniform(0.5, 3) * et) };
+        break;
+      case 'kill-majority':
+        fault = { at, kind, pick, durationMs: Math.round(uniform(1, 3) * et) };
+        break;
+      case 'pause':
+        fault = {
+          at,
+          kind,
+          pick,
+          variant: uniform(0, 1) < 0.5 ? 'leader' : 'random',
+          durationMs: Math.round(uniform(1.5, 4) * et),
+        };
+        break;
+      case 'isolate':
+        fault = {
+          at,
+          kind,
+          pick,
+          variant: uniform(0, 1) < 0.5 ? 'drop' : 'cut',
+          durationMs: Math.round(uniform(1.5, 4) * et),
+        };
+        break;
+      case 'latency':
+        fault = {
+          at,
+          kind,
+          pick,
+          delayMs: Math.round(uniform(0.02, 0.15) * et),
+          durationMs: Math.round(uniform(2, 5) * et),
+        };
+        break;
+      case 'nats-restart':
+        fault = { at, kind, pick, durationMs: Math.round(uniform(0.3, 2) * et) };
+        break;
+      case 'pg-restart':
+        fault = {
+          at,
+          kind,
+          pick,
+          variant: uniform(0, 1) < 0.5 ? 'fast' : 'immediate',
+          durationMs: Math.round(uniform(0.3, 2) * et),
+        };
+        break;
+      case 'membership':
+        fault = { at, kind, pick, durationMs: Math.round(uniform(3, 6) * et) };
+        break;
+      case 'transfer':
+      case 'snapshot':
+        fault = { at, kind, pick, durationMs: 0 };
+        break;
+    }
+    if (at + fault.durationMs > end) break;
+    plan.push(fault);
+    const overlaps = fault.durationMs > 0 && uniform(0, 1) < overlap;
+    at = overlaps
+      ? at + Math.round(uniform(0.2, 0.8) * fault.durationMs)
+      : at + fault.durationMs + Math.round(uniform(0.5, 2.5) * et);
+  }
+  return plan;
+}
+
+/** A one-line description of a planned fault, for logs and the history file. */
+export function describeFault(f: PlannedFault): string {
+  const extra = [f.variant, f.delayMs !== undefined ? `${f.delayMs}ms` : undefined].filter(Boolean).join(' ');
+  return `${(f.at / 1000).toFixed(1)}s ${f.kind}${extra ? ` (${extra})` : ''} for ${f.durationMs} ms`;
+}
