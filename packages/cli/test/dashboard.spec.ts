@@ -1,5 +1,5 @@
 import type { GroupStatus, ReplicaReport, ReplicaStatus } from '@raftline/transport-nats';
-import { GroupTracker, type DashboardState } from '../src/dashboard/model';
+import { GroupTracker, STALE_FAILURES, type DashboardState } from '../src/dashboard/model';
 import { startDashboardServer, type StateSource } from '../src/dashboard/server';
 
 // The dashboard's pure parts: what a series of status answers becomes
@@ -141,18 +141,28 @@ describe('dashboard model - what successive status answers show', () => {
     expect(n4).toMatchObject({ membership: 'learner' });
   });
 
-  it('when no replica answers, every replica seen turns unreachable and the error is shown', () => {
+  it('when no replica answers, the rows stay as last seen for a refresh or two, then every replica turns unreachable', () => {
     const t = new GroupTracker('kv', 10);
     t.record(1000, group('n1', 1, [replica('n1', { role: 'leader' }), replica('n2')]));
-    t.recordFailure(2000, 'AdminUnavailableError: no replica answered');
-    const v = t.view();
-    expect(v.error).toBe('AdminUnavailableError: no replica answered');
+    const error = 'AdminUnavailableError: no replica answered';
+    for (let i = 1; i < STALE_FAILURES; i++) t.recordFailure(1000 + i * 1000, error);
+    let v = t.view();
+    expect(v).toMatchObject({ error, updatedAt: 1000, leaderId: 'n1' });
+    expect(v.replicas.map((r) => r.role)).toEqual(['leader', 'follower']);
+    expect(v.reachability).toEqual([]);
+    expect(v.samples.at(-1)).toMatchObject({ committedPerSec: null, adminMs: {} });
+
+    t.recordFailure(1000 + STALE_FAILURES * 1000, error);
+    v = t.view();
+    expect(v.error).toBe(error);
     expect(v.replicas.map((r) => [r.node, r.role])).toEqual([
       ['n1', 'unreachable'],
       ['n2', 'unreachable'],
     ]);
-    t.record(3000, group('n1', 1, [replica('n1', { role: 'leader' }), replica('n2')]));
+    t.record(9000, group('n1', 1, [replica('n1', { role: 'leader' }), replica('n2')]));
     expect(t.view().error).toBeUndefined();
+    t.recordFailure(10_000, error);
+    expect(t.view().replicas.map((r) => r.role)).toEqual(['leader', 'follower']);
   });
 });
 

@@ -33,10 +33,21 @@ const DISCOVER_EVERY_MS = 10_000;
 /** How long to wait before asking again which service a group runs, after no replica could tell. */
 const DETECT_RETRY_MS = 5_000;
 
+/** How long a query (retries included) may take: two refresh intervals, from 1 s to 10 s. */
+function operationTimeoutMs(intervalMs: number): number {
+  return Math.min(10_000, Math.max(1000, 2 * intervalMs));
+}
+
 /** One group being watched. */
 class GroupWatch {
   readonly tracker: GroupTracker;
-  private readonly admin: AdminClient;
+  private admin: AdminClient;
+  /**
+   * The members and the replicas that answered, at the last status: status()
+   * asks each directly too, so it answers even when the request to any
+   * replica goes unanswered.
+   */
+  private seen = new Set<string>();
   private readonly client: NatsRaftClient;
   /** undefined: not known yet; null: none the dashboard knows. */
   private service: PanelService | null | undefined;
@@ -50,17 +61,24 @@ class GroupWatch {
     private readonly now: () => number,
   ) {
     this.tracker = new GroupTracker(group, options.historyPoints);
-    const at = { connection: options.connection, cluster: options.cluster, group };
-    const queryTimeoutMs = Math.min(10_000, Math.max(1000, 2 * options.intervalMs));
-    this.admin = new AdminClient({
-      ...at,
-      timeoutMs: queryTimeoutMs,
+    this.admin = this.adminClient();
+    this.client = new NatsRaftClient({
+      connection: options.connection,
+      cluster: options.cluster,
+      group,
+      timeoutMs: operationTimeoutMs(options.intervalMs),
       requestTimeoutMs: options.requestTimeoutMs,
     });
-    this.client = new NatsRaftClient({
-      ...at,
-      timeoutMs: queryTimeoutMs,
-      requestTimeoutMs: options.requestTimeoutMs,
+  }
+
+  private adminClient(): AdminClient {
+    return new AdminClient({
+      connection: this.options.connection,
+      cluster: this.options.cluster,
+      group: this.group,
+      timeoutMs: operationTimeoutMs(this.options.intervalMs),
+      requestTimeoutMs: this.options.requestTimeoutMs,
+      replicas: [...this.seen].sort(),
     });
   }
 
@@ -90,6 +108,17 @@ class GroupWatch {
     try {
       const [status, pings] = await Promise.all([this.admin.status(), Promise.all(known.map(ping))]);
       this.tracker.record(this.now(), status, Object.fromEntries(pings));
+      const m = status.members;
+      const next = new Set([
+        ...m.voters,
+        ...m.learners,
+        ...m.outgoing,
+        ...status.replicas.filter((r) => r.reachable).map((r) => r.node),
+      ]);
+      if (next.size !== this.seen.size || [...next].some((n) => !this.seen.has(n))) {
+        this.seen = next;
+        this.admin = this.adminClient();
+      }
     } catch (err) {
       this.tracker.recordFailure(this.now(), describeError(err));
     }

@@ -78,7 +78,7 @@ export interface GroupView {
   readonly term: number;
   readonly members: { voters: readonly string[]; learners: readonly string[]; outgoing: readonly string[] };
   readonly replicas: readonly ReplicaRow[];
-  /** When the last status answers came back (0: never). */
+  /** When the last status answers came back (0: never): with `error`, the rows are as of then. */
   readonly updatedAt: number;
   /** Why the last status failed (no replica answered), if it did. */
   readonly error?: string;
@@ -102,6 +102,9 @@ export interface DashboardState {
   readonly groups: readonly GroupView[];
 }
 
+/** After this many status failures in a row, the replicas last seen show as unreachable. */
+export const STALE_FAILURES = 3;
+
 /** Events kept per group for the timeline. */
 const MAX_EVENTS = 200;
 
@@ -121,6 +124,8 @@ export class GroupTracker {
   /** The highest commit index seen: rates never go negative when a lagging replica is all that answers. */
   private maxCommit = 0;
   private seenLeader = false;
+  /** Status failures in a row. */
+  private failures = 0;
 
   /**
    * @param group the group's name
@@ -169,21 +174,27 @@ export class GroupTracker {
     this.last = status;
     this.lastAt = now;
     this.lastError = undefined;
+    this.failures = 0;
   }
 
   /**
-   * Records that no replica answered at `now`: every replica last seen turns
-   * unreachable (the view keeps their last known membership).
+   * Records that no replica answered at `now`. The rows stay as last seen
+   * (the view says since when) for a refresh or two, which a busy election
+   * can cost; from the STALE_FAILURES-th failure in a row, every replica
+   * last seen turns unreachable.
    */
   recordFailure(now: number, error: string): void {
+    this.failures++;
     const prev = this.last;
-    if (prev) {
+    if (prev && this.failures >= STALE_FAILURES) {
       const replicas: ReplicaReport[] = prev.replicas.map((r) => ({
         node: r.node,
         reachable: false,
         reason: error,
       }));
       this.record(now, { ...prev, replicas });
+    } else {
+      this.push({ t: now, committedPerSec: null, appliedPerSec: {}, adminMs: {}, readMs: this.takeReadMs() });
     }
     this.lastError = error;
   }

@@ -130,7 +130,12 @@
     ];
     v.head.replaceChildren.apply(v.head, parts.filter(Boolean));
     v.error.hidden = !g.error;
-    v.error.textContent = g.error ? 'No replica answers: ' + g.error : '';
+    v.error.textContent = g.error
+      ? 'No replica answered the last refresh' +
+        (g.updatedAt ? ' (rows as of ' + clock(g.updatedAt) + ')' : '') +
+        ': ' +
+        g.error
+      : '';
   }
 
   var COLUMNS = [
@@ -298,19 +303,22 @@
         }),
       ),
     );
+    // The read series only once a read was timed (a service's query, or --probe).
+    var reads = g.samples.some(function (s) {
+      return s.readMs !== null;
+    });
+    var read = {
+      label: 'linearizable read',
+      value: function (s) {
+        return s.readMs;
+      },
+    };
     drawChart(
       v,
       'latency',
       v.lat,
       g,
-      [
-        {
-          label: 'linearizable read',
-          value: function (s) {
-            return s.readMs;
-          },
-        },
-      ].concat(
+      (reads ? [read] : []).concat(
         nodes.map(function (n) {
           return {
             label: 'admin ' + n,
