@@ -8,7 +8,8 @@
  * Environment: NATS_URL, RAFT_CLUSTER, COORD_GROUP (coord), COORD_TASK (job),
  * COORD_LEASE_MS (2000), COORD_RENEW_MS (lease / 4), COORD_STEP_MS (300: the
  * work of one step), COORD_STEPS (0: no end; else the task is done, and the
- * agent resigns, after that step).
+ * agent resigns, once it holds the task with that step done), COORD_HOLD (1:
+ * connect, print 'loaded' and wait for SIGUSR2 before campaigning).
  *
  * A step is the pattern fencing exists for: the agent takes its epoch as the
  * fencing token, works (COORD_STEP_MS), then writes the step's result with
@@ -17,7 +18,7 @@
  * judge it, not the agent. A new coordinator continues from the step of the
  * checkpoint it inherited.
  *
- * Lines (t is Date.now()): ready, elected {epoch, deadline, from}, renewed
+ * Lines (t is Date.now()): loaded, ready, elected {epoch, deadline, from}, renewed
  * {epoch, deadline}, lost {epoch, reason}, begin {epoch, step}, write
  * {epoch, step, ok, at?, index?, error?}, checkpoint {epoch, step, seq}, done
  * {epoch, step}.
@@ -82,9 +83,21 @@ async function main(): Promise<void> {
     });
   });
 
+  if (env.COORD_HOLD === '1') {
+    // loaded and connected; start campaigning only when told (SIGUSR2), so several agents start in a known order
+    const alive = setInterval(() => undefined, 1000); // a signal listener alone keeps no process alive
+    const released = new Promise((resolve) => process.once('SIGUSR2', resolve)); // before 'loaded' is seen
+    say('loaded', { pid: process.pid });
+    await released;
+    clearInterval(alive);
+  }
   await agent.start();
   say('ready', { pid: process.pid });
   for (;;) {
+    if (steps > 0 && step >= steps && agent.isCoordinator()) {
+      say('done', { epoch: agent.epoch, step });
+      break;
+    }
     const epoch = agent.epoch; // the fencing token for this step
     if (epoch === null) {
       await new Promise<void>((resolve) => {
@@ -106,7 +119,14 @@ async function main(): Promise<void> {
       ok: wrote.ok,
       ...(wrote.ok ? { at: wrote.at, index: wrote.index } : { error: wrote.error }),
     });
-    if (!wrote.ok) continue;
+    if (!wrote.ok) {
+      // refused: this epoch is likely over; let the next renewal tell before another step
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.floor(leaseMs / 4));
+        agent.once('lost', () => (clearTimeout(timer), resolve()));
+      });
+      continue;
+    }
     const cp = await client.commands
       .checkpoint(task, epoch, {
         state: JSON.stringify({ step: next }),
@@ -117,14 +137,10 @@ async function main(): Promise<void> {
       step = next;
       say('checkpoint', { epoch, step: next, seq: cp.checkpoint.seq });
     }
-    if (steps > 0 && step >= steps && agent.epoch === epoch) {
-      say('done', { epoch, step });
-      await agent.close();
-      client.close();
-      await nc.close();
-      return;
-    }
   }
+  await agent.close();
+  client.close();
+  await nc.close();
 }
 
 main().catch((err: unknown) => {

@@ -262,12 +262,15 @@ export interface AgentSettings {
   readonly renewEveryMs?: number;
   readonly stepMs?: number;
   readonly steps?: number;
+  /** Connect and wait (after 'loaded') until release() before campaigning. */
+  readonly hold?: boolean;
 }
 
 /**
  * Starts an agent process for `candidate`.
- * @returns once it has registered and campaigned once (its 'ready' line)
- * @throws Error when it exits first or is not ready within 30 s
+ * @returns once it has registered and campaigned once (its 'ready' line),
+ *   or with `hold`, once it is loaded and connected (then release() it)
+ * @throws Error when it exits first or is not ready within 60 s
  */
 export async function spawnAgent(candidate: string, s: AgentSettings): Promise<Child> {
   const proc = spawn(process.execPath, ['-r', REGISTER, AGENT_SCRIPT, candidate], {
@@ -282,11 +285,23 @@ export async function spawnAgent(candidate: string, s: AgentSettings): Promise<C
       ...(s.renewEveryMs ? { COORD_RENEW_MS: String(s.renewEveryMs) } : {}),
       COORD_STEP_MS: String(s.stepMs ?? 300),
       COORD_STEPS: String(s.steps ?? 0),
+      COORD_HOLD: s.hold ? '1' : '0',
     },
   });
   const child = new Child(`agent ${candidate}`, proc);
-  await child.waitFor("'ready'", (l) => l.event === 'ready', { timeoutMs: 30_000 });
+  const event = s.hold ? 'loaded' : 'ready';
+  await child.waitFor(`'${event}'`, (l) => l.event === event, { timeoutMs: 60_000 });
   return child;
+}
+
+/**
+ * Lets an agent spawned with `hold` campaign.
+ * @returns its 'ready' line (an 'elected' line, if it was elected at once, precedes it)
+ */
+export async function release(agent: Child): Promise<Record<string, unknown>> {
+  const from = agent.lines.length;
+  agent.proc.kill('SIGUSR2');
+  return agent.waitFor("'ready'", (l) => l.event === 'ready', { from, timeoutMs: 30_000 });
 }
 
 /**
