@@ -48,3 +48,21 @@ export type {
   ServiceMetricSpec,
 } from './metrics/names';
 export type { GroupReadiness, HealthServer, HealthServerOptions } from './metrics/http';
+
+// dashboard
+export { startDashboard, DASHBOARD_DEFAULTS } from './dashboard/command';
+export { DashboardCollector } from './dashboard/collector';
+export { startDashboardServer } from './dashboard/server';
+export { PANEL_SERVICES, PANEL_LIMITS, PanelDataError } from './dashboard/services';
+export type { Dashboard, DashboardOptions } from './dashboard/command';
+export type { CollectorOptions } from './dashboard/collector';
+export type { DashboardServer, DashboardServerOptions, StateSource } from './dashboard/server';
+export type {
+  DashboardState,
+  GroupView,
+  ReplicaRow,
+  Sample,
+  LeaderChange,
+  ReachabilityChange,
+} from './dashboard/model';
+export type { PanelService, ServicePanel, QueueRow, FlagRow, TaskRow } from './dashboard/services';
