@@ -4,6 +4,7 @@
  * the service packages): task-queue's `queues` and `stats`, feature-flags'
  * `listEnvironments` and `listFlags`, coordinator's `tasks`.
  */
+import { RaftlineError } from '@raftline/core';
 
 /** The services the dashboard has a panel for (the names `raftline serve` knows them by). */
 export const PANEL_SERVICES = ['task-queue', 'feature-flags', 'coordinator'] as const;
@@ -217,8 +218,7 @@ async function loadTasks(query: QueryFn, now: () => number): Promise<ServicePane
 }
 
 /** A service query answered with a value of an unexpected shape (another machine with a query of that name). */
-export class PanelDataError extends Error {
-  override readonly name = 'PanelDataError';
+export class PanelDataError extends RaftlineError {
   constructor(
     readonly query: string,
     value: unknown,
