@@ -9,6 +9,7 @@ import { benchCommand } from './commands/bench';
 import { callCommand, CONSISTENCIES, queryCommand } from './commands/call';
 import { positiveInt, resolveTarget, targetOptions, type TargetFlags } from './commands/common';
 import { membersChange, membersList } from './commands/members';
+import { serviceCommands } from './commands/services';
 import { snapshotCommand, transferCommand, verifyCommand } from './commands/ops';
 import { statusCommand } from './commands/status';
 import { tailCommand } from './commands/tail';
@@ -23,7 +24,7 @@ const VERSION = (require('../package.json') as { version: string }).version;
 export function program(): Command {
   const root = new Command('raftline')
     .description(
-      'Run and operate raftline replicas: serve, status, members, transfer, snapshot, verify, tail, call, query, bench, dashboard.',
+      'Run and operate raftline replicas: serve, status, members, transfer, snapshot, verify, tail, call, query, bench, dashboard; per service: queue, flags, coord.',
     )
     .version(VERSION)
     .showHelpAfterError('(add --help for usage)')
@@ -201,6 +202,7 @@ export function program(): Command {
         });
       },
     );
+  serviceCommands(root);
   return root;
 }
 
