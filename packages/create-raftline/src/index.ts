@@ -1,0 +1,8 @@
+// create-raftline: scaffolds a raftline project (`npm create raftline@latest my-service`).
+
+export { scaffold, packageNameProblem, ownVersion, ScaffoldError, TOOL_RANGES } from './scaffold';
+export type { ScaffoldOptions, ScaffoldResult } from './scaffold';
+export { projectFiles } from './templates';
+export type { TemplateValues } from './templates';
+export { parseArgs, run } from './main';
+export type { Parsed } from './main';
