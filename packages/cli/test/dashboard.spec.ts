@@ -1,6 +1,7 @@
 import type { GroupStatus, ReplicaReport, ReplicaStatus } from '@raftline/transport-nats';
 import { GroupTracker, STALE_FAILURES, type DashboardState } from '../src/dashboard/model';
 import { startDashboardServer, type StateSource } from '../src/dashboard/server';
+import { runCli } from './support/cli';
 
 // The dashboard's pure parts: what a series of status answers becomes
 // (rows, rates, leader changes, reachability), and its HTTP server's routes
@@ -255,4 +256,33 @@ describe('dashboard server - the page, its files and the feed', () => {
       await first.close();
     }
   });
+});
+
+describe('raftline dashboard - its flags', () => {
+  it('--help lists its options', async () => {
+    const r = await runCli(['dashboard', '--help'], 80_000);
+    expect(r.code).toBe(0);
+    for (const flag of [
+      '--host <address>',
+      '--port <port>',
+      '--interval <ms>',
+      '--history <points>',
+      '--probe <query>',
+    ]) {
+      expect(r.stdout).toContain(flag);
+    }
+  }, 90_000);
+
+  it('a bad value exits 2 with one line naming the flag, before connecting to NATS', async () => {
+    const cases: [string[], string][] = [
+      [['--port', '70000'], 'raftline dashboard: --port (70000) must be an integer from 0 to 65535\n'],
+      [['--interval', '50'], 'raftline dashboard: --interval (50) must be at least 100 ms\n'],
+      [['--history', 'many'], 'raftline dashboard: --history (many) must be a positive integer\n'],
+      [['--probe-args', '[1]'], 'raftline dashboard: --probe-args needs --probe <query>\n'],
+    ];
+    const results = await Promise.all(
+      cases.map(([args]) => runCli(['dashboard', '--nats', '127.0.0.1:1', '--group', 'kv', ...args], 80_000)),
+    );
+    results.forEach((r, i) => expect([i, r.code, r.stderr]).toEqual([i, 2, cases[i]![1]]));
+  }, 90_000);
 });
