@@ -172,7 +172,7 @@ export class UnknownCommandError extends RaftlineError {
 /** A state-machine class declares two handlers for one name, or two of a hook that allows one. */
 export class DuplicateHandlerError extends RaftlineError {}
 
-/** A state-machine class misses something the framework needs (the @StateMachine decorator, a validated command). */
+/** A state-machine class misses something the framework needs (the `@StateMachine` decorator, a validated command). */
 export class MissingHandlerError extends RaftlineError {}
 
 /**

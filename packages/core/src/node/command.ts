@@ -15,7 +15,7 @@ export interface ClientSession {
 
 /**
  * Names of the framework's own commands (session registration) start with
- * this; no @Command may use it, and the committed stream never yields them.
+ * this; no `@Command` may use it, and the committed stream never yields them.
  */
 export const FRAMEWORK_COMMAND_PREFIX = '$raftline.';
 

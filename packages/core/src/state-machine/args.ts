@@ -1,5 +1,5 @@
 /**
- * Argument checks of a @Command, run by MachineHost.validate() before the
+ * Argument checks of a `@Command`, run by MachineHost.validate() before the
  * command is replicated: an arity check derived from the handler, and an
  * optional argument schema in the Standard Schema v1 form
  * (https://standardschema.dev), which zod ≥ 3.24, valibot ≥ 1 and arktype
@@ -40,7 +40,7 @@ export interface StandardSchemaV1<Input = unknown, Output = Input> {
  */
 export type ArgsSchema = StandardSchemaV1 | readonly StandardSchemaV1[];
 
-/** What @Command may declare about a handler besides its name. */
+/** What `@Command` may declare about a handler besides its name. */
 export interface CommandOptions {
   /** The command name clients send; defaults to the method name. */
   readonly name?: string;
@@ -50,7 +50,7 @@ export interface CommandOptions {
   readonly minArgs?: number;
 }
 
-/** The argument checks of one command, derived once from its handler and its @Command options. */
+/** The argument checks of one command, derived once from its handler and its `@Command` options. */
 export interface ArgsRule {
   /** The handler's parameter names; undefined where unknown (destructured, or unparsable source). */
   readonly params: readonly (string | undefined)[];
@@ -172,7 +172,7 @@ export function isStandardSchema(value: unknown): value is StandardSchemaV1 {
 }
 
 /**
- * Derives the argument checks of a command from its handler and its @Command options.
+ * Derives the argument checks of a command from its handler and its `@Command` options.
  * @param where names the handler in messages (`Kv.incr()`)
  * @returns the rule
  * @throws ConfigError when args is not a Standard Schema or an array of them,

@@ -36,15 +36,15 @@ export interface MemberRecord {
    * string key. Type errors in TypeScript; JavaScript callers can get there.
    */
   readonly misplaced?: string;
-  /** A command's argument checks, as @Command declared them. */
+  /** A command's argument checks, as `@Command` declared them. */
   readonly options?: Pick<CommandOptions, 'args' | 'minArgs'>;
-  /** A tick's period, as @Tick declared it (checked by buildDispatchTable). */
+  /** A tick's period, as `@Tick` declared it (checked by buildDispatchTable). */
   readonly everyMs?: number;
 }
 
 /** Everything the decorators recorded on one class (not its parents). */
 export interface MachineMetadata {
-  /** Every name @StateMachine was applied with on this class (more than one is an error). */
+  /** Every name `@StateMachine` was applied with on this class (more than one is an error). */
   readonly names: string[];
   /** Member records in the order the decorators ran. */
   readonly members: MemberRecord[];
@@ -289,7 +289,7 @@ export function Command(
  * going through the log. It must not mutate the machine.
  * @param name the query name clients send; defaults to the method name
  * @returns a method decorator (either TypeScript mode) that only records the handler
- * @throws ConfigError as @Command does
+ * @throws ConfigError as `@Command` does
  */
 export function Query(name?: string): MachineMethodDecorator<Method> {
   return memberDecorator('@Query', 'query', (key) => name ?? key) as MachineMethodDecorator<Method>;
@@ -307,7 +307,7 @@ export function Query(name?: string): MachineMethodDecorator<Method> {
  * yet applied still come first, so apply() must cope with input that
  * became invalid after validation.
  * @returns a method decorator (either TypeScript mode) that only records the validator
- * @throws ConfigError as @Command does
+ * @throws ConfigError as `@Command` does
  */
 export function Validate(
   commandName: string,
@@ -322,7 +322,7 @@ export function Validate(
  * node's role or known leader changes. Local, not replicated: it must not
  * change replicated state.
  * @returns a method decorator (either TypeScript mode) that only records the hook
- * @throws ConfigError as @Command does
+ * @throws ConfigError as `@Command` does
  */
 export function OnRoleChange(): MachineMethodDecorator<(role: Role, leaderId: NodeId, term: number) => void> {
   return memberDecorator('@OnRoleChange', 'onRoleChange', () => '') as MachineMethodDecorator<
@@ -335,7 +335,7 @@ export function OnRoleChange(): MachineMethodDecorator<(role: Role, leaderId: No
  * (whatever its outcome). It runs outside the handler's context and must
  * not throw: an exception propagates out of apply().
  * @returns a method decorator (either TypeScript mode) that only records the hook
- * @throws ConfigError as @Command does
+ * @throws ConfigError as `@Command` does
  */
 export function OnApplied(): MachineMethodDecorator<(index: number) => void> {
   return memberDecorator('@OnApplied', 'onApplied', () => '') as MachineMethodDecorator<
@@ -343,7 +343,7 @@ export function OnApplied(): MachineMethodDecorator<(index: number) => void> {
   >;
 }
 
-/** Options of @Tick. */
+/** Options of `@Tick`. */
 export interface TickOptions {
   /** How often the leader proposes the command, in ms of its clock: a positive integer. */
   readonly everyMs: number;
@@ -352,7 +352,7 @@ export interface TickOptions {
 }
 
 /**
- * Marks a method taking no arguments as a periodic command: a @Command (of
+ * Marks a method taking no arguments as a periodic command: a `@Command` (of
  * `name`, default the method name) that the leader proposes itself every
  * `everyMs` while it leads, so that what depends on time (leases that
  * expire, delayed jobs that become due) moves even when no client sends a
@@ -364,9 +364,9 @@ export interface TickOptions {
  * failed) is skipped; a new leader starts its own ticks everyMs after it
  * was elected. What a tick handler throws fails that tick like any command
  * (the leader logs it) and the next tick runs as usual. A machine that
- * declares no @Tick gets no timer. Put one @Tick, and no @Command, on a method.
+ * declares no `@Tick` gets no timer. Put one `@Tick`, and no `@Command`, on a method.
  * @returns a method decorator (either TypeScript mode) that only records the command and its period
- * @throws ConfigError as @Command does; buildDispatchTable throws ConfigError
+ * @throws ConfigError as `@Command` does; buildDispatchTable throws ConfigError
  *   when everyMs is not a positive integer or the method declares parameters
  */
 export function Tick(options: TickOptions): MachineMethodDecorator<() => unknown> {

@@ -4,7 +4,7 @@ import { ownMetadata, type MemberKind, type MemberRecord } from './decorators';
 
 /** Where a state machine's handlers live: names to method keys, read once from the decorators. */
 export interface DispatchTable {
-  /** The name given to @StateMachine. */
+  /** The name given to `@StateMachine`. */
   readonly name: string;
   /** Command name → method key. */
   readonly commands: ReadonlyMap<string, string>;
@@ -12,11 +12,11 @@ export interface DispatchTable {
   readonly queries: ReadonlyMap<string, string>;
   /** Command name → method key of its validator. */
   readonly validators: ReadonlyMap<string, string>;
-  /** Command name → its argument checks (arity from the handler, the @Command schema). */
+  /** Command name → its argument checks (arity from the handler, the `@Command` schema). */
   readonly args: ReadonlyMap<string, ArgsRule>;
   /** Lifecycle hooks' method keys, parents' first. */
   readonly hooks: { readonly onRoleChange: readonly string[]; readonly onApplied: readonly string[] };
-  /** Command name → period in ms of each @Tick, which the leader proposes (see Tick). */
+  /** Command name → period in ms of each `@Tick`, which the leader proposes (see Tick). */
   readonly ticks: ReadonlyMap<string, number>;
 }
 
@@ -128,15 +128,15 @@ function machineName(ctor: object, cls: string): string {
  * parents') into a dispatch table. Pure: it reads nothing but the metadata
  * and changes nothing.
  * @returns the class's dispatch table
- * @throws MissingHandlerError when the class lacks @StateMachine (or has an
- *   empty name), declares no @Command, has a @Validate naming no command, or
+ * @throws MissingHandlerError when the class lacks `@StateMachine` (or has an
+ *   empty name), declares no `@Command`, has a `@Validate` naming no command, or
  *   has a decorated member that is not an instance method with a string key
  *   (static, private, symbol-keyed, a getter or a field)
  * @throws DuplicateHandlerError when two methods declare one command, one
  *   query or one command's validator, when a name is both a command and a
- *   query, or when @StateMachine is applied twice to the class
- * @throws ConfigError when a @Command's args is not a Standard Schema (or an
- *   array of them) or its minArgs is out of range, or a @Tick's everyMs is
+ *   query, or when `@StateMachine` is applied twice to the class
+ * @throws ConfigError when a `@Command`'s args is not a Standard Schema (or an
+ *   array of them) or its minArgs is out of range, or a `@Tick`'s everyMs is
  *   not a positive integer or its method declares parameters
  */
 export function buildDispatchTable(ctor: abstract new (...args: never[]) => unknown): DispatchTable {
@@ -188,7 +188,7 @@ export function buildDispatchTable(ctor: abstract new (...args: never[]) => unkn
 }
 
 /**
- * The period of each @Tick, by command name.
+ * The period of each `@Tick`, by command name.
  * @throws ConfigError naming every tick whose everyMs is not a positive
  *   integer or whose method declares parameters (the leader proposes it with none)
  */

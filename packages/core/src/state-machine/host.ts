@@ -205,9 +205,9 @@ export class MachineHost implements Applier {
   /**
    * Checks a command before it is replicated, synchronously: known name,
    * well-formed arguments and session, the arguments against the command's
-   * arity and @Command args schema (see Command), then its @Validate hook if any.
+   * arity and `@Command` args schema (see Command), then its `@Validate` hook if any.
    * REGISTER_SESSION (the framework's) needs only a well-formed nonce.
-   * @throws UnknownCommandError when no @Command has that name
+   * @throws UnknownCommandError when no `@Command` has that name
    * @throws CommandRejectedError when the request is malformed, its
    *   arguments break the command's rule (the reason names the argument:
    *   `args[1] (by): …`), its schema validated asynchronously, or the
@@ -243,7 +243,7 @@ export class MachineHost implements Applier {
   /**
    * Applies one committed command: advances the replicated time, expires
    * idle sessions, answers a retried (clientId, seq) from the session table,
-   * or runs the handler with this.context set, then calls @OnApplied hooks.
+   * or runs the handler with this.context set, then calls `@OnApplied` hooks.
    * REGISTER_SESSION opens a registered session instead, whose id
    * (`$<index>.<nonce>`) is the result.
    * Time is the envelope's (command.time, the leader's stamp in the log),
@@ -333,11 +333,11 @@ export class MachineHost implements Applier {
   }
 
   /**
-   * Runs a @Query handler against local state, with this.context set to
+   * Runs a `@Query` handler against local state, with this.context set to
    * that of the last command applied (see queryContext). What the handler
    * throws propagates unchanged.
    * @returns the handler's result
-   * @throws UnknownCommandError (kind 'query') when no @Query has that name
+   * @throws UnknownCommandError (kind 'query') when no `@Query` has that name
    */
   query(name: string, args: readonly unknown[]): unknown {
     const key = this.table.queries.get(name);
@@ -346,7 +346,7 @@ export class MachineHost implements Applier {
   }
 
   /**
-   * What a @Query handler sees as this.context: the log index, term and
+   * What a `@Query` handler sees as this.context: the log index, term and
    * (clamped) time of the last command applied, { index: 0, term: 0, time:
    * 0 } before any. Replicated values only, so every replica that applied
    * the same commands answers a query with the same context, from a
@@ -437,12 +437,12 @@ export class MachineHost implements Applier {
     this.lastTerm = term;
   }
 
-  /** @returns the machine's @Tick commands with their periods (Applier.ticks), in declaration order */
+  /** @returns the machine's `@Tick` commands with their periods (Applier.ticks), in declaration order */
   ticks(): TickSpec[] {
     return [...this.table.ticks].map(([name, everyMs]) => ({ name, everyMs }));
   }
 
-  /** Calls every @OnRoleChange hook with (role, leaderId, term). */
+  /** Calls every `@OnRoleChange` hook with (role, leaderId, term). */
   onRoleChange(role: Role, leaderId: NodeId, term: number): void {
     for (const key of this.table.hooks.onRoleChange) this.call(key, [role, leaderId, term]);
   }

@@ -6,13 +6,13 @@ const CONTEXT: unique symbol = Symbol('raftline.apply-context');
 
 /**
  * The base class of a replicated state machine. Subclass it, decorate the
- * class with @StateMachine(name), its command handlers with @Command, its
- * read-only handlers with @Query and, optionally, validators with @Validate,
- * periodic commands the leader proposes with @Tick, and hooks with
- * @OnRoleChange / @OnApplied; then hand an instance to a MachineHost. The framework keeps the applied index, client sessions and
+ * class with `@StateMachine(name)`, its command handlers with `@Command`, its
+ * read-only handlers with `@Query` and, optionally, validators with `@Validate`,
+ * periodic commands the leader proposes with `@Tick`, and hooks with
+ * `@OnRoleChange` / `@OnApplied`; then hand an instance to a MachineHost. The framework keeps the applied index, client sessions and
  * snapshot bookkeeping: the subclass holds only its own state.
  *
- * Contract of a @Command handler (hashicorp/raft FSM.Apply):
+ * Contract of a `@Command` handler (hashicorp/raft FSM.Apply):
  * - deterministic: the same state and the same arguments give the same
  *   result and the same new state on every replica, in every run;
  * - synchronous: a handler returning a Promise fails the command;
@@ -28,14 +28,14 @@ const CONTEXT: unique symbol = Symbol('raftline.apply-context');
  * - return plain data: it is the command's result, sent to the client and
  *   kept for exactly-once retries.
  *
- * A @Query handler reads local state and must not change it; it may read
+ * A `@Query` handler reads local state and must not change it; it may read
  * this.context, which is then the last applied command's (see context).
  *
  * Input is checked before it is replicated, on the leader once it has
  * applied an entry of its own term (a follower redirects the command):
  * the arguments' count against the handler's parameters (and `minArgs`),
- * then the @Command `args` schema (any Standard Schema: zod, valibot,
- * arktype), then the @Validate hook, which therefore sees every command
+ * then the `@Command` `args` schema (any Standard Schema: zod, valibot,
+ * arktype), then the `@Validate` hook, which therefore sees every command
  * acknowledged before (linearizable validation; see Validate); a refusal
  * is a CommandRejectedError naming the argument (`args[1] (by): …`) and
  * nothing is replicated. See Command for the rules.
@@ -50,18 +50,18 @@ export abstract class ReplicatedStateMachine {
 
   /**
    * The replicated context, read-only: `{ index, term, time }`.
-   * - In a @Command handler: the log index and term of the command being
+   * - In a `@Command` handler: the log index and term of the command being
    *   applied, and its time (the leader's stamp, made non-decreasing).
-   * - In a @Query handler: those of the last command applied ({ index: 0,
+   * - In a `@Query` handler: those of the last command applied ({ index: 0,
    *   term: 0, time: 0 } before any), so a query can compare a lease or a
    *   deadline with replicated time without the machine storing the last
    *   command's time itself. Every replica that applied the same commands
    *   sees the same context; a query on a replica that is behind sees its
    *   older one, as it sees its older state. Time moves only when a command
    *   applies: a group that receives none keeps answering with the same
-   *   time (declare a @Tick to have the leader propose one periodically).
+   *   time (declare a `@Tick` to have the leader propose one periodically).
    * @returns the current context
-   * @throws Error when read outside a @Command or @Query handler (in a
+   * @throws Error when read outside a `@Command` or `@Query` handler (in a
    *   constructor, validator or hook), where no replicated context exists
    */
   protected get context(): ApplyContext {
@@ -94,7 +94,7 @@ export abstract class ReplicatedStateMachine {
    * not count), and the replicas compare. The default is snapshotState().
    *
    * Override it to leave out what is local and not replicated (a cache, a
-   * flag set by an @OnRoleChange hook: it would differ between replicas and
+   * flag set by an `@OnRoleChange` hook: it would differ between replicas and
    * read as a divergence), or to return something cheaper that still
    * captures all replicated state, e.g. a running hash the handlers keep up
    * to date, provided snapshotState()/restoreState() carry it too: a replica

@@ -1,7 +1,7 @@
 import type { CommandRequest } from '../node/command';
 import type { ReplicatedStateMachine } from './machine';
 
-/** A query as a client submits it: a @Query name and its arguments. */
+/** A query as a client submits it: a `@Query` name and its arguments. */
 export interface QueryRequest {
   readonly name: string;
   readonly args: readonly unknown[];
@@ -51,7 +51,7 @@ function remoteProxy<T>(call: (name: string, args: unknown[]) => Promise<unknown
 /**
  * A typed client for M's commands: `proxy.put('k', 'v')` calls
  * `send({ name: 'put', args: ['k', 'v'] })` and returns its promise. The
- * method name is the command name, so rename with @Command(name) only when
+ * method name is the command name, so rename with `@Command(name)` only when
  * clients build requests by hand. A command named 'then' is not reachable.
  * @param send submits a request (through a node or a client) and resolves
  *   with the command's result; what it rejects with, the call rejects with

@@ -12,7 +12,7 @@ import {
   type ReadConsistency,
 } from '@raftline/core';
 
-/** A command as a simulated client sends it: a @Command name and its arguments. */
+/** A command as a simulated client sends it: a `@Command` name and its arguments. */
 export interface SimCommand {
   readonly name: string;
   readonly args: readonly unknown[];
