@@ -177,8 +177,10 @@ export const SERVICES: Readonly<Record<string, { readonly package: string; reado
 /**
  * Validates a configuration object.
  * @param raw the parsed file, environment and flags merged (load.ts)
- * @param baseDir relative module paths and data directories resolve from here (the file's directory)
- * @param origins where values that did not come from the file were set
+ * @param options where the values came from
+ * @param options.baseDir relative module paths and data directories resolve from here (the file's directory)
+ * @param options.source the file's name (or 'the command line'), for messages
+ * @param options.origins where values that did not come from the file were set
  * @returns the configuration with every default filled in
  * @throws ConfigError naming every bad field (and every unknown key, with the closest known one)
  */
