@@ -25,7 +25,7 @@ export interface StoreContext {
 export abstract class StoreBase {
   protected readonly db: SqlExecutor;
   protected readonly sql: Statements;
-  /** [group_id, node_id]: the first two parameters of every statement. */
+  /** The first two parameters of every statement: `[group_id, node_id]`. */
   protected readonly key: readonly [string, string];
   private readonly lock: NodeLock;
   private closed = false;
