@@ -1,5 +1,9 @@
-// @raftline/cli: the `raftline` command (bin/raftline.js), and what it is built from for programs
-// that run replicas the way `raftline serve` does.
+/**
+ * The `raftline` command (bin/raftline.js), and what it is built from for programs
+ * that run replicas the way `raftline serve` does.
+ *
+ * @module @raftline/cli
+ */
 
 export { run, program } from './main';
 export { EXIT, UsageError, CommandExit, MirrorStartError, exitCodeOf, describeError } from './errors';

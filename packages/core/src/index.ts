@@ -1,4 +1,9 @@
-// @raftline/core: the pure Raft protocol, its configuration and errors.
+/**
+ * The Raft protocol, the RaftNode runtime, the ports (with in-memory
+ * implementations for tests) and the replicated state-machine API.
+ *
+ * @module @raftline/core
+ */
 
 // errors
 export {

@@ -1,4 +1,8 @@
-// create-raftline: scaffolds a raftline project (`npm create raftline@latest my-service`).
+/**
+ * Scaffolds a raftline project (`npm create raftline@latest my-service`).
+ *
+ * @module create-raftline
+ */
 
 export { scaffold, packageNameProblem, ownVersion, ScaffoldError, TOOL_RANGES } from './scaffold';
 export type { ScaffoldOptions, ScaffoldResult } from './scaffold';

@@ -1,5 +1,9 @@
-// @raftline/store-postgres: LogStore, StableStore and SnapshotStore over
-// PostgreSQL (pg) or embedded PGlite; TypeORM entities and migrations own the schema.
+/**
+ * LogStore, StableStore and SnapshotStore over
+ * PostgreSQL (pg) or embedded PGlite; TypeORM entities and migrations own the schema.
+ *
+ * @module @raftline/store-postgres
+ */
 import 'reflect-metadata';
 
 // factory

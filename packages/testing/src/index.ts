@@ -1,3 +1,10 @@
+/**
+ * SimCluster: whole clusters in one process on a virtual clock and a fault
+ * network, deterministic from a seed; safety invariant checks and a
+ * linearizability checker, for raftline and for your own state machines.
+ *
+ * @module @raftline/testing
+ */
 // linearizability
 export { checkLinearizability } from './linearizability/checker';
 export { HistoryRecorder } from './linearizability/history';

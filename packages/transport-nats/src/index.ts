@@ -1,4 +1,8 @@
-// @raftline/transport-nats: raftline's Transport port over NATS (nats.js v3).
+/**
+ * Raftline's Transport port over NATS (nats.js v3).
+ *
+ * @module @raftline/transport-nats
+ */
 
 export { NatsTransport } from './transport';
 export { NatsRaftClient, serveClients, DEFAULT_CLIENT_OPTIONS } from './client';

@@ -1,5 +1,9 @@
-// @raftline/coordinator: who decides. Coordinator leases with epochs and
-// fencing, selection policies, checkpoints and human override.
+/**
+ * Who decides. Coordinator leases with epochs and
+ * fencing, selection policies, checkpoints and human override.
+ *
+ * @module @raftline/coordinator
+ */
 
 // the state machine
 export { Coordinator, MAX_PAGE, TICK_EVERY_MS } from './coordinator';

@@ -1,4 +1,8 @@
-// @raftline/feature-flags: a replicated feature-flag store, its pure evaluator, and flagd import/export.
+/**
+ * A replicated feature-flag store, its pure evaluator, and flagd import/export.
+ *
+ * @module @raftline/feature-flags
+ */
 
 // the state machine
 export { FeatureFlags } from './machine';

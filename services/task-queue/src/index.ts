@@ -1,4 +1,8 @@
-// @raftline/task-queue: a replicated work queue on raftline (see README.md).
+/**
+ * A replicated work queue on raftline (see README.md).
+ *
+ * @module @raftline/task-queue
+ */
 export { TaskQueue, DEFAULT_QUEUE_SETTINGS, DEFAULT_TASK_QUEUE_LIMITS, DEFAULT_LEASE_MS } from './machine';
 // The machine class under the name `raftline serve` (packages/cli) and other loaders look for.
 export { TaskQueue as machine } from './machine';

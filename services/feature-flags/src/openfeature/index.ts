@@ -1,6 +1,10 @@
-// @raftline/feature-flags/openfeature: an OpenFeature server provider on the
-// flag client. A subpath of its own, so that an application without
-// @openfeature/server-sdk (an optional peer dependency) never loads it.
+/**
+ * An OpenFeature server provider on the
+ * flag client. A subpath of its own, so that an application without
+ * `@openfeature/server-sdk` (an optional peer dependency) never loads it.
+ *
+ * @module @raftline/feature-flags/openfeature
+ */
 
 export { RaftlineProvider } from './provider';
 export type { RaftlineProviderOptions } from './provider';
