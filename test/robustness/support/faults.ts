@@ -31,6 +31,8 @@ export class Nemesis {
   private spareVoter = false;
   private readonly admin: AdminClient;
   private majorityDown = false;
+  /** Replicas starting now: the servers they open at start stay up meanwhile (see restart). */
+  private starting = 0;
 
   constructor(
     private readonly c: RobustCluster,
@@ -168,6 +170,7 @@ export class Nemesis {
         return;
       }
       case 'nats-restart': {
+        if (!(await this.noneStarting())) return skip('a replica is starting');
         if (!this.c.env.natsServerUp) return skip('the nats-server is down already');
         r.start = this.now();
         await this.c.env.stopNats();
@@ -177,6 +180,7 @@ export class Nemesis {
         return;
       }
       case 'pg-restart': {
+        if (!(await this.noneStarting())) return skip('a replica is starting');
         if (!this.c.env.postgresUp) return skip('PostgreSQL is down already');
         r.start = this.now();
         await this.c.env.stopPostgres(f.variant === 'immediate' ? 'immediate' : 'fast');
@@ -234,7 +238,8 @@ export class Nemesis {
 
   /**
    * Starts node id again once PostgreSQL and NATS are up and its link passes
-   * (a replica that cannot reach its store or NATS at start exits).
+   * (a replica that cannot reach its store or NATS at start exits; the
+   * server faults wait for its start, see noneStarting).
    * @throws Error when it is not running after three tries
    */
   private async restart(id: string): Promise<void> {
@@ -244,14 +249,32 @@ export class Nemesis {
         if (Date.now() > deadline) throw new Error(`${id} could not be restarted: servers or link down`);
         await sleep(100);
       }
+      this.starting++;
       try {
         if (!this.c.isUp(id)) await this.c.start(id);
         return;
       } catch (err) {
         if (attempt >= 3) throw err;
         await sleep(500);
+      } finally {
+        this.starting--;
       }
     }
+  }
+
+  /**
+   * Waits (up to 20 s) until no replica is starting: `raftline serve` exits
+   * when its store or NATS is unreachable at start, so the nemesis stops a
+   * server only while every replica it runs is past its start.
+   * @returns false when some replica was still starting after 20 s
+   */
+  private async noneStarting(): Promise<boolean> {
+    const until = Date.now() + 20_000;
+    while (this.starting > 0) {
+      if (Date.now() > until) return false;
+      await sleep(50);
+    }
+    return true;
   }
 
   /** The spare joins as a voter, stays, and is removed (then killed, its rows deleted). */
