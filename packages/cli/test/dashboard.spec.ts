@@ -193,15 +193,19 @@ describe('dashboard server - the page, its files and the feed', () => {
       const page = await fetch(server.url);
       expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
       const html = await page.text();
-      for (const src of [
-        '/vendor/uPlot.iife.min.js',
+      const files = [...html.matchAll(/(?:src|href)="(\/[^"]+)"/g)].map((m) => m[1]!);
+      expect(files).toEqual([
         '/vendor/uPlot.min.css',
-        '/dashboard.js',
         '/dashboard.css',
-      ]) {
-        expect(html).toContain(src);
-        const r = await fetch(new URL(src, server.url));
-        expect([src, r.status]).toEqual([src, 200]);
+        '/vendor/uPlot.iife.min.js',
+        '/common.js',
+        '/charts.js',
+        '/panels.js',
+        '/dashboard.js',
+      ]);
+      for (const file of files) {
+        const r = await fetch(new URL(file, server.url));
+        expect([file, r.status]).toEqual([file, 200]);
         expect((await r.text()).length).toBeGreaterThan(500);
       }
       const uplot = await (await fetch(new URL('/vendor/uPlot.iife.min.js', server.url))).text();

@@ -46,6 +46,9 @@ interface Asset {
 /** Every file the server serves, by URL path. */
 export const DASHBOARD_FILES: Readonly<Record<string, Asset>> = {
   '/': { path: join(ASSETS, 'index.html'), type: 'text/html; charset=utf-8' },
+  '/common.js': { path: join(ASSETS, 'common.js'), type: 'text/javascript; charset=utf-8' },
+  '/charts.js': { path: join(ASSETS, 'charts.js'), type: 'text/javascript; charset=utf-8' },
+  '/panels.js': { path: join(ASSETS, 'panels.js'), type: 'text/javascript; charset=utf-8' },
   '/dashboard.js': { path: join(ASSETS, 'dashboard.js'), type: 'text/javascript; charset=utf-8' },
   '/dashboard.css': { path: join(ASSETS, 'dashboard.css'), type: 'text/css; charset=utf-8' },
   '/vendor/uPlot.iife.min.js': {
