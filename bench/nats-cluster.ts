@@ -31,54 +31,66 @@ const NATS_URL = process.env.NATS_URL ?? '127.0.0.1:4222';
 const ROOT = path.resolve(__dirname, '..');
 const REGISTER = path.join(ROOT, 'scripts/ts-register.js');
 const REPLICA = path.join(ROOT, 'test/fixtures/replica.ts');
-const IDS = ['r1', 'r2', 'r3'];
+export const IDS = ['r1', 'r2', 'r3'];
 const ELECTION_MS = 1000;
 const SEQUENTIAL = { warmup: 200, commands: 2000 };
 const CONCURRENT = { clients: 64, connections: 8, warmup: 1000, commands: 20_000, rounds: 3 };
 const KEYS = 1000;
 
-interface Cluster {
+export interface Cluster {
   readonly cluster: string;
   readonly procs: ChildProcess[];
   stop(): Promise<void>;
 }
 
-/** Spawns one replica process per id and waits for each to say it is ready (20 s at most). */
-async function startCluster(cluster: string, mirror: boolean): Promise<Cluster> {
-  const procs = await Promise.all(
-    IDS.map(
-      (id) =>
-        new Promise<ChildProcess>((resolve, reject) => {
-          const env = {
-            ...process.env,
-            NATS_URL,
-            RAFT_CLUSTER: cluster,
-            RAFT_GROUP: 'bench',
-            RAFT_ID: id,
-            RAFT_VOTERS: IDS.join(','),
-            ELECTION_MS: String(ELECTION_MS),
-            RAFT_MIRROR: mirror ? '1' : '0',
-          };
-          const proc = spawn(process.execPath, ['-r', REGISTER, REPLICA], {
-            env,
-            stdio: ['ignore', 'pipe', 'pipe'],
-          });
-          let err = '';
-          proc.stderr?.on('data', (b: Buffer) => (err += b.toString().slice(0, 5000)));
-          const timer = setTimeout(
-            () => reject(new Error(`replica ${id} not ready in 20 s: ${err}`)),
-            20_000,
-          );
-          proc.stdout?.on('data', (b: Buffer) => {
-            if (b.toString().includes('"ready"')) {
-              clearTimeout(timer);
-              resolve(proc);
-            }
-          });
-          proc.once('exit', (code) => reject(new Error(`replica ${id} exited (${code}): ${err}`)));
-        }),
-    ),
-  );
+/**
+ * Spawns replica `id` (test/fixtures/replica.ts) with env and waits for it to say it is ready (20 s at most).
+ * @throws Error when it exits or is not ready in time
+ */
+export function spawnReplica(id: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  return new Promise<ChildProcess>((resolve, reject) => {
+    const proc = spawn(process.execPath, ['-r', REGISTER, REPLICA], {
+      env: { ...env, RAFT_ID: id },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    proc.stderr?.on('data', (b: Buffer) => (err += b.toString().slice(0, 5000)));
+    const timer = setTimeout(() => reject(new Error(`replica ${id} not ready in 20 s: ${err}`)), 20_000);
+    proc.stdout?.on('data', (b: Buffer) => {
+      if (b.toString().includes('"ready"')) {
+        clearTimeout(timer);
+        resolve(proc);
+      }
+    });
+    proc.once('exit', (code) => reject(new Error(`replica ${id} exited (${code}): ${err}`)));
+  });
+}
+
+/** The environment of the replicas of `cluster` (see test/fixtures/replica.ts); extraEnv overrides it. */
+export function replicaEnv(cluster: string, mirror: boolean, extraEnv: Record<string, string> = {}) {
+  return {
+    ...process.env,
+    NATS_URL,
+    RAFT_CLUSTER: cluster,
+    RAFT_GROUP: 'bench',
+    RAFT_VOTERS: IDS.join(','),
+    ELECTION_MS: String(ELECTION_MS),
+    RAFT_MIRROR: mirror ? '1' : '0',
+    ...extraEnv,
+  };
+}
+
+/**
+ * Spawns one replica process per id and waits for each to say it is ready (20 s at most).
+ * extraEnv overrides the replicas' environment (e.g. NATS_URL, ELECTION_MS, RAFT_STORE; see test/fixtures/replica.ts).
+ */
+export async function startCluster(
+  cluster: string,
+  mirror: boolean,
+  extraEnv: Record<string, string> = {},
+): Promise<Cluster> {
+  const env = replicaEnv(cluster, mirror, extraEnv);
+  const procs = await Promise.all(IDS.map((id) => spawnReplica(id, env)));
   const stop = async () => {
     await Promise.all(
       procs.map(
@@ -96,7 +108,7 @@ async function startCluster(cluster: string, mirror: boolean): Promise<Cluster> 
 }
 
 /** Finds the replicas through the NATS services framework and waits until all three agree on one leader. */
-async function awaitLeader(nc: NatsConnection, cluster: string): Promise<string> {
+export async function awaitLeader(nc: NatsConnection, cluster: string): Promise<string> {
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     const found = await discoverReplicas(nc, { cluster, timeoutMs: 300 });
@@ -134,11 +146,11 @@ async function mirroredSequence(nc: NatsConnection, statsSubjects: readonly stri
   return best;
 }
 
-function percentile(sorted: readonly number[], p: number): number {
+export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
-function summary(latencies: number[]) {
+export function summary(latencies: number[]) {
   const s = [...latencies].sort((a, b) => a - b);
   const r = (v: number) => Math.round(v * 1000) / 1000;
   const mean = s.reduce((a, b) => a + b, 0) / s.length;
@@ -323,7 +335,10 @@ async function main(): Promise<void> {
   console.log(`wrote ${path.join(out, 'nats-cluster.json')}`);
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+// bench/compare.ts imports the pieces above; only `npm run bench:nats` runs the benchmark.
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
