@@ -3,8 +3,10 @@
 // projects there, one CommonJS and one ES module, each with the tsconfig that
 // `tsc --init` writes (plus skipLibCheck: false), compile a state machine
 // with standard decorators and with experimentalDecorators, then run it:
-// three replicas on a MemoryNetwork and a SimCluster test. The source imports
-// every package, so every package's declarations are type-checked.
+// three replicas on a MemoryNetwork, one assembled by an inversify container
+// (@raftline/core/inversify), and a SimCluster test. The source imports every
+// entry point, so every declaration is type-checked; a plain require of
+// @raftline/core must load no inversify, and of the store no PGlite.
 // Run from the repository root: npm run test:packaging (not part of npm test:
 // building and installing take minutes).
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -21,6 +23,8 @@ const { REPO, buildPackages, packPackages } = require('./lib/packages.js') as {
 };
 
 const FORMATS = ['commonjs', 'module'] as const;
+/** Every entry point of the published packages: each package's, and core's inversify subpath. */
+const ENTRIES = ['core', 'core/inversify', 'testing', 'transport-nats', 'store-postgres'];
 const MODES = ['standard', 'legacy'] as const;
 type Format = (typeof FORMATS)[number];
 type Mode = (typeof MODES)[number];
@@ -33,7 +37,12 @@ function devVersions(): Record<string, string> {
         version: string;
       }
     ).version;
-  return { typescript: version('typescript'), '@types/node': version('@types/node') };
+  // inversify: @raftline/core's optional peer, which a program importing @raftline/core/inversify installs.
+  return {
+    typescript: version('typescript'),
+    '@types/node': version('@types/node'),
+    inversify: version('inversify'),
+  };
 }
 
 function sh(cmd: string, args: string[], cwd: string): string {
@@ -81,6 +90,19 @@ function isNatsUpstreamError(line: string): boolean {
   );
 }
 
+/** A script that requires `entry` and prints, as JSON, the packages it loaded from node_modules. */
+function loadedPackagesScript(entry: string): string {
+  return `require(${JSON.stringify(entry)});
+const names = new Set();
+for (const file of Object.keys(require.cache)) {
+  const rest = file.split('/node_modules/').pop();
+  if (rest === file) continue;
+  const parts = rest.split('/');
+  names.add(parts[0].startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]);
+}
+console.log(JSON.stringify([...names].sort()));`;
+}
+
 /** Compiles a project (tsc emits even when it reports errors); returns tsc's error lines, continuations joined. */
 function compile(dir: string, config: string): string[] {
   const r = spawnSync(path.join(dir, '..', 'node_modules', '.bin', 'tsc'), ['-p', config], {
@@ -126,7 +148,7 @@ describe('packaging - the packed tarballs in fresh projects', () => {
       sh(path.join(root, 'node_modules', '.bin', 'tsc'), ['--init'], dir);
       fs.writeFileSync(path.join(dir, 'src', 'main.ts'), consumerSource());
       // Where each package resolves from this project, as import (ESM) or require (CommonJS).
-      const names = ['core', 'testing', 'transport-nats', 'store-postgres'].map((p) => `@raftline/${p}`);
+      const names = ENTRIES.map((p) => `@raftline/${p}`);
       const resolver =
         format === 'module'
           ? [
@@ -157,6 +179,20 @@ describe('packaging - the packed tarballs in fresh projects', () => {
       }
     }
   }, 600_000);
+
+  it('@raftline/core loads no inversify and @raftline/store-postgres no PGlite until asked (CommonJS require)', () => {
+    const loaded = (entry: string): string[] =>
+      JSON.parse(
+        sh(process.execPath, ['-e', loadedPackagesScript(entry)], path.join(root, 'commonjs')),
+      ) as string[];
+    const core = loaded('@raftline/core');
+    expect(core).toContain('msgpackr');
+    expect(core.filter((p) => p.includes('inversify'))).toEqual([]);
+    expect(loaded('@raftline/core/inversify')).toContain('inversify');
+    const store = loaded('@raftline/store-postgres');
+    expect(store).toContain('typeorm');
+    expect(store).not.toContain('@electric-sql/pglite');
+  });
 
   afterAll(() => {
     if (root && !process.env.RAFTLINE_KEEP_CONSUMERS) fs.rmSync(root, { recursive: true, force: true });
@@ -213,10 +249,18 @@ describe('packaging - the packed tarballs in fresh projects', () => {
       });
       const [format] = key.split('/') as [Format];
       expect(entries.get(format)).toEqual(
-        ['core', 'testing', 'transport-nats', 'store-postgres'].map((p) =>
-          expect.stringContaining(`@raftline/${p}/dist/${format === 'module' ? 'esm' : 'cjs'}/index.js`),
-        ),
+        ENTRIES.map((p) => {
+          const [pkg, sub] = p.split('/') as [string, string | undefined];
+          const file = `${sub ? `${sub}/` : ''}index.js`;
+          return expect.stringContaining(
+            `@raftline/${pkg}/dist/${format === 'module' ? 'esm' : 'cjs'}/${file}`,
+          );
+        }),
       );
+    });
+
+    it('assembles a replica through an inversify container from @raftline/core/inversify', () => {
+      expect(reports.get(key)!.container).toEqual({ result: 4, bound: true });
     });
   });
 });

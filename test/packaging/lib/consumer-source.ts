@@ -14,6 +14,8 @@ export interface ConsumerReport {
   readonly sim: { readonly results: number[]; readonly checked: boolean };
   readonly errors: { name: string; message: string }[];
   readonly loaded: { natsTransport: string; createPostgresStores: string };
+  /** One replica assembled by an inversify container (@raftline/core/inversify). */
+  readonly container: { readonly result: number; readonly bound: boolean };
 }
 
 /** The consumer's src/main.ts; the same text for a CommonJS and an ES module project. */
@@ -32,6 +34,7 @@ export function consumerSource(): string {
   StateMachine,
   Validate,
 } from '@raftline/core';
+import { Container, RAFTLINE, replicaFrom, replicaModule } from '@raftline/core/inversify';
 import { SimCluster } from '@raftline/testing';
 import { NatsTransport, type NatsTransportOptions } from '@raftline/transport-nats';
 import { createPostgresStores, type PostgresStoresOptions } from '@raftline/store-postgres';
@@ -120,6 +123,30 @@ async function sim() {
   return { results, checked: true };
 }
 
+async function container() {
+  const network = new MemoryNetwork();
+  const c = new Container();
+  c.loadSync(
+    replicaModule({
+      id: 'solo',
+      voters: ['solo'],
+      machine: new Tally(),
+      logStore: new MemoryLogStore(),
+      stableStore: new MemoryStableStore(),
+      transport: network.transport('solo'),
+    }),
+  );
+  const replica = replicaFrom<Tally>(c);
+  const elected = new Promise<void>((resolve) => {
+    replica.node.onRoleChange(({ role }) => role === 'leader' && resolve());
+  });
+  await replica.start();
+  await elected;
+  const result = await replica.commands.add(4);
+  await replica.stop();
+  return { result, bound: c.isBound(RAFTLINE.Replica) };
+}
+
 async function main(): Promise<void> {
   // Types from the other packages, as a user's configuration would name them.
   const natsOptions: Partial<NatsTransportOptions> = {};
@@ -131,6 +158,7 @@ async function main(): Promise<void> {
     sim: await sim(),
     errors: [errorOf(() => buildDispatchTable(Unnamed)), errorOf(() => buildDispatchTable(Dup))],
     loaded: { natsTransport: typeof NatsTransport, createPostgresStores: typeof createPostgresStores },
+    container: await container(),
   };
   console.log(JSON.stringify(report));
 }

@@ -3,12 +3,15 @@
 // consumer test.
 'use strict';
 const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
 const path = require('node:path');
 
 const REPO = path.resolve(__dirname, '../../..');
 
-/** The packages a user installs, in dependency order (core first). */
+/** The library packages a user installs, in dependency order (core first). */
 const PACKAGES = ['core', 'testing', 'transport-nats', 'store-postgres'];
+/** What a project made by create-raftline installs (the libraries and the CLI), and the starter itself. */
+const STARTER_PACKAGES = [...PACKAGES, 'cli', 'create-raftline'];
 
 /** Files every tarball must hold. */
 const REQUIRED = [
@@ -31,15 +34,19 @@ function run(command, args, cwd) {
   return r;
 }
 
-/** Builds every package (CommonJS and ESM); throws with the compiler's output on failure. */
+/**
+ * Builds every package: with scripts/build-package.js (CommonJS and ESM)
+ * where that is its build script, otherwise with its own `npm run build`.
+ * Throws with the compiler's output on failure.
+ */
 function buildPackages(names = PACKAGES) {
   for (const name of names) {
-    const r = run(
-      process.execPath,
-      [path.join(REPO, 'scripts/build-package.js')],
-      path.join(REPO, 'packages', name),
-    );
-    if (r.status !== 0) throw new Error(`build of @raftline/${name} failed:\n${r.stdout}${r.stderr}`);
+    const dir = path.join(REPO, 'packages', name);
+    const { scripts = {} } = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
+    const r = /build-package\.js/.test(scripts.build ?? '')
+      ? run(process.execPath, [path.join(REPO, 'scripts/build-package.js')], dir)
+      : run('npm', ['run', 'build'], dir);
+    if (r.status !== 0) throw new Error(`build of packages/${name} failed:\n${r.stdout}${r.stderr}`);
   }
 }
 
@@ -50,10 +57,10 @@ function buildPackages(names = PACKAGES) {
 function packPackages(dest, names = PACKAGES) {
   return names.map((name) => {
     const r = run('npm', ['pack', '--json', '--pack-destination', dest], path.join(REPO, 'packages', name));
-    if (r.status !== 0) throw new Error(`npm pack of @raftline/${name} failed:\n${r.stderr}`);
+    if (r.status !== 0) throw new Error(`npm pack of packages/${name} failed:\n${r.stderr}`);
     const [info] = JSON.parse(r.stdout);
     return {
-      name: `@raftline/${name}`,
+      name: info.name,
       dir: name,
       tarball: path.join(dest, info.filename),
       size: info.size,
@@ -74,4 +81,4 @@ function contentProblems(pack) {
   ];
 }
 
-module.exports = { REPO, PACKAGES, buildPackages, packPackages, contentProblems, run };
+module.exports = { REPO, PACKAGES, STARTER_PACKAGES, buildPackages, packPackages, contentProblems, run };
