@@ -271,10 +271,43 @@ async function startChain(spawnNext: () => Promise<Child>): Promise<Chain> {
   return { holder, waiting, spawnNext };
 }
 
+/** Whether an agent holds its task now, by its own last word ('elected' or 'lost'). */
+const holds = (c: Child): boolean =>
+  c.lines.filter((l) => l.event === 'elected' || l.event === 'lost').at(-1)?.event === 'elected';
+const fresh = (c: Child): boolean => !c.lines.some((l) => l.event === 'elected' || l.event === 'lost');
+/** Leases that moved without a kill (a renewal lost under load), per chain: counted, not measured. */
+const unforced = new Map<Chain, number>();
+
+/**
+ * Waits until the chain's holder holds and its waiting agent has never held
+ * (under load a lease can move on its own: then the roles swap and a fresh
+ * waiting agent replaces the one that held).
+ * @throws Error when that does not happen within 60 s
+ */
+async function settle(chain: Chain): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (holds(chain.waiting) && !holds(chain.holder)) {
+      [chain.holder, chain.waiting] = [chain.waiting, chain.holder];
+      unforced.set(chain, (unforced.get(chain) ?? 0) + 1);
+    }
+    if (holds(chain.holder) && fresh(chain.waiting)) return;
+    if (!fresh(chain.waiting)) {
+      await chain.waiting.kill9();
+      chain.waiting = await chain.spawnNext();
+      await release(chain.waiting);
+    }
+    if (Date.now() > deadline)
+      throw new Error(`${chain.holder.name} and ${chain.waiting.name}: no clean holder in 60 s`);
+    await sleep(200);
+  }
+}
+
 /** kill -9 of the holder after a random part of a renewal period. @returns ms until the waiting agent says it is elected */
 async function handoffTrial(chain: Chain, leaseMs: number): Promise<number> {
   const next = chain.spawnNext(); // loads meanwhile
   await sleep(500 + Math.random() * (leaseMs / 4));
+  await settle(chain);
   const from = chain.waiting.lines.length;
   const killedAt = Date.now();
   await chain.holder.kill9();
@@ -412,6 +445,10 @@ async function main(): Promise<void> {
       handoff[`lease${leaseMs}ms`] = {
         raftline: stats(ms.raftline),
         etcd: stats(ms.etcd),
+        leasesMovedWithoutKill: {
+          raftline: unforced.get(chain.raftline) ?? 0,
+          etcd: unforced.get(chain.etcd) ?? 0,
+        },
         p50RatioRaftlineToEtcd: Math.round((pct(ms.raftline, 50) / pct(ms.etcd, 50)) * 100) / 100,
       };
       console.log(JSON.stringify(handoff[`lease${leaseMs}ms`]));

@@ -91,7 +91,15 @@ async function main(): Promise<void> {
     await released;
     clearInterval(alive);
   }
-  await agent.start();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await agent.start(); // registers: its client's timeout is renewEveryMs, short under load
+      break;
+    } catch (err) {
+      if (attempt >= 10) throw err;
+      await sleep(200);
+    }
+  }
   say('ready', { pid: process.pid });
   for (;;) {
     if (steps > 0 && step >= steps && agent.isCoordinator()) {
