@@ -1,14 +1,12 @@
 import {
   Command,
   OnApplied,
-  OnRoleChange,
   Query,
   ReplicatedStateMachine,
   StateMachine,
   Validate,
   type MachineMetric,
   type MachineMetrics,
-  type Role,
 } from '@raftline/core';
 import { InvalidDefinitionError, reasonOf } from './errors';
 import { toFlagd, type FlagdExport } from './flagd-export';
@@ -60,8 +58,8 @@ export interface ImportFlagdResult extends ImportResult {
  * same expectedVersion is the one the log orders first.
  *
  * Errors reach callers as CommandRejectedError (refused before replication:
- * malformed names or options, an invalid definition, an unknown segment
- * when the leader's state is current; nothing is written) or
+ * malformed names or options, an invalid definition, an unknown segment;
+ * nothing is written) or
  * CommandFailedError (refused when applied: a version conflict, a missing
  * flag, a segment in use or unknown, or a definition that became invalid
  * meanwhile; nothing is written). Which flag-store error it was travels
@@ -76,12 +74,8 @@ export interface ImportFlagdResult extends ImportResult {
 @StateMachine('feature-flags')
 export class FeatureFlags extends ReplicatedStateMachine implements MachineMetrics {
   private readonly store: FlagStore;
-  // Local, never replicated (not in snapshots or digests): whether this
-  // node leads, in which term, and the term of the last command it applied.
-  private role: Role = 'follower';
-  private term = -1;
-  private appliedTerm = -1;
-  // Local too: evaluations the evaluate query served here, by reason (a metric).
+  // Local, never replicated (not in snapshots or digests): evaluations the
+  // evaluate query served here, by reason (a metric).
   private readonly evaluations = noEvaluations();
 
   /** @throws ConfigError for unknown or invalid options (every replica must use the same) */
@@ -100,7 +94,7 @@ export class FeatureFlags extends ReplicatedStateMachine implements MachineMetri
    */
   @Command({ minArgs: 4 })
   setFlag(environment: string, key: string, definition: FlagDefinition, options: WriteOptions): WriteResult {
-    return this.applying(() => this.store.setFlag(environment, key, definition, options, this.at()));
+    return this.store.setFlag(environment, key, definition, options, this.at());
   }
 
   /**
@@ -110,7 +104,7 @@ export class FeatureFlags extends ReplicatedStateMachine implements MachineMetri
    */
   @Command({ minArgs: 4 })
   setEnabled(environment: string, key: string, enabled: boolean, options: WriteOptions): WriteResult {
-    return this.applying(() => this.store.setEnabled(environment, key, enabled, options, this.at()));
+    return this.store.setEnabled(environment, key, enabled, options, this.at());
   }
 
   /**
@@ -120,7 +114,7 @@ export class FeatureFlags extends ReplicatedStateMachine implements MachineMetri
    */
   @Command({ minArgs: 3 })
   deleteFlag(environment: string, key: string, options: WriteOptions): WriteResult {
-    return this.applying(() => this.store.deleteFlag(environment, key, options, this.at()));
+    return this.store.deleteFlag(environment, key, options, this.at());
   }
 
   /**
@@ -135,7 +129,7 @@ export class FeatureFlags extends ReplicatedStateMachine implements MachineMetri
     definition: SegmentDefinition,
     options: WriteOptions,
   ): WriteResult {
-    return this.applying(() => this.store.setSegment(environment, name, definition, options, this.at()));
+    return this.store.setSegment(environment, name, definition, options, this.at());
   }
 
   /**
@@ -145,7 +139,7 @@ export class FeatureFlags extends ReplicatedStateMachine implements MachineMetri
    */
   @Command({ minArgs: 3 })
   deleteSegment(environment: string, name: string, options: WriteOptions): WriteResult {
-    return this.applying(() => this.store.deleteSegment(environment, name, options, this.at()));
+    return this.store.deleteSegment(environment, name, options, this.at());
   }
 
   /**
@@ -159,11 +153,9 @@ export class FeatureFlags extends ReplicatedStateMachine implements MachineMetri
    */
   @Command({ minArgs: 3 })
   importFlagd(environment: string, document: unknown, options: ImportOptions): ImportFlagdResult {
-    return this.applying(() => {
-      const at = this.at();
-      const result = this.store.importDefinitions(environment, fromFlagd(document), options, at);
-      return { environment, version: at.index, ...result };
-    });
+    const at = this.at();
+    const result = this.store.importDefinitions(environment, fromFlagd(document), options, at);
+    return { environment, version: at.index, ...result };
   }
 
   // -------------------------------------------------------------- queries
@@ -239,17 +231,12 @@ export class FeatureFlags extends ReplicatedStateMachine implements MachineMetri
 
   // ----------------------------------------------------------- validators
 
-  // Validators run on the node that receives a command, whose state may lag
-  // the log: a follower that has not applied a segment's creation yet, or a
-  // leader elected a moment ago. Whether a segment exists is checked there
-  // only when this node leads and has applied a command of its own term
-  // (then it has applied every write acknowledged before it, Raft §5.4.2);
-  // otherwise the check waits for apply, which refuses an unknown segment
-  // with CommandFailedError and writes nothing. Everything else depends on
-  // the arguments alone and is checked on every node.
-  private get stateIsCurrent(): boolean {
-    return this.role === 'leader' && this.appliedTerm === this.term;
-  }
+  // Validators run only on a leader that has applied an entry of its own
+  // term (the framework's linearizable validation, RaftNode.propose), so the
+  // state they read holds every write acknowledged before the command: a
+  // segment created just before is there, and one that is not is refused at
+  // the door. Commands still in flight apply first, so apply checks again (a
+  // segment deleted meanwhile fails the command with CommandFailedError).
 
   @Validate('setFlag')
   protected validateSetFlag(
@@ -258,7 +245,7 @@ export class FeatureFlags extends ReplicatedStateMachine implements MachineMetri
     definition: unknown,
     options: unknown,
   ): string | undefined {
-    return refusal(() => this.store.checkFlag(environment, key, definition, options, this.stateIsCurrent));
+    return refusal(() => this.store.checkFlag(environment, key, definition, options));
   }
 
   @Validate('setSegment')
@@ -304,7 +291,6 @@ export class FeatureFlags extends ReplicatedStateMachine implements MachineMetri
         fromFlagd(document),
         options as ImportOptions,
         undefined,
-        this.stateIsCurrent,
       ),
     );
   }
@@ -316,12 +302,6 @@ export class FeatureFlags extends ReplicatedStateMachine implements MachineMetri
     this.store.state.lastIndex = index;
   }
 
-  @OnRoleChange()
-  protected onRoleChange(role: Role, _leaderId: string, term: number): void {
-    this.role = role;
-    this.term = term;
-  }
-
   // ------------------------------------------------------------ snapshots
 
   /** The replicated state only (the compiled evaluators are a cache rebuilt on demand). */
@@ -331,7 +311,6 @@ export class FeatureFlags extends ReplicatedStateMachine implements MachineMetri
 
   override restoreState(state: unknown): void {
     this.store.restore(state as StoreState);
-    this.appliedTerm = -1;
   }
 
   override digestState(): unknown {
@@ -347,12 +326,6 @@ export class FeatureFlags extends ReplicatedStateMachine implements MachineMetri
 
   private at(): WriteAt {
     return { index: this.context.index, time: this.context.time };
-  }
-
-  /** Runs a write; what it throws fails the command (CommandFailedError keeps its name as errorName). */
-  private applying<T>(write: () => T): T {
-    this.appliedTerm = this.context.term;
-    return write();
   }
 }
 

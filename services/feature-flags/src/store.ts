@@ -117,21 +117,14 @@ export class FlagStore {
 
   /**
    * Checks a setFlag against the current state, without the compare-and-set.
-   * @param segments false: take every segment as existing (the state may lag the log)
    * @returns the compiled flag
    * @throws InvalidDefinitionError naming every problem (unknown segments included)
    */
-  checkFlag(
-    environment: unknown,
-    key: unknown,
-    definition: unknown,
-    options: unknown,
-    segments = true,
-  ): CompiledFlag {
+  checkFlag(environment: unknown, key: unknown, definition: unknown, options: unknown): CompiledFlag {
     checkNames(environment, key, 'key');
     checkWriteOptions(options);
     const e = this.env(environment as string);
-    const exists = segments ? (n: string) => e?.segments.has(n) ?? false : () => true;
+    const exists = (n: string): boolean => e?.segments.has(n) ?? false;
     const compiled = compileFlag(key as string, definition, exists);
     if (!compiled.ok)
       throw new InvalidDefinitionError(`flag ${String(environment)}/${String(key)}`, compiled.problems);
@@ -352,8 +345,7 @@ export class FlagStore {
    * checked first against the segments the environment will hold, then all
    * are written at this index; unchanged ones keep their version. With
    * prune, flags and segments the import does not name are deleted.
-   * `at` undefined: only check (a validator); `segmentsChecked` false: take
-   * every segment as existing (the state may lag the log).
+   * `at` undefined: only check (a validator).
    * @returns the keys created, updated, unchanged and deleted
    * @throws InvalidDefinitionError naming every problem of every definition
    */
@@ -365,7 +357,6 @@ export class FlagStore {
     },
     options: WriteOptions & { readonly prune?: boolean },
     at: WriteAt | undefined,
-    segmentsChecked = true,
   ): ImportResult {
     const envProblem = nameProblem('environment', environment);
     if (envProblem) throw new InvalidDefinitionError('names', [envProblem]);
@@ -385,7 +376,7 @@ export class FlagStore {
       else segments.set(name, c.value);
     }
     const exists = (n: string): boolean =>
-      !segmentsChecked || segments.has(n) || (!options.prune && (e?.segments.has(n) ?? false));
+      segments.has(n) || (!options.prune && (e?.segments.has(n) ?? false));
     const flags = new Map<string, CompiledFlag>();
     for (const [key, def] of Object.entries(defs.flags)) {
       const p = nameProblem('key', key);

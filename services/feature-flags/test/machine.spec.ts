@@ -1,5 +1,13 @@
 import { CommandFailedError, CommandRejectedError, ConfigError } from '@raftline/core';
-import { FlagEvaluator, flagErrorName, type FlagDefinition, type HistoryEntry } from '../src/index';
+import { SimCluster } from '@raftline/testing';
+import {
+  FeatureFlags,
+  FlagEvaluator,
+  flagErrorName,
+  type FlagDefinition,
+  type HistoryEntry,
+  type WriteResult,
+} from '../src/index';
 import { AUTHOR, Harness, boolFlag, rollout } from './support/harness';
 
 function failure(fn: () => unknown): Error {
@@ -184,26 +192,36 @@ describe('feature flags - validation before replication', () => {
     expect((err as CommandRejectedError).reason).toContain('rules[0].when.segment: unknown segment beta');
   });
 
-  it('a node whose state may lag (a follower, a new leader) leaves unknown segments to apply, which refuses them', () => {
-    const h = new Harness();
-    h.cmd.setFlag('prod', 'other', boolFlag(), AUTHOR);
+  it('a segment acknowledged just before is never refused as unknown, even by a leader elected a moment ago', async () => {
+    // Validation runs only on a leader that has applied an entry of its term (the framework's), so
+    // the flag store needs no guard of its own: a new leader holds the command until it caught up.
     const def = boolFlag([{ when: { segment: 'beta' }, serve: { variant: 'on' } }]);
-    h.host.onRoleChange('follower', 'n2', 2);
-    expect(() => h.host.validate({ name: 'setFlag', args: ['prod', 'k', def, AUTHOR] })).not.toThrow();
-    h.host.onRoleChange('leader', 'n1', 3); // elected, nothing of term 3 applied yet
-    expect(() => h.host.validate({ name: 'setFlag', args: ['prod', 'k', def, AUTHOR] })).not.toThrow();
+    for (let seed = 1; seed <= 20; seed++) {
+      const c = await SimCluster.create({ nodes: 3, seed, stateMachine: () => new FeatureFlags() });
+      await c.advance(1000);
+      const segment = { when: { attribute: 'plan', op: 'equals', value: 'beta' } };
+      await c.propose({ name: 'setSegment', args: ['prod', 'beta', segment, AUTHOR] });
+      c.crash(c.leader()!); // the next leader is elected with the segment in its log, maybe not yet applied
+      const w = (await c.propose({
+        name: 'setFlag',
+        args: ['prod', `k${seed}`, def, AUTHOR],
+      })) as WriteResult;
+      expect(w.version).toBeGreaterThan(0);
+      await c.stop();
+    }
+  });
+
+  it('apply still refuses a segment that is gone (a command in flight deleted it): nothing is written', () => {
+    const h = new Harness();
+    const def = boolFlag([{ when: { segment: 'beta' }, serve: { variant: 'on' } }]);
     const result = h.host.apply(
       { name: 'setFlag', args: ['prod', 'k', def, AUTHOR], time: h.time },
-      { index: ++h.index, term: 3, time: h.time },
+      { index: ++h.index, term: 1, time: h.time },
     );
     expect(result.ok).toBe(false);
     expect(!result.ok && result.error).toBeInstanceOf(CommandFailedError);
     expect(!result.ok && (result.error as CommandFailedError).reason).toContain('unknown segment beta');
     expect(h.q.getFlag('prod', 'k')).toBeNull();
-    // Everything that depends on the arguments alone is still refused at the door, on any node.
-    expect(() =>
-      h.host.validate({ name: 'setFlag', args: ['prod', 'k', { ...def, defaultVariant: 'x' }, AUTHOR] }),
-    ).toThrow(CommandRejectedError);
   });
 
   it('a rule that cannot be evaluated is refused with every problem named by its field', () => {
