@@ -9,4 +9,4 @@ export type { ScaffoldOptions, ScaffoldResult } from './scaffold';
 export { projectFiles } from './templates';
 export type { TemplateValues } from './templates';
 export { parseArgs, run } from './main';
-export type { Parsed } from './main';
+export type { Parsed, Output } from './main';

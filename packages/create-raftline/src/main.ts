@@ -47,12 +47,21 @@ export function parseArgs(args: readonly string[]): Parsed {
   return name === undefined ? { kind: 'create', dir } : { kind: 'create', dir, name };
 }
 
+/** Where run writes: process.stdout and process.stderr, or anything with write(text). */
+export interface Output {
+  write(text: string): unknown;
+}
+
 /**
  * Runs the command: writes the project and prints the next steps.
  * @returns the exit code: 0 done, 2 for a usage or scaffolding error (one
  *   line on stderr, no stack trace)
  */
-export function run(argv: readonly string[], out = process.stdout, err = process.stderr): number {
+export function run(
+  argv: readonly string[],
+  out: Output = process.stdout,
+  err: Output = process.stderr,
+): number {
   let parsed: Parsed;
   try {
     parsed = parseArgs(argv.slice(2));
