@@ -68,7 +68,7 @@ async function main(): Promise<number> {
             electionMs,
             clients,
             outDir,
-            ...(target ? { target } : {}),
+            ...(target ? { target, targetModule: values.machine } : {}),
           });
           process.stdout.write(`${r.summary}\n`);
           if (!r.ok) {

@@ -321,6 +321,9 @@ export class Nemesis {
     }
     if (!removed) throw new Error(`the spare ${spare} could not be removed within 30 s`);
     await this.c.kill(spare);
+    // Its join loop may have had an addVoter in flight: once it is gone, remove what that added.
+    await sleep(1000);
+    if (await this.isMember(spare).catch(() => false)) await this.admin.remove(spare, { timeoutMs: 4000 });
     await this.c.deleteRows(spare).catch(() => undefined);
     this.spareVoter = false;
   }

@@ -27,6 +27,8 @@ export interface RunOptions {
   readonly outDir: string;
   /** The machine and its model (default: the kv registers). */
   readonly target?: RobustnessTarget<unknown, unknown, unknown>;
+  /** The --machine module the target came from, for the replay command. */
+  readonly targetModule?: string;
   readonly weights?: FaultWeights;
   /** The linearizability checker's budget (default 60 s). */
   readonly checkerTimeoutMs?: number;
@@ -161,7 +163,7 @@ export async function runSeed(env: Environment, o: RunOptions): Promise<RunResul
       `exits ${cluster.unexpectedExits().length}; bad frames ${Object.values(checks.badFramesCounted).join('/')} of ${checks.badFramesSent}; ` +
       `availability ms (ET ${o.electionMs}): ${avail || '-'}; ` +
       `${ok ? '' : `problems: ${checks.problems.slice(0, 3).join(' | ')}; `}` +
-      `history ${historyFile}; replay: npm run test:robustness -- --seed ${o.seed} --nodes ${o.nodes} --duration ${Math.round(o.durationMs / 1000)}`;
+      `history ${historyFile}; replay: npm run test:robustness -- --seed ${o.seed} --nodes ${o.nodes} --duration ${Math.round(o.durationMs / 1000)}${o.targetModule ? ` --machine ${o.targetModule}` : ''}`;
     return {
       seed: o.seed,
       nodes: o.nodes,
