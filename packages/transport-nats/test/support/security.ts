@@ -10,43 +10,71 @@ export interface Violation {
   readonly subject: string;
 }
 
+/** Publish and subscribe allow-lists of a NATS user. */
+export interface AllowLists {
+  readonly publish: readonly string[];
+  readonly subscribe: readonly string[];
+}
+
+/** The kinds of NATS user the README's permissions table names. */
+export type UserKind = 'replica' | 'client' | 'admin' | 'monitor';
+
 /**
- * The NATS permissions the README recommends for cluster `cluster`, as
- * `authorization { users = [...] }` entries for a replica (`replica`/`r`),
- * a client (`client`/`c`: commands and queries), an administrator
- * (`admin`/`a`) and a monitor (`monitor`/`m`). `auth` replaces the
- * user/password pair of a user (e.g. `nkey: U…`).
- * @returns the permissions block of each user, by user name
+ * The NATS permissions the README recommends for the groups of cluster `c`
+ * (its "NATS permissions" table), one allow-list pair per kind of user.
+ * @returns the allow-lists, by kind of user
  */
-export function readmePermissions(
-  cluster: string,
-): Record<'replica' | 'client' | 'admin' | 'monitor', string> {
-  const c = cluster;
+export function readmeAllowLists(c: string): Record<UserKind, AllowLists> {
   return {
-    replica: `publish: ["raftline.${c}.>", "_INBOX.>", "$JS.API.>", "$SRV.>"], subscribe: ["raftline.${c}.>", "_INBOX.>", "$SRV.>"]`,
-    client: `publish: ["raftline.${c}.*.client", "raftline.${c}.*.client.*", "raftline.${c}.*.query", "raftline.${c}.*.query.*"], subscribe: ["_INBOX.>", "raftline.${c}.*.leader"]`,
-    admin: `publish: ["raftline.${c}.*.admin.>"], subscribe: ["_INBOX.>"]`,
-    monitor: `publish: ["raftline.${c}.*.admin.status", "raftline.${c}.*.admin.*.status"], subscribe: ["_INBOX.>"]`,
+    replica: {
+      publish: [`raftline.${c}.>`, '_INBOX.>', '$JS.API.>', '$SRV.>'],
+      subscribe: [`raftline.${c}.>`, '_INBOX.>', '$SRV.>'],
+    },
+    client: {
+      publish: [
+        `raftline.${c}.*.client`,
+        `raftline.${c}.*.client.*`,
+        `raftline.${c}.*.query`,
+        `raftline.${c}.*.query.*`,
+      ],
+      subscribe: ['_INBOX.>', `raftline.${c}.*.leader`],
+    },
+    admin: { publish: [`raftline.${c}.*.admin.>`], subscribe: ['_INBOX.>'] },
+    monitor: {
+      publish: [`raftline.${c}.*.admin.status`, `raftline.${c}.*.admin.*.status`],
+      subscribe: ['_INBOX.>'],
+    },
   };
 }
 
 /**
- * The README's nats-server authorization block for cluster `cluster`, users
- * with passwords (replica/r, client/c, admin/a, monitor/m).
+ * A nats-server `authorization { users = [...] }` block: each user's
+ * credentials (`user: x, password: y`, or `nkey: U…`) with its allow-lists.
+ * @returns the configuration text
+ */
+export function authorization(users: readonly { auth: string; allow: AllowLists }[]): string {
+  const list = (xs: readonly string[]) => JSON.stringify(xs);
+  const entries = users.map(
+    (u) =>
+      `    { ${u.auth}, permissions: { publish: ${list(u.allow.publish)}, subscribe: ${list(u.allow.subscribe)} } }`,
+  );
+  return `authorization {\n  users = [\n${entries.join('\n')}\n  ]\n}\n`;
+}
+
+/**
+ * The README's authorization for cluster `cluster`, users with passwords
+ * (replica/r, client/c, admin/a, monitor/m).
  * @returns the configuration text
  */
 export function passwordAuthorization(cluster: string): string {
-  const p = readmePermissions(cluster);
-  return `
-authorization {
-  users = [
-    { user: replica, password: r, permissions: { ${p.replica} } }
-    { user: client, password: c, permissions: { ${p.client} } }
-    { user: admin, password: a, permissions: { ${p.admin} } }
-    { user: monitor, password: m, permissions: { ${p.monitor} } }
-  ]
-}
-`;
+  const allow = readmeAllowLists(cluster);
+  const pass = { replica: 'r', client: 'c', admin: 'a', monitor: 'm' };
+  return authorization(
+    (Object.keys(pass) as UserKind[]).map((k) => ({
+      auth: `user: ${k}, password: ${pass[k]}`,
+      allow: allow[k],
+    })),
+  );
 }
 
 /**
