@@ -185,7 +185,7 @@ async function verify(cluster: DemoCluster): Promise<boolean> {
   let all = true;
   for (const group of groups) {
     const v = await cluster.verify(group);
-    const cells = v.digests.map((d) => `${d.node} ${d.digest ? d.digest.slice(0, 12) : `(${d.reason})`}`);
+    const cells = v.digests.map((d) => `${d.node} ${d.digest ? d.digest.slice(0, 15) : `(${d.reason})`}`);
     say(
       `   ${GROUPS[group].padEnd(13)} at index ${String(v.index).padStart(4)}: ${cells.join('  ')}  ${v.agree ? 'agree' : 'DIFFER'}`,
     );
@@ -211,7 +211,7 @@ async function main(): Promise<void> {
         cluster: `demo${process.pid}`,
         ...(natsUrl ? { natsUrl } : { natsServer: natsServer! }),
       })
-    : await startMemoryCluster(dir);
+    : await startMemoryCluster(dir, inProcess ? 'asked for' : 'no nats-server on the PATH and no NATS_URL');
   let agree = false;
   try {
     say(`   ${NODES.length} replicas per group, ${cluster.description}`);

@@ -35,11 +35,11 @@ const MACHINES: Record<GroupName, () => ReplicatedStateMachine> = {
 };
 
 /**
- * Opens every node's data directory and starts the nine replicas.
+ * Opens every node's data directory and starts the nine replicas; `why` says why not over NATS.
  * @returns the running cluster
  * @throws what the stores and replicas throw on start
  */
-export async function startMemoryCluster(dir: string): Promise<DemoCluster> {
+export async function startMemoryCluster(dir: string, why: string): Promise<DemoCluster> {
   const groups = Object.keys(GROUPS) as GroupName[];
   const networks = new Map(groups.map((g) => [g, new MemoryNetwork()]));
   const databases = new Map<string, SqlExecutor>();
@@ -102,7 +102,7 @@ export async function startMemoryCluster(dir: string): Promise<DemoCluster> {
   const workers: DemoWorker[] = [];
 
   const cluster: DemoCluster = {
-    description: 'in this process over the in-process transport (no nats-server on the PATH, no NATS_URL)',
+    description: `in this process, over the in-process transport (${why})`,
     killDescription: 'its replicas stopped at once, without handing over leadership',
     commands: <M extends ReplicatedStateMachine>(group: GroupName) =>
       commandProxy<M>((req) => onLeader(group, (r) => r.node.propose(req))) as CommandsOf<M>,

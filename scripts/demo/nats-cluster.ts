@@ -23,6 +23,13 @@ import {
   type StatusRow,
 } from './cluster';
 
+/**
+ * The clients' patience: a request may wait 5 s for its answer and a call
+ * 30 s in all (retries under the client's session apply once), so that a
+ * demo on a busy machine waits rather than fails.
+ */
+const CLIENT_TIMEOUTS = { timeoutMs: 30_000, requestTimeoutMs: 5000, retries: 5 } as const;
+
 const CLI = join(__dirname, '..', '..', 'packages', 'cli', 'bin', 'raftline.js');
 
 /** The nats-server binary on the PATH, if any. */
@@ -159,7 +166,7 @@ export async function startNatsCluster(options: NatsClusterOptions): Promise<Dem
   const clientOf = (group: GroupName): MachineClient<ReplicatedStateMachine> => {
     let c = clients.get(group);
     if (!c) {
-      c = new MachineClient({ connection, cluster, group, timeoutMs: 15_000 });
+      c = new MachineClient({ connection, cluster, group, ...CLIENT_TIMEOUTS });
       clients.set(group, c);
     }
     return c;
@@ -167,7 +174,7 @@ export async function startNatsCluster(options: NatsClusterOptions): Promise<Dem
   const adminOf = (group: GroupName): AdminClient => {
     let a = admins.get(group);
     if (!a) {
-      a = new AdminClient({ connection, cluster, group, timeoutMs: 15_000, requestTimeoutMs: 500 });
+      a = new AdminClient({ connection, cluster, group, timeoutMs: 15_000, requestTimeoutMs: 2000 });
       admins.set(group, a);
     }
     return a;
@@ -243,6 +250,7 @@ export async function startNatsCluster(options: NatsClusterOptions): Promise<Dem
         connection,
         cluster,
         group: 'jobs',
+        ...CLIENT_TIMEOUTS,
         concurrency: 4,
         leaseMs: 10_000,
       });
