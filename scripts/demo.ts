@@ -205,13 +205,24 @@ async function main(): Promise<void> {
   say('raftline demo: three replicas (n1, n2, n3) of a task queue, feature flags and a coordinator,');
   say('each replica with its own embedded PostgreSQL (PGlite) data directory.');
   step(1, 'Starting the replicas');
-  const cluster = useNats
-    ? await startNatsCluster({
-        dir,
-        cluster: `demo${process.pid}`,
-        ...(natsUrl ? { natsUrl } : { natsServer: natsServer! }),
-      })
-    : await startMemoryCluster(dir, inProcess ? 'asked for' : 'no nats-server on the PATH and no NATS_URL');
+  const keep = args.includes('--keep');
+  const cleanUp = (): void => {
+    if (keep) say(`\n(kept ${dir})`);
+    else rmSync(dir, { recursive: true, force: true });
+  };
+  let cluster: DemoCluster;
+  try {
+    cluster = useNats
+      ? await startNatsCluster({
+          dir,
+          cluster: `demo${process.pid}`,
+          ...(natsUrl ? { natsUrl } : { natsServer: natsServer! }),
+        })
+      : await startMemoryCluster(dir, inProcess ? 'asked for' : 'no nats-server on the PATH and no NATS_URL');
+  } catch (err) {
+    cleanUp(); // what was started is stopped already
+    throw err;
+  }
   let agree = false;
   try {
     say(`   ${NODES.length} replicas per group, ${cluster.description}`);
@@ -227,8 +238,7 @@ async function main(): Promise<void> {
     await workerHandle?.close();
   } finally {
     await cluster.close();
-    if (args.includes('--keep')) say(`\n(kept ${dir})`);
-    else rmSync(dir, { recursive: true, force: true });
+    cleanUp();
   }
   say(`\n${agree ? 'Every replica agrees.' : 'The replicas DIFFER.'} Done in ${elapsed()}.`);
   say(
