@@ -12,6 +12,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { RobustCluster } from './support/cluster';
 import { Environment } from './support/environment';
 import { runSeed } from './support/run-seed';
 import { loadTarget } from './support/target';
@@ -56,6 +57,20 @@ async function main(): Promise<number> {
   const target = values.machine ? loadTarget(values.machine) : undefined;
 
   const env = await Environment.start();
+  // Interrupted: kill the replicas and remove the servers before exiting, so nothing is left running.
+  const interrupt = (signal: string) => {
+    process.stdout.write(`robustness: ${signal}, cleaning up\n`);
+    const cleanup = Promise.all([...RobustCluster.live].map((c) => c.dispose().catch(() => undefined)))
+      .then(() => env.close())
+      .catch(() => undefined);
+    const timer = setTimeout(() => process.exit(130), 20_000);
+    void cleanup.then(() => {
+      clearTimeout(timer);
+      process.exit(130);
+    });
+  };
+  process.once('SIGINT', () => interrupt('SIGINT'));
+  process.once('SIGTERM', () => interrupt('SIGTERM'));
   let failed = 0;
   try {
     for (const n of nodes) {

@@ -3,13 +3,15 @@
 // check at the end. The long profile is `npm run test:robustness`.
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { RobustCluster } from './support/cluster';
 import { Environment } from './support/environment';
 import { runSeed } from './support/run-seed';
 
 const SEEDS = (process.env.ROBUST_SHORT_SEEDS ?? '1,2,3').split(',').map(Number);
 const DURATION_MS = 30_000;
 
-jest.setTimeout(150_000);
+// A run takes its 30 s plus replica starts and the checks; starts are slow on a loaded machine.
+jest.setTimeout(240_000);
 
 describe('robustness - short profile: linearizable, applied once, replicas equal under overlapping faults', () => {
   let env: Environment | undefined;
@@ -19,6 +21,8 @@ describe('robustness - short profile: linearizable, applied once, replicas equal
   }, 60_000);
 
   afterAll(async () => {
+    // A run cut short by its timeout leaves its cluster: kill its replicas before the servers go.
+    await Promise.all([...RobustCluster.live].map((c) => c.dispose()));
     await env?.close();
   }, 60_000);
 

@@ -113,7 +113,7 @@ export async function checkRun<S, I, O>(
     cluster: c.cluster,
     group: c.group,
     timeoutMs: 10_000,
-    requestTimeoutMs: 1000,
+    requestTimeoutMs: 3000,
   });
   await caughtUp(admin, c.ids, 30_000).catch((err: unknown) => problems.push(String(err)));
 
@@ -155,7 +155,9 @@ export async function checkRun<S, I, O>(
   }
 
   for (const exit of c.unexpectedExits()) problems.push(`unexpected exit: ${exit.slice(0, 600)}`);
-  await badFrames(c, admin, report);
+  await badFrames(c, admin, report).catch((err: unknown) =>
+    problems.push(`bad frames not counted: ${String(err)}`),
+  );
   return report;
 }
 
@@ -185,8 +187,15 @@ async function caughtUp(admin: AdminClient, ids: readonly string[], timeoutMs: n
 /** Frames that are no frames, published to every replica's Raft subject: each must count them all. */
 async function badFrames(c: RobustCluster, admin: AdminClient, report: CheckReport): Promise<void> {
   const count = async (id: string): Promise<number> => {
-    const s = await admin.replicaStatus(id);
-    return Object.values(s.drops.received ?? {}).reduce((a, b) => a + b, 0);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const s = await admin.replicaStatus(id);
+        return Object.values(s.drops.received ?? {}).reduce((a, b) => a + b, 0);
+      } catch (err) {
+        if (attempt >= 5) throw err;
+        await sleep(500);
+      }
+    }
   };
   const subjects = groupSubjects(c.cluster, c.group);
   const before: Record<string, number> = {};

@@ -35,6 +35,8 @@ export class RobustCluster {
   private readonly spareCluster: ReplicaCluster;
   private readonly pidDir = mkdtempSync(join(tmpdir(), 'raftline-robust-'));
   private readonly up = new Set<string>();
+  /** Clusters not yet disposed, for a runner interrupted by a signal. */
+  static readonly live = new Set<RobustCluster>();
   private readonly paused = new Set<string>();
 
   private constructor(
@@ -80,7 +82,9 @@ export class RobustCluster {
       await Promise.all([...proxies.values()].map((p) => p.close()));
       throw err;
     }
-    return new RobustCluster(env, spec, proxies);
+    const c = new RobustCluster(env, spec, proxies);
+    RobustCluster.live.add(c);
+    return c;
   }
 
   private proxyUrl(id: string): string {
@@ -112,9 +116,21 @@ export class RobustCluster {
     return [...this.up];
   }
 
-  /** Starts every bootstrap voter. */
+  /**
+   * Starts every bootstrap voter, one after another (on a loaded machine
+   * parallel starts outrun ReplicaCluster's 30 s), each tried up to 3 times.
+   * @throws the last start error of a node that never became ready
+   */
   async startAll(): Promise<void> {
-    await Promise.all(this.ids.map((id) => this.start(id)));
+    for (const id of this.ids) {
+      for (let attempt = 1; !this.isUp(id); attempt++) {
+        try {
+          await this.start(id);
+        } catch (err) {
+          if (attempt >= 3) throw err;
+        }
+      }
+    }
   }
 
   /**
@@ -177,6 +193,7 @@ export class RobustCluster {
     await Promise.all([...this.ids, this.spare].map((id) => this.kill(id)));
     await Promise.all([...this.proxies.values()].map((p) => p.close()));
     rmSync(this.pidDir, { recursive: true, force: true });
+    RobustCluster.live.delete(this);
   }
 }
 
