@@ -7,7 +7,8 @@
  *    10 % rollout where the contexts match none of the rules (all ten are
  *    tried, then the context is hashed: the slow path), over 1 024 distinct
  *    contexts; also the same two through OpenFeature's client on the
- *    provider (@raftline/feature-flags/openfeature), which is async. Each
+ *    provider (@raftline/feature-flags/openfeature), which is async, and
+ *    OpenFeature's own InMemoryProvider for what its API costs alone. Each
  *    figure is the median of ROUNDS one-second rounds (the best in brackets).
  * 2. Propagation: three `raftline serve` replica processes of the service
  *    (in-memory stores: storage does not enter the path measured) over the
@@ -35,11 +36,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
-import { OpenFeature } from '@openfeature/server-sdk';
+import {
+  InMemoryProvider,
+  OpenFeature,
+  type EvaluationContext as OpenFeatureContext,
+} from '@openfeature/server-sdk';
 import {
   FlagClient,
   type EnvironmentSnapshot,
-  type EvaluationContext,
   type FeatureFlags,
   type FlagDefinition,
   type FlagRecord,
@@ -123,7 +127,8 @@ const TEN_RULES = bool([
   },
 ]);
 
-const CONTEXTS: EvaluationContext[] = Array.from({ length: 1024 }, (_, i) => ({
+// OpenFeature's context type: our evaluate() takes any object, so these serve both.
+const CONTEXTS: OpenFeatureContext[] = Array.from({ length: 1024 }, (_, i) => ({
   targetingKey: `user-${i}-${(i * 2654435761) % 1_000_003}`,
   plan: i % 2 ? 'free' : 'pro',
   country: ['FR', 'DE', 'US', 'JP'][i % 4],
@@ -192,8 +197,11 @@ function evaluationsPerSecond(client: FlagClient, key: string): { median: number
   return { median: Math.round(median(rates)), best: Math.round(Math.max(...rates)) };
 }
 
-async function openFeaturePerSecond(key: string): Promise<{ median: number; best: number }> {
-  const of = OpenFeature.getClient('bench');
+async function openFeaturePerSecond(
+  key: string,
+  domain = 'bench',
+): Promise<{ median: number; best: number }> {
+  const of = OpenFeature.getClient(domain);
   const rates: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     let n = 0;
@@ -325,6 +333,15 @@ async function main(): Promise<void> {
     tenRulesAndRollout: await openFeaturePerSecond('ten-rules'),
   };
   console.log('through OpenFeature (async getBooleanValue):', openFeature);
+  // What OpenFeature's API costs by itself: its own InMemoryProvider, a static flag.
+  await OpenFeature.setProviderAndWait(
+    'reference',
+    new InMemoryProvider({
+      simple: { variants: { on: true, off: false }, defaultVariant: 'off', disabled: false },
+    }),
+  );
+  const openFeatureInMemory = { simple: await openFeaturePerSecond('simple', 'reference') };
+  console.log("OpenFeature's InMemoryProvider, for reference:", openFeatureInMemory);
   await OpenFeature.close();
   await local.close();
 
@@ -367,6 +384,7 @@ async function main(): Promise<void> {
     },
     evaluationsPerSecond: evaluation,
     openFeatureEvaluationsPerSecond: openFeature,
+    openFeatureInMemoryProviderPerSecond: openFeatureInMemory,
     propagation: results,
     goals: { simpleEvaluationsPerSecondPerCore: 1_000_000, propagationP99Ms: 50 },
   };
