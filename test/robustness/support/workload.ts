@@ -64,7 +64,7 @@ export interface WorkloadOptions {
 /** A running workload: its history so far, and stop(). */
 export interface Workload<I, O> {
   readonly entries: HistoryEntry<I, O>[];
-  /** Acknowledged operations' return times, in order. */
+  /** Return times of acknowledged commands and non-stale reads, in about the order they came. */
   readonly acks: number[];
   /** Stops issuing; resolves once every client's operation in flight settled. */
   stop(): Promise<void>;
@@ -145,7 +145,8 @@ export async function startWorkload<S, I, O>(
       }
       entry.return = now();
       entry.outcome = 'ok';
-      acks.push(entry.return);
+      // A stale read answers without a leader: it says nothing about the group being available.
+      if (inv.kind === 'command' || inv.consistency !== 'stale') acks.push(entry.return);
       target.observe?.(c, inv, entry.output);
     } catch (err) {
       entry.outcome = inv.kind === 'command' ? commandOutcome(err) : 'failed';
