@@ -20,6 +20,7 @@ export type FuzzKind =
   | 'replay-other-cluster'
   | 'replay-other-group'
   | 'replay-own'
+  | 'replay-misrouted'
   | 'insider-decode'
   | 'insider-version'
   | 'insider-recipient'
@@ -35,6 +36,7 @@ export const EXPECTED_REASON: Readonly<Record<FuzzKind, DropReason | 'accepted'>
   'replay-other-cluster': 'cluster',
   'replay-other-group': 'group',
   'replay-own': 'accepted',
+  'replay-misrouted': 'recipient',
   'insider-decode': 'decode',
   'insider-version': 'version',
   'insider-recipient': 'recipient',
@@ -202,6 +204,12 @@ export class FrameFuzzer {
         // A frame for the same node id, replayed onto the target's subject for that node.
         const real = source.length > 0 ? this.pick(source) : undefined;
         return real && ids.includes(real.to) ? { kind, to: real.to, data: real.data } : undefined;
+      }
+      case 'replay-misrouted': {
+        // A real frame of the group, onto another node's subject.
+        const real = this.captures.own.length > 0 ? this.pick(this.captures.own) : undefined;
+        if (!real) return undefined;
+        return { kind, to: this.pick(ids.filter((id) => id !== real.to)), data: real.data };
       }
       case 'insider-decode':
         // 0xc1 is never used in msgpack; followed by at least one byte it is not one value. (A lone 0xc1
