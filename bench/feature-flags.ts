@@ -131,7 +131,7 @@ const TEN_RULES = bool([
 const CONTEXTS: OpenFeatureContext[] = Array.from({ length: 1024 }, (_, i) => ({
   targetingKey: `user-${i}-${(i * 2654435761) % 1_000_003}`,
   plan: i % 2 ? 'free' : 'pro',
-  country: ['FR', 'DE', 'US', 'JP'][i % 4],
+  country: ['FR', 'DE', 'US', 'JP'][i % 4]!,
   email: `user${i}@example.com`,
   age: 20 + (i % 50),
   app: { version: `2.${i % 10}.${i % 7}` },
