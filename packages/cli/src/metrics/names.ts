@@ -177,6 +177,7 @@ export const SERVICE_METRICS = {
   },
 } as const satisfies Record<string, ServiceMetricSpec>;
 
+/** The name of a sample service's metric. */
 export type ServiceMetricName = keyof typeof SERVICE_METRICS;
 
 /** Every service metric name, sorted. */

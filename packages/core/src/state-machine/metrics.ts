@@ -41,6 +41,7 @@ export interface MachineMetric {
    * (`raftline_queue_…` for the sample services).
    */
   readonly name: string;
+  /** gauge (a value now) or counter (a total that only grows, but for resets). */
   readonly type: MachineMetricType;
   /** One line saying what it measures. */
   readonly help: string;
@@ -84,8 +85,15 @@ const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 /** What a machine's metrics() returned (or threw) cannot be served; problems names every fault. */
 export class MachineMetricsError extends RaftlineError {
+  /**
+   * @param machine the machine's class name
+   * @param problems every fault found, each naming the metric (and sample)
+   * @param options.cause what metrics() threw, when it threw
+   */
   constructor(
+    /** The machine's class name. */
     readonly machine: string,
+    /** Every fault found, each naming the metric (and sample) at fault. */
     readonly problems: readonly string[],
     options?: { cause?: unknown },
   ) {
