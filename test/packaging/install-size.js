@@ -63,14 +63,7 @@ function main() {
         dir,
       );
       if (r.status !== 0) throw new Error(`npm install (${set}) failed:\n${r.stderr}`);
-      const loaded = run(
-        process.execPath,
-        [
-          '-e',
-          LOADED_PACKAGES,
-        ],
-        dir,
-      );
+      const loaded = run(process.execPath, ['-e', LOADED_PACKAGES], dir);
       sizes[set] = duKb(path.join(dir, 'node_modules'));
       process.stdout.write(
         `${set}: ${(sizes[set] / 1024).toFixed(1)} MB in node_modules; require('@raftline/core') loads: ${loaded.stdout.trim()}\n`,
