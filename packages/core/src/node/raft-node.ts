@@ -37,6 +37,7 @@ export type { NodeStatus } from './status';
  *
  * Batching: proposals that arrive while a store write is in flight join the
  * next Ready, which becomes one LogStore append and one message per follower.
+ * With a StepStore log (ports/step-store.ts) that step is one durable write.
  *
  * The operations live in parts of their own: proposals.ts, membership.ts,
  * reads.ts, transfer.ts, storage.ts (durable writes and their retries),
@@ -407,6 +408,8 @@ export class RaftNode {
     this.reads.fail('node stopped', true);
     const settled = await this.storage.awaitInFlight(this.processing);
     if (!settled) this.logger.warn({ node: this.id }, 'stopped while a store write was still in flight');
+    // A clean stop saves the commit index, so the next start applies everything at once.
+    else await this.storage.awaitInFlight(this.storage.settled().then(() => this.storage.flushCommit()));
     this.transfers.release();
     this.snapshots?.stopSending();
     this.feed.close();
@@ -425,6 +428,7 @@ export class RaftNode {
     this.cancelTick = this.options.clock.setTimeout(() => {
       if (this.state !== 'running') return;
       this.protocol!.tick();
+      this.storage.onTick();
       this.transfers.maybeEnd();
       this.kick();
       this.scheduleTick();

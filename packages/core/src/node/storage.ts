@@ -1,7 +1,8 @@
 import type { Cancel } from '../ports/clock';
 import type { LogStore } from '../ports/log-store';
 import type { StableStore } from '../ports/stable-store';
-import type { Entry, HardState, Ready, SnapshotInfo } from '../protocol/types';
+import { stepStoreOf, type StepStore } from '../ports/step-store';
+import { NONE, type Entry, type HardState, type Ready, type SnapshotInfo } from '../protocol/types';
 import type { NodeContext } from './context';
 
 /** Longest pause between two attempts at a failing storage step. */
@@ -10,19 +11,39 @@ const MAX_BACKOFF_MS = 1000;
 const STOP_WAIT_MS = 5000;
 
 /**
- * The node's durable writes: a Ready's hard state and entries, and the
- * retry loop every storage step (writes, snapshot installs, compaction)
- * runs in. A failing step is retried with backoff until it succeeds or the
+ * The node's durable writes: a Ready's hard state and entries (one write
+ * per step where the stores allow, the commit index lazily), and the retry
+ * loop every storage step (writes, snapshot installs, compaction) runs in. A failing step is retried with backoff until it succeeds or the
  * node stops, so nothing that is not durable is ever acknowledged.
  */
 export class NodeStorage {
   /** The last storage error, while a step is being retried (shown in status()). */
   error: string | undefined;
 
+  /** The log store's StepStore capability, when it is paired with the stable store. */
+  private readonly step: StepStore | undefined;
+  /** Hard state as last written durably (term and vote are what a restart finds). */
+  private saved: HardState = { term: 0, vote: NONE, commit: 0 };
+  /** The newest hard state whose commit index is not written yet (term and vote as saved). */
+  private pending: HardState | undefined;
+  /** Ticks the pending commit index has waited. */
+  private pendingTicks = 0;
+  /** A background write of the pending commit index, while one runs. */
+  private background: Promise<void> | undefined;
+  /** Whether persist() is writing. */
+  private foreground = false;
+
   constructor(
     private readonly ctx: Pick<NodeContext, 'id' | 'clock' | 'logger' | 'isRunning' | 'sleep'>,
     private readonly stores: { readonly logStore: LogStore; readonly stableStore: StableStore },
-  ) {}
+  ) {
+    this.step = stepStoreOf(stores.logStore, stores.stableStore);
+  }
+
+  /** Whether steps are written in one write each (the log store is a StepStore paired with the stable store). */
+  get combinedWrites(): boolean {
+    return this.step !== undefined;
+  }
 
   /**
    * Reads back what a previous run made durable: the hard state, the
@@ -40,6 +61,7 @@ export class NodeStorage {
   }> {
     const { logStore, stableStore } = this.stores;
     const hardState = await stableStore.load();
+    if (hardState) this.saved = hardState;
     const snapshot = await recoverSnapshot();
     const stored = await logStore.firstIndex();
     const first = Math.max(stored, (snapshot?.index ?? 0) + 1);
@@ -49,14 +71,81 @@ export class NodeStorage {
     return { hardState, snapshot, entries: all.slice(split), covered: all.slice(0, split), lastIndex };
   }
 
-  /** Makes the Ready's hard state and entries durable, both writes at once (thesis §10.2.1). */
+  /**
+   * Makes what the Ready needs durable, in one write when the stores allow
+   * (see StableStore for what is durable when):
+   * - entries, with a StepStore: one persistStep carrying the latest hard
+   *   state when it changed (the commit index rides along for free);
+   * - entries, otherwise: LogStore.append, in parallel with a save() when
+   *   term or vote changed (thesis §10.2.1);
+   * - a term or vote change alone: save();
+   * - a change of the commit index alone: nothing to wait for; it is kept
+   *   pending until a later write carries it or flushCommit() writes it.
+   * Throws the stores' errors (the caller retries, see retrying()).
+   */
   async persist(rd: Ready): Promise<void> {
-    if (rd.entries.length === 0 && !rd.hardState) return;
+    const hs = rd.hardState;
+    const vital = hs !== undefined && (hs.term !== this.saved.term || hs.vote !== this.saved.vote);
+    if (hs && !vital) this.pending = hs;
+    if (rd.entries.length === 0 && !vital) return;
+    const carried = vital ? hs : this.background ? undefined : this.pending;
+    // Hard-state writes never overlap: a vital one waits for a background flush.
+    if (vital) await this.background;
     const { logStore, stableStore } = this.stores;
-    await Promise.all([
-      rd.entries.length > 0 ? logStore.append(rd.entries) : undefined,
-      rd.hardState ? stableStore.save(rd.hardState) : undefined,
-    ]);
+    this.foreground = true;
+    try {
+      if (this.step && rd.entries.length > 0) await this.step.persistStep(rd.entries, carried);
+      else {
+        await Promise.all([
+          rd.entries.length > 0 ? logStore.append(rd.entries) : undefined,
+          vital ? stableStore.save(hs) : undefined,
+        ]);
+      }
+    } finally {
+      this.foreground = false;
+    }
+    if (vital || (this.step && carried)) this.markSaved(carried!);
+  }
+
+  /**
+   * Called once a tick: writes a pending commit index in the background
+   * (never awaited by the Ready loop) once it has waited two ticks for a
+   * write to carry it, unless a write is in flight. A failure is logged and
+   * the commit stays pending.
+   */
+  onTick(): void {
+    if (!this.pending || this.background || this.foreground) return;
+    if (++this.pendingTicks < 2) return;
+    this.background = this.flushCommit().finally(() => (this.background = undefined));
+  }
+
+  /**
+   * Writes the pending commit index now, if there is one (stop() calls it so
+   * a restart after a clean stop applies everything at once). Never throws:
+   * a failure is logged and the commit stays pending.
+   */
+  async flushCommit(): Promise<void> {
+    const state = this.pending;
+    if (!state) return;
+    try {
+      await this.stores.stableStore.save(state);
+      this.markSaved(state);
+    } catch (err) {
+      this.ctx.logger.warn({ node: this.ctx.id, err }, 'saving the commit index failed; will retry');
+    }
+  }
+
+  /** Waits for a background commit write in flight, if any. */
+  async settled(): Promise<void> {
+    await this.background;
+  }
+
+  private markSaved(state: HardState): void {
+    this.saved = state;
+    if (this.pending && this.pending.commit <= state.commit) {
+      this.pending = undefined;
+      this.pendingTicks = 0;
+    }
   }
 
   /**

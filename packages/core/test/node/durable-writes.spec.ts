@@ -1,0 +1,200 @@
+import {
+  MemoryLogStore,
+  MemoryNetwork,
+  MemoryStableStore,
+  RaftNode,
+  seededRandom,
+  stepStoreOf,
+  systemClock,
+  type Applier,
+  type Entry,
+  type HardState,
+  type StableStore,
+  type StepStore,
+} from '../../src/index';
+
+// What RaftNode waits for before it acknowledges and applies (ports/stable-store.ts):
+// term and vote durable first, never a write that only records the commit index;
+// with a StepStore, one write per step.
+
+const counter = (): Applier & { applied: number } => {
+  const a = {
+    applied: 0,
+    validate: () => {},
+    apply: () => ({ ok: true as const, value: ++a.applied }),
+    query: () => a.applied,
+    snapshot: () => new Uint8Array(),
+    restore: () => {},
+  };
+  return a;
+};
+
+/** A stable store whose saves can be held: held saves resolve only on release(). */
+class GatedStable extends MemoryStableStore {
+  saves: HardState[] = [];
+  private held: (() => void)[] | undefined;
+  hold(): void {
+    this.held ??= [];
+  }
+  release(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const go of held) go();
+  }
+  override async save(state: HardState): Promise<void> {
+    this.saves.push(state);
+    const held = this.held;
+    if (held) await new Promise<void>((resolve) => held.push(resolve));
+    await super.save(state);
+  }
+}
+
+/** A MemoryLogStore offering StepStore with its own stable store; counts every kind of write. */
+class StepLog extends MemoryLogStore implements StepStore {
+  appends = 0;
+  steps: { entries: number; state: HardState | undefined }[] = [];
+  constructor(readonly stable: GatedStable) {
+    super();
+  }
+  pairsWith(stable: StableStore): boolean {
+    return stable === this.stable;
+  }
+  override async append(entries: readonly Entry[]): Promise<void> {
+    this.appends++;
+    return super.append(entries);
+  }
+  async persistStep(entries: readonly Entry[], state: HardState | undefined): Promise<void> {
+    this.steps.push({ entries: entries.length, state });
+    this.appendSync(entries);
+    if (state) await MemoryStableStore.prototype.save.call(this.stable, state);
+  }
+}
+
+interface Member {
+  readonly node: RaftNode;
+  readonly log: MemoryLogStore;
+  readonly stable: GatedStable;
+  readonly applier: ReturnType<typeof counter>;
+}
+
+function cluster(ids: readonly string[], withSteps: boolean, seed = 7) {
+  const net = new MemoryNetwork();
+  const rng = seededRandom(seed);
+  const make = (id: string, stable = new GatedStable(), log?: MemoryLogStore): Member => {
+    const logStore = log ?? (withSteps ? new StepLog(stable) : new MemoryLogStore());
+    const applier = counter();
+    const node = new RaftNode({
+      id,
+      voters: ids,
+      logStore,
+      stableStore: stable,
+      transport: net.transport(id),
+      clock: systemClock,
+      random: rng.fork(),
+      applier,
+      config: { electionTimeoutMs: 60, heartbeatMs: 15, tickMs: 5 },
+    });
+    return { node, log: logStore, stable, applier };
+  };
+  return { members: ids.map((id) => make(id)), make };
+}
+
+async function leaderOf(members: readonly Member[]): Promise<Member> {
+  for (let i = 0; i < 400; i++) {
+    const leaders = members.filter((m) => m.node.isLeader());
+    if (leaders.length === 1) return leaders[0]!;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error('no leader');
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('RaftNode - durable writes', () => {
+  it('stepStoreOf finds the capability only when the log store pairs with the stable store', () => {
+    const stable = new GatedStable();
+    const log = new StepLog(stable);
+    expect(stepStoreOf(log, stable)).toBe(log);
+    expect(stepStoreOf(log, new MemoryStableStore())).toBeUndefined();
+    expect(stepStoreOf(new MemoryLogStore(), stable)).toBeUndefined();
+  });
+
+  it('applies and acknowledges commands while every save of the commit index is held', async () => {
+    const { members } = cluster(['a', 'b', 'c'], false);
+    await Promise.all(members.map((m) => m.node.start()));
+    const leader = await leaderOf(members);
+    await leader.node.propose({ name: 'inc', args: [] }); // the term's vote and no-op are durable by now
+    for (const m of members) m.stable.hold();
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => leader.node.propose({ name: 'inc', args: [] })),
+    );
+    expect(results).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    // Only commit indexes were waiting: term and vote stayed those of the election.
+    const term = leader.node.status().term;
+    for (const m of members) for (const s of m.stable.saves.slice(-3)) expect(s.term).toBe(term);
+    for (const m of members) m.stable.release();
+    await Promise.all(members.map((m) => m.node.stop()));
+  });
+
+  it('does not acknowledge a command before the vote of its term is durable', async () => {
+    const { members } = cluster(['solo'], false);
+    const [solo] = members as [Member];
+    solo.stable.hold(); // the election's term and vote cannot become durable
+    await solo.node.start();
+    for (let i = 0; i < 100 && !solo.node.isLeader(); i++) await sleep(5);
+    let settled = false;
+    const done = solo.node.propose({ name: 'inc', args: [] }).finally(() => (settled = true));
+    await sleep(100);
+    expect(settled).toBe(false);
+    solo.stable.release();
+    expect(await done).toBe(1);
+    await solo.node.stop();
+  });
+
+  it('with a StepStore, writes each step once: entries and hard state together, append never', async () => {
+    const { members } = cluster(['a', 'b', 'c'], true);
+    await Promise.all(members.map((m) => m.node.start()));
+    const leader = await leaderOf(members);
+    for (let k = 0; k < 20; k++) await leader.node.propose({ name: 'inc', args: [] });
+    await Promise.all(Array.from({ length: 50 }, () => leader.node.propose({ name: 'inc', args: [] })));
+    for (const m of members) {
+      const log = m.log as StepLog;
+      expect(log.appends).toBe(0);
+      expect(log.steps.length).toBeGreaterThan(0);
+      // Commit indexes rode along with entries: saves are the election's plus at most a few flushes.
+      const carried = log.steps.filter((s) => s.entries > 0 && s.state).length;
+      expect(carried).toBeGreaterThan(10);
+      expect(m.stable.saves.length).toBeLessThan(carried);
+    }
+    await Promise.all(members.map((m) => m.node.stop()));
+  });
+
+  it('saves the commit index on a clean stop, so a restart applies everything at once', async () => {
+    const { members, make } = cluster(['solo'], true);
+    const [solo] = members as [Member];
+    await solo.node.start();
+    await leaderOf(members);
+    for (let k = 0; k < 5; k++) await solo.node.propose({ name: 'inc', args: [] });
+    const applied = solo.node.status().appliedIndex;
+    await solo.node.stop();
+    expect((await solo.stable.load())?.commit).toBe(applied);
+    const again = make('solo', solo.stable, solo.log);
+    await again.node.start();
+    // Applied from the stored commit index, before any election could tell it more.
+    for (let i = 0; i < 10 && again.node.status().appliedIndex < applied; i++) await sleep(2);
+    expect(again.node.status()).toMatchObject({ appliedIndex: applied, role: 'follower' });
+    expect(again.applier.applied).toBe(5);
+    await again.node.stop();
+  });
+
+  it('writes a pending commit index in the background within a few ticks of going idle', async () => {
+    const { members } = cluster(['a', 'b', 'c'], true);
+    await Promise.all(members.map((m) => m.node.start()));
+    const leader = await leaderOf(members);
+    for (let k = 0; k < 5; k++) await leader.node.propose({ name: 'inc', args: [] });
+    const applied = leader.node.status().appliedIndex;
+    await sleep(100); // 20 ticks
+    for (const m of members) expect((await m.stable.load())?.commit).toBe(applied);
+    await Promise.all(members.map((m) => m.node.stop()));
+  });
+});
