@@ -1,5 +1,14 @@
-import { CompactedError, LogGapError, type Entry, type LogStore } from '@raftline/core';
+import {
+  CompactedError,
+  LogGapError,
+  type Entry,
+  type HardState,
+  type LogStore,
+  type StableStore,
+  type StepStore,
+} from '@raftline/core';
 import { MAX_BYTES_PER_INSERT, MAX_ROWS_PER_INSERT, entryTypeCode, toEntry, type EntryRecord } from './sql';
+import { hardStateParams, PostgresStableStore } from './stable-store';
 import { StoreBase, type StoreContext } from './store-base';
 import { TailCache } from './tail-cache';
 import type { SqlSession } from './executor';
@@ -33,10 +42,14 @@ interface BoundsRecord {
  * only one changing those rows. After any failure both are dropped and
  * re-read, since a lost COMMIT leaves the outcome unknown.
  *
+ * StepStore (a core capability RaftNode detects): with the
+ * PostgresStableStore opened alongside, persistStep writes a Raft step's
+ * entries and hard state in one commit.
+ *
  * Every method throws StoreUnavailableError when the database fails and
  * StoreClosedError after close().
  */
-export class PostgresLogStore extends StoreBase implements LogStore {
+export class PostgresLogStore extends StoreBase implements LogStore, StepStore {
   private bounds: Bounds | undefined;
   private readonly tail: TailCache;
 
@@ -54,31 +67,63 @@ export class PostgresLogStore extends StoreBase implements LogStore {
    * not contiguous, CompactedError if entries[0].index < firstIndex().
    */
   async append(entries: readonly Entry[]): Promise<void> {
+    return this.write(entries, undefined);
+  }
+
+  /**
+   * StepStore: whether stable is the PostgresStableStore opened with this
+   * log store (same createPostgresStores() call), whose row persistStep writes.
+   */
+  pairsWith(stable: StableStore): boolean {
+    return stable instanceof PostgresStableStore && this.sharesContextWith(stable);
+  }
+
+  /**
+   * StepStore: appends entries as append() does and, when state is given,
+   * upserts the node's hard state as PostgresStableStore.save does, in one
+   * atomic write (one statement when the entries extend the log and fit one
+   * INSERT, else one transaction). Resolves once committed.
+   * Throws what append() and save() throw.
+   */
+  async persistStep(entries: readonly Entry[], state: HardState | undefined): Promise<void> {
+    if (entries.length === 0 && state) {
+      return this.run(`persistStep(term ${state.term})`, async () => {
+        await this.db.query(this.sql.saveHardState, [...this.key, ...hardStateParams(state)]);
+      });
+    }
+    return this.write(entries, state);
+  }
+
+  private async write(entries: readonly Entry[], state: HardState | undefined): Promise<void> {
     const head = entries[0];
     if (!head) return this.run('append([])', async () => undefined);
     const at = head.index;
     const end = at + entries.length - 1;
-    return this.run(`append(${at}..${end})`, async () => {
-      entries.forEach((e, i) => {
-        if (e.index !== at + i) throw new LogGapError(e.index, at + i - 1);
-      });
-      const { first, last } = await this.loadBounds();
-      if (at > last + 1) throw new LogGapError(at, last);
-      if (at < first) throw new CompactedError(at, first);
-      const batches = splitForInsert(entries);
-      const only = batches.length === 1 ? batches[0] : undefined;
-      if (at > last && only) {
-        // Extends the log: one statement is already atomic.
-        await this.insert(this.db, only);
-      } else {
-        await this.db.transaction(async (tx) => {
-          if (at <= last) await tx.query(this.sql.deleteSuffix, [...this.key, at]);
-          for (const batch of batches) await this.insert(tx, batch);
+    return this.run(
+      `append(${at}..${end})${state ? ` with hard state (term ${state.term})` : ''}`,
+      async () => {
+        entries.forEach((e, i) => {
+          if (e.index !== at + i) throw new LogGapError(e.index, at + i - 1);
         });
-      }
-      this.bounds = { first, last: end };
-      this.tail.append(entries);
-    });
+        const { first, last } = await this.loadBounds();
+        if (at > last + 1) throw new LogGapError(at, last);
+        if (at < first) throw new CompactedError(at, first);
+        const batches = splitForInsert(entries);
+        const only = batches.length === 1 ? batches[0] : undefined;
+        if (at > last && only) {
+          // Extends the log: one statement (with the hard state in a CTE) is already atomic.
+          await this.insert(this.db, only, state);
+        } else {
+          await this.db.transaction(async (tx) => {
+            if (at <= last) await tx.query(this.sql.deleteSuffix, [...this.key, at]);
+            for (const batch of batches) await this.insert(tx, batch, undefined);
+            if (state) await tx.query(this.sql.saveHardState, [...this.key, ...hardStateParams(state)]);
+          });
+        }
+        this.bounds = { first, last: end };
+        this.tail.append(entries);
+      },
+    );
   }
 
   /**
@@ -175,10 +220,17 @@ export class PostgresLogStore extends StoreBase implements LogStore {
     return this.bounds;
   }
 
-  private async insert(session: SqlSession, batch: readonly Entry[]): Promise<void> {
+  /** One INSERT of batch; with state, the same statement upserts the hard state too. */
+  private async insert(
+    session: SqlSession,
+    batch: readonly Entry[],
+    state: HardState | undefined,
+  ): Promise<void> {
     const params: unknown[] = [...this.key];
     for (const e of batch) params.push(e.index, e.term, entryTypeCode(e.type), e.data);
-    await session.query(this.sql.insertEntries(batch.length), params);
+    if (!state) return void (await session.query(this.sql.insertEntries(batch.length), params));
+    params.push(...hardStateParams(state));
+    await session.query(this.sql.insertEntriesAndHardState(batch.length), params);
   }
 }
 

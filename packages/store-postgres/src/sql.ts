@@ -53,6 +53,8 @@ export class Statements {
   readonly nodeLock: string;
   /** INSERT texts by row count; Raft's batch sizes repeat, so a few cover most appends. */
   private readonly inserts = new Map<number, string>();
+  /** insertEntriesAndHardState texts by row count. */
+  private readonly stepInserts = new Map<number, string>();
 
   constructor(readonly schema: string) {
     const s = quoteSchema(schema);
@@ -83,6 +85,25 @@ export class Statements {
     const sql = `INSERT INTO ${this.logEntry} (group_id, node_id, idx, term, type, payload) VALUES ${values.join(',')}`;
     if (this.inserts.size >= 64) this.inserts.clear();
     this.inserts.set(rows, sql);
+    return sql;
+  }
+
+  /**
+   * One statement that inserts `rows` entries (as insertEntries) and upserts
+   * the hard state (as saveHardState, its term, vote and commit in the three
+   * parameters after the rows'): atomic, one commit.
+   */
+  insertEntriesAndHardState(rows: number): string {
+    const cached = this.stepInserts.get(rows);
+    if (cached !== undefined) return cached;
+    const p = 3 + rows * PARAMS_PER_ROW;
+    const sql =
+      `WITH appended AS (${this.insertEntries(rows)}) ` +
+      `INSERT INTO ${this.hardState} (group_id, node_id, term, vote, commit_index) VALUES ($1, $2, $${p}, $${p + 1}, $${p + 2}) ` +
+      `ON CONFLICT (group_id, node_id) DO UPDATE SET term = EXCLUDED.term, vote = EXCLUDED.vote, ` +
+      `commit_index = EXCLUDED.commit_index`;
+    if (this.stepInserts.size >= 64) this.stepInserts.clear();
+    this.stepInserts.set(rows, sql);
     return sql;
   }
 

@@ -30,7 +30,12 @@ export class PostgresStableStore extends StoreBase implements StableStore {
   /** Saves the hard state; resolves once it is committed. */
   async save(state: HardState): Promise<void> {
     return this.run(`save(term ${state.term})`, async () => {
-      await this.db.query(this.sql.saveHardState, [...this.key, state.term, state.vote, state.commit]);
+      await this.db.query(this.sql.saveHardState, [...this.key, ...hardStateParams(state)]);
     });
   }
+}
+
+/** The parameters of saveHardState after (group, node): term, vote, commit. */
+export function hardStateParams(state: HardState): [number, string, number] {
+  return [state.term, state.vote, state.commit];
 }

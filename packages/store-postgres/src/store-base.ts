@@ -71,6 +71,11 @@ export abstract class StoreBase {
     return value;
   }
 
+  /** Whether other was opened by the same createPostgresStores() call (same database, same node). */
+  protected sharesContextWith(other: StoreBase): boolean {
+    return other.context === this.context;
+  }
+
   /** Forgets whatever may no longer match the database. */
   protected onFailure(): void {}
 

@@ -36,8 +36,35 @@ async function expectIntactLog(stores: PostgresStores, acked: number): Promise<v
   expect(logProblem(log, first)).toBeUndefined();
 }
 
+/**
+ * After a kill -9 during persistStep writes (append-child's steps mode): the
+ * hard state is the one written with the last durable batch, never one
+ * from an earlier or a later step (each step is one atomic write).
+ */
+async function expectStepAtomic(stores: PostgresStores, batch: number): Promise<void> {
+  const last = await stores.logStore.lastIndex();
+  const hs = await stores.stableStore.load();
+  const [tail] = await stores.logStore.entries(last, last + 1);
+  expect(hs).toEqual({ term: tail!.term, vote: 'n1', commit: last - batch });
+}
+
 describe('crash - PostgreSQL', () => {
   const pg = postgresFixture();
+
+  it('kill -9 during step writes leaves the last durable step whole: its entries and its hard state', async () => {
+    const batch = 16;
+    const nodeId = uniqueName('crashstep');
+    const config = { url: PG_URL, schema: pg.schema, groupId: 'g', nodeId, batch, steps: true };
+    const child = spawnTs(CHILD, [JSON.stringify(config)]);
+    const acked = await killAfter(child, 60);
+    const stores = await pg.open(nodeId);
+    try {
+      await expectIntactLog(stores, acked);
+      await expectStepAtomic(stores, batch);
+    } finally {
+      await stores.close();
+    }
+  }, 30_000);
 
   it('kill -9 during appends keeps every acknowledged index in a contiguous log', async () => {
     const config = { url: PG_URL, schema: pg.schema, groupId: 'g', nodeId: uniqueName('crash'), batch: 64 };
@@ -72,6 +99,20 @@ describe('crash - PGlite', () => {
     const stores = await createPostgresStores({ groupId: 'g', nodeId: 'n1', embedded: { dataDir } });
     try {
       await expectIntactLog(stores, acked);
+    } finally {
+      await stores.close();
+    }
+  }, 60_000);
+
+  it('kill -9 during step writes leaves the last durable step whole: its entries and its hard state', async () => {
+    const batch = 16;
+    const config = { dataDir, schema: 'raftline', groupId: 'g', nodeId: 'n2', batch, steps: true };
+    const child = spawnTs(CHILD, [JSON.stringify(config)]);
+    const acked = await killAfter(child, 25);
+    const stores = await createPostgresStores({ groupId: 'g', nodeId: 'n2', embedded: { dataDir } });
+    try {
+      await expectIntactLog(stores, acked);
+      await expectStepAtomic(stores, batch);
     } finally {
       await stores.close();
     }
