@@ -101,7 +101,8 @@ export async function startJetStream(connections: number): Promise<Peer> {
       until('connecting to JetStream', () => connectNats({ servers: [url(i % 3)], name: `cmp ${i}` })),
     ),
   );
-  const jsm = await jetstreamManager(conns[0]!);
+  // The cluster answers JetStream requests once it elected its meta leader.
+  const jsm = await until('JetStream becoming available', () => jetstreamManager(conns[0]!), 60_000);
   await until('creating the R3 stream', () =>
     jsm.streams.add({ name: STREAM, subjects: ['bench.>'], num_replicas: 3, storage: 'file' } as never),
   );

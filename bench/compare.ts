@@ -45,20 +45,25 @@ interface Level extends Latency {
   readonly commandsPerSecond: number;
 }
 interface Round {
-  readonly sequential: Latency & { readonly commands: number };
+  readonly sequential: Latency & { readonly commands: number; readonly failed: number };
   readonly levels: Level[];
   readonly rssMb: number[];
 }
 
+/** n commands one after another (a failed one, e.g. during a leader change, is counted and skipped). */
 async function sequential(write: Write, n: number): Promise<Round['sequential']> {
-  for (let i = 0; i < 50; i++) await write(i);
   const lat: number[] = [];
-  for (let i = 0; i < n; i++) {
+  let failed = 0;
+  for (let i = -50; i < n; i++) {
     const t = performance.now();
-    await write(i);
-    lat.push(performance.now() - t);
+    try {
+      await write(i + 50);
+      if (i >= 0) lat.push(performance.now() - t);
+    } catch {
+      failed++;
+    }
   }
-  return { commands: n, ...summary(lat) };
+  return { commands: lat.length, failed, ...summary(lat) };
 }
 
 /** `clients` concurrent writers for ms milliseconds. */

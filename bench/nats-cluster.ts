@@ -55,7 +55,7 @@ export function spawnReplica(id: string, env: NodeJS.ProcessEnv): Promise<ChildP
     });
     let err = '';
     proc.stderr?.on('data', (b: Buffer) => (err += b.toString().slice(0, 5000)));
-    const timer = setTimeout(() => reject(new Error(`replica ${id} not ready in 20 s: ${err}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`replica ${id} not ready in 60 s: ${err}`)), 60_000);
     proc.stdout?.on('data', (b: Buffer) => {
       if (b.toString().includes('"ready"')) {
         clearTimeout(timer);
