@@ -14,9 +14,9 @@ import {
   NatsRaftClient,
   NatsTransport,
   serveClients,
+  type DropReason,
   type NatsConnection,
 } from '../src/index';
-import type { DropReason } from '../src/drops';
 import { CounterApplier } from './support/cluster';
 import { sleep, startNatsServer, uniqueCluster, waitFor, type OwnNatsServer } from './support/nats-server';
 import {

@@ -6,10 +6,9 @@
 // must be counted under.
 import { createHmac } from 'node:crypto';
 import { pack, seededRandom, type Message, type NodeId } from '@raftline/core';
-import { FrameCodec, PROTOCOL_VERSION, type NatsConnection } from '../../src/index';
+import { FrameCodec, PROTOCOL_VERSION, type DropReason, type NatsConnection } from '../../src/index';
 import type { Model, Operation } from '@raftline/testing';
 import { encodeMessage } from '../../src/messages';
-import type { DropReason } from '../../src/drops';
 
 /** What the fuzzer sends: each kind is dropped for the reason named, or (replay-own) accepted. */
 export type FuzzKind =
