@@ -16,7 +16,9 @@ async function echoServer(): Promise<{ server: Server; port: number; sockets: Se
 }
 
 /** A client of the proxy that collects what it receives and whether it was reset. */
-async function dial(port: number): Promise<{ socket: Socket; received: () => string; closed: Promise<void> }> {
+async function dial(
+  port: number,
+): Promise<{ socket: Socket; received: () => string; closed: Promise<void> }> {
   const socket = connect({ host: '127.0.0.1', port });
   let data = '';
   socket.on('data', (b: Buffer) => (data += b.toString()));
