@@ -12,7 +12,7 @@ import ts from 'typescript';
 
 const root = path.resolve(__dirname, '..', '..');
 
-/** [name, src/index.ts] of every workspace that has sources. */
+/** [name, src/index.ts] of every @raftline/* workspace that has sources. */
 function workspaces(): [string, string][] {
   const out: [string, string][] = [];
   for (const dir of ['packages', 'services']) {
@@ -20,7 +20,9 @@ function workspaces(): [string, string][] {
       const pkg = path.join(root, dir, entry, 'package.json');
       const index = path.join(root, dir, entry, 'src', 'index.ts');
       if (!fs.existsSync(pkg) || !fs.existsSync(index)) continue;
-      out.push([(JSON.parse(fs.readFileSync(pkg, 'utf8')) as { name: string }).name, index]);
+      const { name } = JSON.parse(fs.readFileSync(pkg, 'utf8')) as { name: string };
+      // create-raftline is a bin run by npm create, never imported by README code.
+      if (name.startsWith('@raftline/')) out.push([name, index]);
     }
   }
   return out.sort(([a], [b]) => a.localeCompare(b));
