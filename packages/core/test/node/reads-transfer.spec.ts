@@ -281,6 +281,13 @@ describe('RaftNode - leadership transfer', () => {
     const old = await leaderAmong(replicas);
     const rest = replicas.filter((r) => r !== old);
     const term = old.node.status().term;
+    // Every follower has seen the first election (its role change at this term is recorded) before the mark.
+    await eventually(
+      () =>
+        rest.every((r) => r.register.roles.at(-1)?.term === term && r.node.status().leaderId === old.id) ||
+        undefined,
+      'every follower following the leader',
+    );
     const mark = net.sent.length;
     const roleMarks = rest.map((r) => r.register.roles.length);
     await old.node.stop({ transferLeadership: true });
