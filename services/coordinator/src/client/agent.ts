@@ -316,8 +316,16 @@ export class CoordinatorAgent extends EventEmitter<CoordinatorAgentEvents> {
 
   private hold(epoch: number, deadline: number): void {
     this.held = { epoch, deadline };
+    this.armDeadline(deadline);
+  }
+
+  /** Emits 'lost' (late) at the deadline; a timer that fires a little early (timers round) is set again. */
+  private armDeadline(deadline: number): void {
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
-    this.deadlineTimer = setTimeout(() => this.isCoordinator(), Math.max(0, deadline - this.now()));
+    this.deadlineTimer = setTimeout(() => {
+      this.deadlineTimer = null;
+      if (this.isCoordinator() && this.held?.deadline === deadline) this.armDeadline(deadline);
+    }, Math.max(1, deadline - this.now()));
     this.deadlineTimer.unref?.();
   }
 
