@@ -80,6 +80,24 @@ export class ProposalTimeoutError extends RaftlineError {
   }
 }
 
+/**
+ * Too much is waiting already, so the request was refused at once: nothing
+ * was appended, applied or read, and retrying later (with a pause) is safe.
+ * `limitName` names the bound that was reached: 'maxPendingProposals' or
+ * 'maxPendingBytes' (the node's proposals waiting to apply, NodeConfig), or
+ * 'maxInFlightPerClient' (one client connection's requests a replica is
+ * serving, serveClients). `limit` is its value.
+ */
+export class OverloadedError extends RaftlineError {
+  constructor(
+    readonly nodeId: string,
+    readonly limitName: string,
+    readonly limit: number,
+  ) {
+    super(`node ${nodeId} is overloaded: ${limitName} (${limit}) reached; nothing was applied, retry later`);
+  }
+}
+
 /** The node was stopped (or is not started); nothing more is accepted. */
 export class NodeStoppedError extends RaftlineError {
   constructor(readonly nodeId: string) {

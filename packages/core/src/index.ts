@@ -16,6 +16,7 @@ export {
   MembershipChangeError,
   ProposalTimeoutError,
   NodeStoppedError,
+  OverloadedError,
   CommandRejectedError,
   PayloadTooLargeError,
   CommandFailedError,
@@ -66,6 +67,7 @@ export type {
   QueryResult,
 } from './node/raft-node';
 export type { NodeConfig, DivergenceAction } from './node/config';
+export type { ProposalLoad } from './node/status';
 export type { Divergence, VerificationStatus, VerifyResult, DigestAtOptions } from './node/verification';
 export type { CommandRequest, CommandEnvelope, ClientSession } from './node/command';
 export type { Applier, ApplyContext, ApplyResult } from './node/applier';

@@ -7,6 +7,7 @@ import type {
   Membership,
   NodeId,
   NodeStatus,
+  ProposalLoad,
   Role,
   VerificationStatus,
 } from '@raftline/core';
@@ -68,6 +69,8 @@ export interface ReplicaStatus {
   /** The last storage error, while the replica retries it (its store is unhealthy). */
   readonly storageError?: string;
   readonly drops: ReplicaDrops;
+  /** Proposals waiting on this replica, their bytes, and those refused with OverloadedError (RaftNode.status().proposals). */
+  readonly proposals?: ProposalLoad;
   /** Consistency verification on this replica (RaftNode.status().verification). */
   readonly verification?: VerificationStatus;
   /** Whether the transport is connected to NATS (when serveAdmin was given the transport). */
@@ -152,6 +155,7 @@ export function buildReplicaStatus(s: NodeStatus, ctx: StatusContext): ReplicaSt
       node: s.droppedMessages,
       ...(stats ? { received: stats.dropped, sent: stats.sendDropped } : {}),
     },
+    ...(s.proposals ? { proposals: s.proposals } : {}),
     ...(s.verification ? { verification: s.verification } : {}),
     ...(stats ? { connected: stats.connected } : {}),
     uptimeMs: Math.max(0, ctx.now - ctx.startedAt),

@@ -18,6 +18,7 @@ import {
   type LeaderView,
   type Reply,
 } from './client-wire';
+import { Admission, admissionLimits, clientOf } from './admission';
 import type { Msg, NatsConnection, Subscription } from './nats';
 import { CLIENT_QUEUE, groupSubjects } from './subjects';
 
@@ -46,7 +47,20 @@ export interface ClientServerOptions {
   readonly group: string;
   readonly node: ServedNode;
   readonly logger?: Logger;
+  /**
+   * Most requests (commands and queries) of one client connection this
+   * replica serves at once; one more is answered at once with
+   * OverloadedError ('maxInFlightPerClient'). A connection is told by its
+   * requests' reply subject: all of it but the last token, which is one
+   * connection's request inbox in nats.js. Default 1024.
+   */
+  readonly maxInFlightPerClient?: number;
+  /** Most requests of all clients this replica serves at once ('maxInFlight'). Default 8192. */
+  readonly maxInFlight?: number;
 }
+
+/** The defaults of ClientServerOptions' bounds. */
+export const CLIENT_SERVER_LIMITS = { maxInFlightPerClient: 1024, maxInFlight: 8192 } as const;
 
 const SERVER_OPTION_KEYS: KnownKeys<ClientServerOptions> = {
   connection: true,
@@ -54,6 +68,8 @@ const SERVER_OPTION_KEYS: KnownKeys<ClientServerOptions> = {
   group: true,
   node: true,
   logger: true,
+  maxInFlightPerClient: true,
+  maxInFlight: true,
 };
 
 const malformed = (what: string): Error =>
@@ -75,12 +91,21 @@ const malformed = (what: string): Error =>
  * PayloadTooLargeError ('reply': a command applied), never left unanswered.
  * @returns a handle whose close() stops serving
  * @throws SubjectTokenError when cluster, group or the node id is not a valid subject token
- * @throws ConfigError when an option key is unknown
+ * Requests past maxInFlightPerClient (one connection's) or maxInFlight (all)
+ * are answered at once with OverloadedError: nothing proposed or read.
+ * @throws ConfigError when an option key is unknown or a bound is not a positive integer
  */
 export function serveClients(options: ClientServerOptions): { close(): void } {
   checkKnownKeys(options, SERVER_OPTION_KEYS, 'serveClients options');
   const { connection: nc, node } = options;
   const logger = options.logger ?? silentLogger;
+  const admission = new Admission(
+    node.id,
+    admissionLimits(
+      { maxInFlightPerClient: options.maxInFlightPerClient, maxInFlight: options.maxInFlight },
+      CLIENT_SERVER_LIMITS,
+    ),
+  );
   const subjects = groupSubjects(options.cluster, options.group);
   const initial = safeStatus(node);
   let view: LeaderView | undefined = initial && { leaderId: initial.leaderId, term: initial.term };
@@ -94,38 +119,42 @@ export function serveClients(options: ClientServerOptions): { close(): void } {
       logger.warn({ node: node.id, err }, 'could not answer a client request');
     }
   };
-  const answer = (msg: Msg, work: Promise<Reply>): void => {
-    void work.then(
-      (reply) => respond(msg, reply),
-      (e: unknown) => respond(msg, { ok: false, error: describe(e) }),
-    );
+  /** Runs work for the request in msg unless its client (or all) are at their bound, and answers. */
+  const answer = (msg: Msg, work: () => Promise<Reply>): void => {
+    const client = clientOf(msg.reply!);
+    const refusal = admission.enter(client);
+    if (refusal) {
+      respond(msg, { ok: false, error: describe(refusal) });
+      return;
+    }
+    void Promise.resolve()
+      .then(work)
+      .then(
+        (reply) => respond(msg, reply),
+        (e: unknown) => respond(msg, { ok: false, error: describe(e) }),
+      )
+      .finally(() => admission.leave(client));
   };
   const handleCommand = (err: Error | null, msg: Msg): void => {
     if (err || !msg.reply) return;
-    const request = decodeRequest(msg.data);
-    const work = request
-      ? Promise.resolve().then(() => node.propose(request))
-      : Promise.reject(malformed('request'));
-    answer(
-      msg,
-      work.then((value): Reply => ({ ok: true, value })),
-    );
+    answer(msg, async (): Promise<Reply> => {
+      const request = decodeRequest(msg.data);
+      if (!request) throw malformed('request');
+      return { ok: true, value: await node.propose(request) };
+    });
   };
   const handleQuery = (err: Error | null, msg: Msg): void => {
     if (err || !msg.reply) return;
-    const q = decodeQuery(msg.data);
-    const options: QueryOptions | undefined = q && {
-      consistency: q.consistency,
-      ...(q.timeoutMs !== undefined ? { timeoutMs: q.timeoutMs } : {}),
-    };
-    const work =
-      q && options
-        ? Promise.resolve().then(() => node.query(q.name, q.args, options))
-        : Promise.reject(malformed('query'));
-    answer(
-      msg,
-      work.then(({ value, appliedIndex }): Reply => ({ ok: true, value, appliedIndex })),
-    );
+    answer(msg, async (): Promise<Reply> => {
+      const q = decodeQuery(msg.data);
+      if (!q) throw malformed('query');
+      const options: QueryOptions = {
+        consistency: q.consistency,
+        ...(q.timeoutMs !== undefined ? { timeoutMs: q.timeoutMs } : {}),
+      };
+      const { value, appliedIndex } = await node.query(q.name, q.args, options);
+      return { ok: true, value, appliedIndex };
+    });
   };
   const publish = (role: Role, leaderId: NodeId, term: number): void => {
     view = { leaderId, term };

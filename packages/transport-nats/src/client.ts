@@ -32,9 +32,10 @@ const NOT_LEADING = new Set(['LeadershipLostError', 'NodeStoppedError']);
 /**
  * Refusals that say nothing of an earlier attempt: after an attempt whose
  * outcome is unknown, a retry refused so (its session expired meanwhile, or
- * a validator that reads state refused it) leaves the command's outcome unknown.
+ * a validator that reads state refused it, or the replica was overloaded)
+ * leaves the command's outcome unknown.
  */
-const SAYS_NOTHING_OF_EARLIER = new Set(['SessionExpiredError', 'CommandRejectedError']);
+const SAYS_NOTHING_OF_EARLIER = new Set(['SessionExpiredError', 'CommandRejectedError', 'OverloadedError']);
 
 /** Query refusals worth asking again: nothing was read. */
 const READ_RETRYABLE = new Set(['ReadNotConfirmedError', 'NodeStoppedError']);
@@ -188,10 +189,13 @@ export class NatsRaftClient {
    *   max_payload (it is not sent), when a replica's maxCommandBytes refuses it
    *   (nothing applied), or when the result is too large to send back ('reply':
    *   it applied)
-   * @throws RemoteCommandError when a replica refused or failed it (see outcomeUnknown)
+   * @throws RemoteCommandError when a replica refused or failed it (see
+   *   outcomeUnknown; cause OverloadedError when the replica had too much in
+   *   flight: nothing applied, retry after a pause)
    * @throws OutcomeUnknownError when an attempt got no answer and none after it
    *   settled the command, or a retry after it was refused in a way that says
-   *   nothing of it (SessionExpiredError, CommandRejectedError: the cause): it
+   *   nothing of it (SessionExpiredError, CommandRejectedError,
+   *   OverloadedError: the cause): it
    *   may or may not have committed
    * @throws LeaderUnavailableError when no leader accepted it in time and no
    *   attempt's outcome was unknown (nothing applied)

@@ -18,6 +18,7 @@ import {
   MembershipChangeError,
   NodeStoppedError,
   NotLeaderError,
+  OverloadedError,
   PayloadTooLargeError,
   ProposalTimeoutError,
   RaftlineError,
@@ -48,6 +49,12 @@ const REVIVERS: Readonly<Record<string, (f: Fields, message: string) => Raftline
     both(str(f, 'nodeId'), str(f, 'reason'), (a, b) => new ReadNotConfirmedError(a, b)),
   ProposalTimeoutError: (f) => one(num(f, 'timeoutMs'), (t) => new ProposalTimeoutError(t)),
   NodeStoppedError: (f) => one(str(f, 'nodeId'), (id) => new NodeStoppedError(id)),
+  OverloadedError: (f) => {
+    const [node, limitName, limit] = [str(f, 'nodeId'), str(f, 'limitName'), num(f, 'limit')];
+    return node !== undefined && limitName !== undefined && limit !== undefined
+      ? new OverloadedError(node, limitName, limit)
+      : undefined;
+  },
   CommandRejectedError: (f) =>
     both(str(f, 'command'), str(f, 'reason'), (a, b) => new CommandRejectedError(a, b)),
   CommandFailedError: (f) =>

@@ -60,6 +60,19 @@ export interface NodeConfig {
    */
   readonly maxCommandBytes: number;
   /**
+   * Most proposals (commands, ticks, membership changes) that may wait on a
+   * node at once to be applied: one more is refused at once with
+   * OverloadedError (nothing appended; retry later) instead of queueing
+   * without bound. Default 4096.
+   */
+  readonly maxPendingProposals: number;
+  /**
+   * Most bytes of log entries that proposals waiting on a node may hold;
+   * past it a proposal is refused with OverloadedError, like
+   * maxPendingProposals. At least maxCommandBytes. Default 64 MiB.
+   */
+  readonly maxPendingBytes: number;
+  /**
    * Periodic consistency verification (like etcd's corruption check): the
    * leader proposes a verification marker after every this many applied
    * commands (verification entries do not count), and every replica
@@ -108,6 +121,8 @@ export function defaultNodeConfig(): NodeConfig {
     snapshotChunkBytes: 256 * 1024,
     snapshotChunkTimeoutMs: 1_000,
     maxCommandBytes: 1024 * 1024,
+    maxPendingProposals: 4096,
+    maxPendingBytes: 64 * 1024 * 1024,
     verifyEveryEntries: 0,
     divergenceAction: 'stop-applying',
   };
@@ -140,8 +155,15 @@ export function resolveNodeConfig(partial: Partial<NodeConfig> = {}): {
     const v = node[field];
     if (!Number.isFinite(v) || v <= 0) problems.push(`${field} (${String(v)}) must be a positive number`);
   }
-  if (!Number.isSafeInteger(node.maxCommandBytes) || node.maxCommandBytes < 1) {
-    problems.push(`maxCommandBytes (${String(node.maxCommandBytes)}) must be a positive integer`);
+  for (const field of ['maxCommandBytes', 'maxPendingProposals', 'maxPendingBytes'] as const) {
+    const v = node[field];
+    if (!Number.isSafeInteger(v) || v < 1)
+      problems.push(`${field} (${String(v)}) must be a positive integer`);
+  }
+  if (problems.length === 0 && node.maxPendingBytes < node.maxCommandBytes) {
+    problems.push(
+      `maxPendingBytes (${node.maxPendingBytes}) must be at least maxCommandBytes (${node.maxCommandBytes})`,
+    );
   }
   if (!DIVERGENCE_ACTIONS.includes(node.divergenceAction)) {
     problems.push(

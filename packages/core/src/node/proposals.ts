@@ -2,6 +2,7 @@ import {
   LeadershipLostError,
   LeadershipTransferError,
   NotLeaderError,
+  OverloadedError,
   PayloadTooLargeError,
   ProposalTimeoutError,
 } from '../errors';
@@ -11,6 +12,7 @@ import type { Entry, Proposed } from '../protocol/types';
 import type { ApplyResult } from './applier';
 import { encodeCommand, type CommandEnvelope } from './command';
 import type { NodeContext } from './context';
+import type { ProposalLoad } from './status';
 import type { LeadershipTransfer } from './transfer';
 
 /** Options of one proposal. */
@@ -52,6 +54,9 @@ interface CatchingUp {
   cancelTimer: Cancel;
 }
 
+/** What an append made: the protocol's Proposed, and the bytes of the entries it appended when the caller counts them. */
+export type Appended = Proposed & { readonly bytes?: number };
+
 /** How an append proceeds: on any node (membership, markers), or only on a leader whose state is current. */
 export type AppendGate = 'any' | 'current-leader';
 
@@ -65,6 +70,10 @@ export type AppendGate = 'any' | 'current-leader';
 export class Proposals {
   private readonly pending = new Map<number, Pending>();
   private readonly catchingUp = new Set<CatchingUp>();
+  /** Proposals admitted and not yet settled (waiting to catch up, for a transfer, or to apply), and their bytes. */
+  private admitted = 0;
+  private admittedBytes = 0;
+  private refused = 0;
 
   constructor(
     private readonly ctx: NodeContext,
@@ -85,14 +94,50 @@ export class Proposals {
    * the command was not applied, retry at the leader) or with
    * ProposalTimeoutError. A leader long caught up appends synchronously.
    * Every failure is a rejection, never a throw.
+   *
+   * Admission comes first: with maxPendingProposals proposals, or
+   * maxPendingBytes of their entries (as `append` reports them in
+   * Appended.bytes), already waiting here, it fails at once with
+   * OverloadedError and appends nothing.
    */
   appendAndWait(
     options: ProposeOptions,
-    append: (protocol: RaftProtocol) => Proposed,
+    append: (protocol: RaftProtocol) => Appended,
     gate: AppendGate = 'any',
   ): Promise<unknown> {
-    const timeoutMs = options.timeoutMs ?? this.ctx.config.proposalTimeoutMs;
-    return this.attempt(append, gate, timeoutMs, timeoutMs);
+    const { maxPendingProposals, maxPendingBytes, proposalTimeoutMs } = this.ctx.config;
+    const full =
+      this.admitted >= maxPendingProposals
+        ? new OverloadedError(this.ctx.id, 'maxPendingProposals', maxPendingProposals)
+        : this.admittedBytes >= maxPendingBytes
+          ? new OverloadedError(this.ctx.id, 'maxPendingBytes', maxPendingBytes)
+          : undefined;
+    if (full) {
+      this.refused++;
+      return Promise.reject(full);
+    }
+    this.admitted++;
+    let held = 0; // this proposal's bytes, once appended (again after a transfer: counted once)
+    const counted = (protocol: RaftProtocol): Proposed => {
+      const appended = append(protocol);
+      const bytes = appended.bytes ?? 0;
+      this.admittedBytes += bytes - held;
+      held = bytes;
+      return appended;
+    };
+    const release = () => {
+      this.admitted--;
+      this.admittedBytes -= held;
+    };
+    const timeoutMs = options.timeoutMs ?? proposalTimeoutMs;
+    const outcome = this.attempt(counted, gate, timeoutMs, timeoutMs);
+    outcome.then(release, release);
+    return outcome;
+  }
+
+  /** How many proposals wait here to be applied, the bytes of their entries, and how many were refused. */
+  load(): ProposalLoad {
+    return { pending: this.admitted, pendingBytes: this.admittedBytes, refused: this.refused };
   }
 
   /** appendAndWait with leftMs of its timeoutMs still to go (less after waiting to catch up). */

@@ -107,7 +107,8 @@ export class RaftNode {
       applier: options.applier,
       config: this.config,
       logger: this.logger,
-      propose: (data, opts) => this.proposals.appendAndWait(opts, (p) => p.propose([data])),
+      propose: (data, opts) =>
+        this.proposals.appendAndWait(opts, (p) => ({ ...p.propose([data]), bytes: data.byteLength })),
       leadership: () => ({ leader: this.role === 'leader', term: this.protocol?.hardState().term ?? 0 }),
       applied: () => this.protocol?.log.applied ?? 0,
     });
@@ -196,6 +197,8 @@ export class RaftNode {
    * @throws CommandFailedError when the handler threw while applying
    * @throws DivergedError on a leader that stopped applying (NodeConfig.divergenceAction)
    * @throws NodeStoppedError when the node is not running
+   * @throws OverloadedError when maxPendingProposals (or maxPendingBytes) are
+   *   already waiting here: refused at once, nothing appended; retry later
    */
   propose(request: CommandRequest, options: ProposeOptions = {}): Promise<unknown> {
     const append = (protocol: RaftProtocol) => {
@@ -203,7 +206,8 @@ export class RaftNode {
       this.options.applier.validate(request); // on a leader whose state is current: see above
       const envelope: CommandEnvelope = { ...request, time: this.options.clock.now() };
       const { maxEntryBytes } = this.options.transport;
-      return protocol.propose([encodeProposal(envelope, this.config.maxCommandBytes, maxEntryBytes)]);
+      const data = encodeProposal(envelope, this.config.maxCommandBytes, maxEntryBytes);
+      return { ...protocol.propose([data]), bytes: data.byteLength };
     };
     return this.proposals.appendAndWait(options, append, 'current-leader');
   }
@@ -337,6 +341,7 @@ export class RaftNode {
       snapshotIndex: this.snapshots?.index ?? 0,
       storageError: this.storage.error,
       droppedMessages: this.droppedMessages,
+      proposals: this.proposals.load(),
       verification: this.verification.status(),
     });
   }

@@ -36,14 +36,24 @@ export interface NodeStatus {
   readonly storageError?: string;
   /** Inbound messages dropped because they could not be handled. */
   readonly droppedMessages: number;
+  /** Proposals waiting here to be applied, and those refused for overload (see NodeConfig.maxPendingProposals). */
+  readonly proposals: ProposalLoad;
   /** Consistency verification here: the last marker, its digest, a divergence found (see RaftNode.verify()). */
   readonly verification: VerificationStatus;
+}
+
+/** A node's proposals: how many wait to be applied now, their entries' bytes, and how many were refused so far. */
+export interface ProposalLoad {
+  readonly pending: number;
+  readonly pendingBytes: number;
+  /** Proposals refused with OverloadedError since the node started. */
+  readonly refused: number;
 }
 
 /** What status() takes from the node's parts rather than from its protocol. */
 export type NodeStatusParts = Pick<
   NodeStatus,
-  'appliedIndex' | 'snapshotIndex' | 'storageError' | 'droppedMessages' | 'verification'
+  'appliedIndex' | 'snapshotIndex' | 'storageError' | 'droppedMessages' | 'verification' | 'proposals'
 >;
 
 /** A node's status: its protocol's, with what its parts report. */
@@ -65,6 +75,7 @@ export function nodeStatus(id: NodeId, p: RaftProtocol, parts: NodeStatusParts):
     ...(termStart !== undefined ? { appliedOwnTerm: p.log.applied >= termStart } : {}),
     ...(parts.storageError ? { storageError: parts.storageError } : {}),
     droppedMessages: parts.droppedMessages,
+    proposals: parts.proposals,
     verification: parts.verification,
   };
 }
