@@ -11,6 +11,8 @@ export interface Harness {
   nc(): NatsConnection;
   /** A pool on the replicas' database, for reading their rows. */
   admin(): Pool;
+  /** The URL of the replicas' database (as the superuser). */
+  pgUrl(): string;
   /**
    * The spec's own PostgreSQL server, to stop, restart or kill.
    * @throws Error unless the harness was made with `{ postgres: 'throwaway' }`
@@ -20,7 +22,9 @@ export interface Harness {
    * A new 3-replica cluster (not started) with a fresh cluster and group id;
    * its processes are killed after the test and its rows deleted after the file.
    */
-  cluster(options: Pick<ClusterOptions, 'electionMs' | 'env' | 'script'>): ReplicaCluster;
+  cluster(
+    options: Pick<ClusterOptions, 'electionMs' | 'env' | 'script'> & { pgUrl?: string },
+  ): ReplicaCluster;
   /** A client of the cluster: 3 s per command, 1 s per request. */
   client(cluster: ReplicaCluster): NatsRaftClient;
   /** Registers a load so that it is stopped after the test. */
@@ -88,6 +92,7 @@ export function clusterHarness(options: HarnessOptions = {}): Harness {
       if (!pool) throw new Error('clusterHarness used outside a test');
       return pool;
     },
+    pgUrl: () => pgUrl,
     postgres: () => {
       if (!own) throw new Error("clusterHarness: postgres() needs clusterHarness({ postgres: 'throwaway' })");
       return own;
