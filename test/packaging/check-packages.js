@@ -1,14 +1,17 @@
 #!/usr/bin/env node
-// npm run check:packages: builds and packs every published package, then
-// checks each tarball: its files (README, LICENSE, both builds; no maps, no
-// sources), publint --strict, and @arethetypeswrong/cli (types resolve for
-// node10, node16 from CommonJS and from ESM, and bundlers). Exits 1 on any
-// problem, listing them all.
+// npm run check:packages: builds and packs every published package (each
+// workspace under packages/ and services/ that is not private: the
+// libraries, the CLI, create-raftline and the services), then checks each
+// tarball: its manifest (engines, exports, sideEffects, files), its files
+// (README, LICENSE, every file the manifest names; no maps, no sources),
+// publint --strict, and @arethetypeswrong/cli (types resolve for node10,
+// node16 from CommonJS and from ESM, and bundlers). Exits 1 on any problem,
+// listing them all.
 'use strict';
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { REPO, buildPackages, packPackages, contentProblems, run } = require('./lib/packages');
+const { REPO, PUBLISHED, buildPackages, packPackages, contentProblems, run } = require('./lib/packages');
 
 const bin = (name) => path.join(REPO, 'node_modules', '.bin', name);
 
@@ -16,8 +19,8 @@ function main() {
   const dest = fs.mkdtempSync(path.join(os.tmpdir(), 'raftline-packs-'));
   const problems = [];
   try {
-    buildPackages();
-    for (const pack of packPackages(dest)) {
+    buildPackages(PUBLISHED);
+    for (const pack of packPackages(dest, PUBLISHED)) {
       const kb = (n) => `${(n / 1024).toFixed(0)} kB`;
       process.stdout.write(
         `\n== ${pack.name}: ${pack.files.length} files, ${kb(pack.size)} packed, ${kb(pack.unpackedSize)} unpacked\n`,

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { connectClient, connectNats, type MachineClient } from '@raftline/transport-nats';
 import {
@@ -19,7 +19,8 @@ import {
 // lease, the second takes over with its checkpoint, and the first's late
 // guarded write with its old epoch is refused by the replicas.
 
-const BIN = require.resolve('@raftline/cli/bin/raftline.js');
+// The CLI's bin, beside its package.json (the package exports its API, not its bin script).
+const BIN = join(dirname(require.resolve('@raftline/cli/package.json')), 'bin', 'raftline.js');
 const NATS_URL = process.env.NATS_URL ?? '127.0.0.1:4222';
 const LEASE_MS = 2000;
 const RENEW_MS = 400;

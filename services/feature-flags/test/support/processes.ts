@@ -6,11 +6,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Pool } from 'pg';
 
-const BIN = require.resolve('@raftline/cli/bin/raftline.js');
+// The CLI's bin, beside its package.json (the package exports its API, not its bin script).
+const BIN = join(dirname(require.resolve('@raftline/cli/package.json')), 'bin', 'raftline.js');
 const NATS_SERVER = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
 
 export const PG_URL = process.env.RAFTLINE_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
