@@ -44,6 +44,16 @@ const CONTEXT: unique symbol = Symbol('raftline.apply-context');
  * own enumerable field, which must hold plain data: primitives, arrays, plain
  * objects, Map, Set, Date, typed arrays (no class instances, functions or
  * cycles). Override snapshotState()/restoreState() for anything else.
+ *
+ * Optional: a `metrics()` method (the MachineMetrics capability, detected at
+ * run time) exposes the machine's own gauges and counters as plain samples;
+ * whoever serves the replica (`raftline serve`'s /metrics) reads them at
+ * every scrape and adds its `group` and `node` labels. It reads state and
+ * changes none, runs between applies (this.context is not available), must
+ * be cheap (O(queues), not O(jobs)), and labels names users choose only
+ * through boundedLabel(). What it returns is checked as it is read (names,
+ * types, labels, MACHINE_METRIC_LIMITS): a fault, or a throw, is a
+ * MachineMetricsError. See state-machine/metrics.ts for the whole contract.
  */
 export abstract class ReplicatedStateMachine {
   declare private [CONTEXT]: ApplyContext | undefined;
