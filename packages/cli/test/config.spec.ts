@@ -55,9 +55,22 @@ describe('serve configuration - the file, then RAFTLINE_* variables, then flags'
       metrics: { enabled: true, host: '127.0.0.1', readyMaxLagEntries: 1000 },
       log: { level: 'info', pretty: false },
       shutdown: { drainTimeoutMs: 5000, timeoutMs: 20_000 },
+      clients: { maxInFlightPerClient: 1024, maxInFlight: 8192 },
     });
     expect(c.groups).toEqual([
       { name: 'kv', machine: KV, voters: ['n1', 'n2', 'n3'], raft: {}, mirror: true },
+    ]);
+  });
+
+  it('overload bounds: clients.* and raft.maxPendingProposals, from the file, a variable or a flag', () => {
+    const c = load({
+      env: { RAFTLINE_MAX_PENDING_PROPOSALS: '300' },
+      flags: { 'clients.maxInFlightPerClient': '64' },
+    });
+    expect(c.clients).toEqual({ maxInFlightPerClient: 64, maxInFlight: 8192 });
+    expect(c.groups[0]!.raft).toEqual({ maxPendingProposals: 300 });
+    expect(problemsOf(() => load({ flags: { 'clients.maxInFlightPerClient': '0' } }))).toEqual([
+      'clients.maxInFlightPerClient (0, from --max-in-flight-per-client) must be an integer at least 1',
     ]);
   });
 

@@ -59,6 +59,14 @@ export interface ClientServerOptions {
   readonly maxInFlight?: number;
 }
 
+/** What serveClients returns. */
+export interface ClientServer {
+  /** Stops serving (requests in flight are still answered). */
+  close(): void;
+  /** Requests in flight now, the client connections they come from, and those refused with OverloadedError so far. */
+  stats(): { readonly inFlight: number; readonly clients: number; readonly refused: number };
+}
+
 /** The defaults of ClientServerOptions' bounds. */
 export const CLIENT_SERVER_LIMITS = { maxInFlightPerClient: 1024, maxInFlight: 8192 } as const;
 
@@ -89,13 +97,13 @@ const malformed = (what: string): Error =>
  *   leader subject (and one at once), and on every reply who leads in which term.
  * A result too large for the server's max_payload is answered with
  * PayloadTooLargeError ('reply': a command applied), never left unanswered.
- * @returns a handle whose close() stops serving
+ * @returns a handle whose close() stops serving and stats() counts requests
  * @throws SubjectTokenError when cluster, group or the node id is not a valid subject token
  * Requests past maxInFlightPerClient (one connection's) or maxInFlight (all)
  * are answered at once with OverloadedError: nothing proposed or read.
  * @throws ConfigError when an option key is unknown or a bound is not a positive integer
  */
-export function serveClients(options: ClientServerOptions): { close(): void } {
+export function serveClients(options: ClientServerOptions): ClientServer {
   checkKnownKeys(options, SERVER_OPTION_KEYS, 'serveClients options');
   const { connection: nc, node } = options;
   const logger = options.logger ?? silentLogger;
@@ -178,6 +186,7 @@ export function serveClients(options: ClientServerOptions): { close(): void } {
       stopListening?.();
       subs.forEach((s) => s.unsubscribe());
     },
+    stats: () => admission.stats(),
   };
 }
 

@@ -24,7 +24,8 @@ import { reviveError } from './remote-errors';
 import { groupSubjects, type GroupSubjects } from './subjects';
 
 export { serveClients } from './client-server';
-export type { ClientServerOptions, ProposingNode, ServedNode } from './client-server';
+export { CLIENT_SERVER_LIMITS } from './client-server';
+export type { ClientServer, ClientServerOptions, ProposingNode, ServedNode } from './client-server';
 
 /** Errors after which the replica that answered is no longer worth asking first. */
 const NOT_LEADING = new Set(['LeadershipLostError', 'NodeStoppedError']);

@@ -5,7 +5,7 @@
  */
 
 export { NatsTransport } from './transport';
-export { NatsRaftClient, serveClients, DEFAULT_CLIENT_OPTIONS } from './client';
+export { NatsRaftClient, serveClients, DEFAULT_CLIENT_OPTIONS, CLIENT_SERVER_LIMITS } from './client';
 export { MachineClient, connectClient } from './typed-client';
 // Raised by the client and by replicas alike; defined in core.
 export { PayloadTooLargeError } from '@raftline/core';
@@ -63,6 +63,7 @@ export type { GroupSubjects } from './subjects';
 export type { LiveInstance } from './errors';
 export type {
   NatsRaftClientOptions,
+  ClientServer,
   ClientServerOptions,
   ProposingNode,
   ServedNode,

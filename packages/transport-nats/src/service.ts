@@ -15,10 +15,9 @@ import type { NatsTransportStats } from './transport';
 export const REPLICA_SERVICE_NAME = 'raftline';
 
 /** The version a replica service reports unless told otherwise: @raftline/transport-nats's (its own package.json, found by name from src and from either build). */
-export const REPLICA_SERVICE_VERSION: string = (
+export const REPLICA_SERVICE_VERSION: string =
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  require('@raftline/transport-nats/package.json') as { version: string }
-).version;
+  (require('@raftline/transport-nats/package.json') as { version: string }).version;
 
 const SEMVER = /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/;
 

@@ -167,6 +167,18 @@ export class RobustCluster {
     return Number(readFileSync(join(this.pidDir, `${id}.pid`), 'utf8'));
   }
 
+  /** Node id's resident set size in bytes (Linux /proc), or undefined when it does not run. */
+  rssBytes(id: string): number | undefined {
+    if (!this.up.has(id)) return undefined;
+    try {
+      const status = readFileSync(`/proc/${this.pid(id)}/status`, 'utf8');
+      const kb = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
+      return kb === undefined ? undefined : Number(kb) * 1024;
+    } catch {
+      return undefined; // gone meanwhile
+    }
+  }
+
   /** Exits nobody asked for, with the end of each one's stderr. */
   unexpectedExits(): string[] {
     return [...this.base.unexpectedExits(), ...this.spareCluster.unexpectedExits()];

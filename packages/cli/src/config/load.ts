@@ -146,6 +146,18 @@ export const SERVE_SETTINGS: readonly ServeSetting[] = [
     description: 'verify consistency after every n commands (default 0: off)',
   },
   {
+    path: 'raft.maxPendingProposals',
+    flag: '--max-pending-proposals <n>',
+    env: 'RAFTLINE_MAX_PENDING_PROPOSALS',
+    description: 'proposals that may wait to apply before OverloadedError (default 1024)',
+  },
+  {
+    path: 'clients.maxInFlightPerClient',
+    flag: '--max-in-flight-per-client <n>',
+    env: 'RAFTLINE_MAX_IN_FLIGHT_PER_CLIENT',
+    description: "one client connection's requests served at once before OverloadedError (default 1024)",
+  },
+  {
     path: 'shutdown.drainTimeoutMs',
     flag: '--drain-timeout-ms <ms>',
     env: 'RAFTLINE_DRAIN_TIMEOUT_MS',

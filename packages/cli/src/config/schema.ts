@@ -65,6 +65,14 @@ export interface ShutdownSettings {
   readonly timeoutMs: number;
 }
 
+/** How many client requests a replica serves at once (serveClients' bounds); past one, OverloadedError. */
+export interface ClientSettings {
+  /** Requests of one client connection in flight on this replica (default 1024). */
+  readonly maxInFlightPerClient: number;
+  /** Requests of all clients in flight on this replica, per group (default 8192). */
+  readonly maxInFlight: number;
+}
+
 export const JOIN_MODES = ['voter', 'learner'] as const;
 export type JoinMode = (typeof JOIN_MODES)[number];
 
@@ -101,6 +109,7 @@ export interface ServeConfig {
   readonly metrics: MetricsSettings;
   readonly log: LogSettings;
   readonly shutdown: ShutdownSettings;
+  readonly clients: ClientSettings;
   readonly groups: readonly GroupSettings[];
 }
 
@@ -116,6 +125,8 @@ export const SERVE_DEFAULTS = {
   logLevel: 'info' as LogLevel,
   drainTimeoutMs: 5000,
   shutdownTimeoutMs: 20_000,
+  maxInFlightPerClient: 1024,
+  maxInFlight: 8192,
 } as const;
 
 /** The keys of each section of the file, for unknown-key problems. */
@@ -128,6 +139,7 @@ const TOP_KEYS = {
   log: true,
   raft: true,
   shutdown: true,
+  clients: true,
   groups: true,
 } as const;
 const NATS_KEYS: KnownKeys<NatsSettings> = {
@@ -154,6 +166,7 @@ const METRICS_KEYS: KnownKeys<MetricsSettings> = {
 };
 const LOG_KEYS: KnownKeys<LogSettings> = { level: true, pretty: true };
 const SHUTDOWN_KEYS: KnownKeys<ShutdownSettings> = { drainTimeoutMs: true, timeoutMs: true };
+const CLIENT_KEYS: KnownKeys<ClientSettings> = { maxInFlightPerClient: true, maxInFlight: true };
 const GROUP_KEYS: KnownKeys<Omit<GroupSettings, 'name'>> = {
   machine: true,
   export: true,
@@ -207,6 +220,7 @@ export function validateServeConfig(
   const metrics = readMetrics(f, top.metrics);
   const log = readLog(f, top.log);
   const shutdown = readShutdown(f, top.shutdown);
+  const clients = readClients(f, top.clients);
   const raft = readRaft(f, top.raft, 'raft');
   const origins = options.origins ?? new Map<string, string>();
 
@@ -223,7 +237,18 @@ export function validateServeConfig(
     }
   }
   if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
-  return { source: options.source, node: node!, cluster, nats, store, metrics, log, shutdown, groups };
+  return {
+    source: options.source,
+    node: node!,
+    cluster,
+    nats,
+    store,
+    metrics,
+    log,
+    shutdown,
+    clients,
+    groups,
+  };
 }
 
 function token(problems: string[], field: string, value: string): void {
@@ -333,6 +358,17 @@ function readShutdown(f: FieldReader, value: unknown): ShutdownSettings {
     drainTimeoutMs:
       f.integer(o.drainTimeoutMs, 'shutdown.drainTimeoutMs', 0) ?? SERVE_DEFAULTS.drainTimeoutMs,
     timeoutMs: f.integer(o.timeoutMs, 'shutdown.timeoutMs', 1) ?? SERVE_DEFAULTS.shutdownTimeoutMs,
+  };
+}
+
+function readClients(f: FieldReader, value: unknown): ClientSettings {
+  const o = f.object(value, 'clients') ?? {};
+  f.known(o, CLIENT_KEYS, 'clients');
+  return {
+    maxInFlightPerClient:
+      f.integer(o.maxInFlightPerClient, 'clients.maxInFlightPerClient', 1) ??
+      SERVE_DEFAULTS.maxInFlightPerClient,
+    maxInFlight: f.integer(o.maxInFlight, 'clients.maxInFlight', 1) ?? SERVE_DEFAULTS.maxInFlight,
   };
 }
 

@@ -24,10 +24,22 @@ const ROLES: readonly Role[] = ['follower', 'pre-candidate', 'candidate', 'leade
 
 type Metric = Gauge | Counter | Histogram;
 
+/** What serveClients' handle reports: requests in flight now, and those refused so far. */
+export interface ClientStats {
+  readonly inFlight: number;
+  readonly refused: number;
+}
+
+/** Where a replica's client statistics come from (serveClients' handle). */
+export interface ClientStatsSource {
+  stats(): ClientStats;
+}
+
 /** What a tracked replica reports at scrape time. */
 export interface MetricsSource {
   status(): NodeStatus;
   transportStats?(): NatsTransportStats;
+  clientStats?(): ClientStats;
 }
 
 /** The node a replica's client API serves: RaftNode satisfies it. */
@@ -156,9 +168,9 @@ export class GroupMetrics {
   track(
     node: InstrumentedNode,
     transport?: { stats(): NatsTransportStats },
-    options: { machine?: object; logger?: Logger } = {},
+    options: { machine?: object; logger?: Logger; clients?: ClientStatsSource } = {},
   ): void {
-    const { machine, logger } = options;
+    const { machine, logger, clients } = options;
     if (machine && hasMachineMetrics(machine)) {
       const failures = this.m.counter('raftline_machine_metrics_failures_total');
       failures.inc(this.labels, 0);
@@ -168,6 +180,7 @@ export class GroupMetrics {
     this.source = {
       status: () => node.status(),
       ...(transport ? { transportStats: () => transport.stats() } : {}),
+      ...(clients ? { clientStats: () => clients.stats() } : {}),
     };
     this.lastLeader = safe(() => node.status().leaderId) ?? '';
     if (this.lastLeader) this.m.counter('raftline_leader_changes_total').inc(this.labels);
@@ -299,6 +312,7 @@ export class GroupMetrics {
     m.gauge('raftline_last_index').set(labels, s.lastIndex);
     m.gauge('raftline_snapshot_index').set(labels, s.snapshotIndex);
     m.gauge('raftline_storage_healthy').set(labels, s.storageError ? 0 : 1);
+    m.gauge('raftline_proposals_pending').set(labels, s.proposals.pending);
     m.gauge('raftline_diverged').set(labels, s.verification.diverged ? 1 : 0);
     m.gauge('raftline_stopped_applying').set(labels, s.verification.stoppedApplying ? 1 : 0);
     for (const [follower, p] of Object.entries(s.followers ?? {})) {
@@ -311,6 +325,11 @@ export class GroupMetrics {
     this.advance('raftline_verifications_total', { result: 'match' }, matches);
     this.advance('raftline_verifications_total', { result: 'diverged' }, this.divergences);
     this.advance('raftline_dropped_messages_total', { reason: 'unhandled' }, s.droppedMessages);
+    const c = safe(() => this.source!.clientStats?.());
+    if (c) {
+      m.gauge('raftline_client_requests_in_flight').set(labels, c.inFlight);
+      this.advance('raftline_client_requests_refused_total', {}, c.refused);
+    }
     const t = safe(() => this.source!.transportStats?.());
     if (t) {
       m.gauge('raftline_nats_connected').set(labels, t.connected ? 1 : 0);

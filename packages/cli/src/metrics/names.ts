@@ -33,6 +33,18 @@ export const METRICS = {
   raftline_applied_index: { type: 'gauge', help: 'The highest log index applied to the state machine here.' },
   raftline_last_index: { type: 'gauge', help: "The index of the last entry in this replica's log." },
   raftline_snapshot_index: { type: 'gauge', help: 'The index of the newest durable snapshot (0: none).' },
+  raftline_proposals_pending: {
+    type: 'gauge',
+    help: 'Proposals waiting on this replica to be applied (past raft.maxPendingProposals: OverloadedError).',
+  },
+  raftline_client_requests_in_flight: {
+    type: 'gauge',
+    help: 'Client commands and queries this replica is serving now.',
+  },
+  raftline_client_requests_refused_total: {
+    type: 'counter',
+    help: 'Client requests answered at once with OverloadedError (clients.maxInFlightPerClient or clients.maxInFlight reached).',
+  },
   raftline_follower_match_lag_entries: {
     type: 'gauge',
     help: "On the leader only: for each follower (the node label names the follower), the leader's last index minus the follower's match index.",
@@ -197,6 +209,7 @@ export const FAILURE_REASONS: Readonly<Record<string, string>> = {
   ReadNotConfirmedError: 'not-confirmed',
   DivergedError: 'diverged',
   NodeStoppedError: 'stopped',
+  OverloadedError: 'overloaded',
   DecodeError: 'malformed',
 };
 

@@ -107,7 +107,7 @@ export async function startGroup(ctx: ProcessContext, group: GroupSettings): Pro
     await replica.start();
     cleanups.push(() => replica.stop());
 
-    const clients = serveClients({ ...at, node: metrics.served(replica.node), logger });
+    const clients = serveClients({ ...at, node: metrics.served(replica.node), logger, ...config.clients });
     cleanups.push(() => clients.close());
     const admin = serveAdmin({ ...at, node: replica.node, transport, logger });
     cleanups.push(() => admin.close());
@@ -119,7 +119,7 @@ export async function startGroup(ctx: ProcessContext, group: GroupSettings): Pro
       metadata: { machine: machine.constructor.name, store: ctx.stores.engine },
     });
     cleanups.push(() => service.stop());
-    metrics.track(replica.node, transport, { machine: replica.machine, logger });
+    metrics.track(replica.node, transport, { machine: replica.machine, logger, clients });
 
     const joining = group.join ? join(ctx, group, logger) : undefined;
     logger.info(

@@ -63,7 +63,9 @@ export interface NodeConfig {
    * Most proposals (commands, ticks, membership changes) that may wait on a
    * node at once to be applied: one more is refused at once with
    * OverloadedError (nothing appended; retry later) instead of queueing
-   * without bound. Default 4096.
+   * without bound. Default 1024: at a few thousand commands a second, a
+   * command admitted behind a full queue still applies within a fraction
+   * of a second.
    */
   readonly maxPendingProposals: number;
   /**
@@ -121,7 +123,7 @@ export function defaultNodeConfig(): NodeConfig {
     snapshotChunkBytes: 256 * 1024,
     snapshotChunkTimeoutMs: 1_000,
     maxCommandBytes: 1024 * 1024,
-    maxPendingProposals: 4096,
+    maxPendingProposals: 1024,
     maxPendingBytes: 64 * 1024 * 1024,
     verifyEveryEntries: 0,
     divergenceAction: 'stop-applying',

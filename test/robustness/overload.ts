@@ -1,0 +1,144 @@
+// npm run test:overload [-- options]: overload pushes back, nothing grows.
+// Three replica processes of the kv machine on the suite's own PostgreSQL
+// and NATS, default bounds (raft.maxPendingProposals, clients.*). It
+// measures what the cluster serves (closed-loop writers), the latency of a
+// light probe load alone, then offers `factor` times that capacity for
+// `duration` seconds (an open-loop flood over several connections) with the
+// same probe running, sampling every replica's RSS each second.
+//   --duration S     seconds of flood (default 60)
+//   --factor N       offered load as a multiple of the measured capacity (default 10)
+//   --measure S      seconds of each measuring phase (default 10)
+// Passes (exit 0) when no replica exited, the excess was refused with
+// OverloadedError, admitted puts were acknowledged, and no replica's RSS kept
+// growing (the last third's peak within 1.5 × the first third's, + 64 MiB).
+// One summary line, with latencies as ratios to the probe alone (the machine
+// is shared: read the ratios).
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { connectNats, type NatsConnection } from '@raftline/transport-nats';
+import { RobustCluster } from './support/cluster';
+import { Environment } from './support/environment';
+import { closedLoop, floodProcesses, quantile, type LoadTally } from './support/flood';
+import { sleep } from '../cluster/support/nats';
+
+const MIB = 1024 * 1024;
+/** Processes the flood comes from, each on 4 connections of its own. */
+const FLOOD_PROCESSES = 2;
+
+function int(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} (${value}) must be a positive integer`);
+  return n;
+}
+
+const perSecond = (t: LoadTally, ms: number) => Math.round((t.ok * 1000) / ms);
+const failures = (t: LoadTally) =>
+  Object.entries(t.failed)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ') || 'none';
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: { duration: { type: 'string' }, factor: { type: 'string' }, measure: { type: 'string' } },
+  });
+  const floodMs = int(values.duration, 'duration', 60) * 1000;
+  const factor = int(values.factor, 'factor', 10);
+  const measureMs = int(values.measure, 'measure', 10) * 1000;
+
+  const env = await Environment.start();
+  const connections: NatsConnection[] = [];
+  let cluster: RobustCluster | undefined;
+  try {
+    cluster = await RobustCluster.create(env, {
+      nodes: 3,
+      electionMs: 1000,
+      machine: join(__dirname, 'machines/kv.ts'),
+    });
+    await cluster.startAll();
+    for (let i = 0; i < 9; i++)
+      connections.push(await connectNats({ servers: env.nats.url, name: `load ${i}` }));
+    const [probeConn, ...floodConns] = connections;
+    const at = { cluster: cluster.cluster, group: cluster.group };
+    const probeTarget = { ...at, connections: [probeConn!], prefix: 'probe' };
+    await closedLoop(probeTarget, 4, 3000); // warm up: a leader, connections, JIT
+
+    const capacity = await closedLoop({ ...at, connections: floodConns, prefix: 'cap' }, 128, measureMs);
+    const capacityPerSecond = perSecond(capacity, measureMs);
+    const alone = await closedLoop(probeTarget, 4, measureMs);
+
+    const rss = new Map<string, number[]>(cluster.ids.map((id) => [id, []]));
+    const sampler = setInterval(() => {
+      for (const id of cluster!.ids) {
+        const bytes = cluster!.rssBytes(id);
+        if (bytes !== undefined) rss.get(id)!.push(bytes);
+      }
+    }, 1000);
+    const offered = capacityPerSecond * factor;
+    const flood = floodProcesses({
+      ...at,
+      natsUrl: env.nats.url,
+      prefix: 'flood',
+      ratePerSecond: offered,
+      durationMs: floodMs,
+      processes: FLOOD_PROCESSES,
+    });
+    const probe = closedLoop(probeTarget, 4, floodMs);
+    const [floodTally, probeTally] = await Promise.all([flood, probe]);
+    clearInterval(sampler);
+    await sleep(1000);
+
+    const problems: string[] = [];
+    const exits = cluster.unexpectedExits();
+    if (exits.length > 0) problems.push(`replicas exited: ${exits.join(' | ')}`);
+    if (floodTally.overloaded === 0) problems.push('no OverloadedError for the excess');
+    if (floodTally.ok === 0 || probeTally.ok === 0) problems.push('no admitted put was acknowledged');
+    const rssReport: string[] = [];
+    for (const [id, samples] of rss) {
+      const third = Math.max(1, Math.floor(samples.length / 3));
+      const first = Math.max(...samples.slice(0, third));
+      const last = Math.max(...samples.slice(-third));
+      rssReport.push(`${id} ${Math.round(first / MIB)}→${Math.round(last / MIB)} MiB`);
+      if (samples.length < 3) problems.push(`${id}: too few RSS samples (${samples.length})`);
+      else if (last > first * 1.5 + 64 * MIB)
+        problems.push(`${id}: RSS grew from ${Math.round(first / MIB)} to ${Math.round(last / MIB)} MiB`);
+    }
+
+    const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : '-');
+    const [p50a, p99a] = [quantile(alone.latencies, 0.5), quantile(alone.latencies, 0.99)];
+    const [p50p, p99p] = [quantile(probeTally.latencies, 0.5), quantile(probeTally.latencies, 0.99)];
+    const [p50f, p99f] = [quantile(floodTally.latencies, 0.5), quantile(floodTally.latencies, 0.99)];
+    const ok = problems.length === 0;
+    process.stdout.write(
+      `overload ${ok ? 'PASS' : 'FAIL'}: capacity ${capacityPerSecond}/s (128 writers); ` +
+        `offered ${offered}/s × ${floodMs / 1000} s, sent ${Math.round((floodTally.sent * 1000) / floodMs)}/s ` +
+        `(${floodTally.notSent} not sent: a flood process at 10000 unanswered); ` +
+        `admitted and acknowledged ${perSecond(floodTally, floodMs)}/s, OverloadedError ${floodTally.overloaded}, ` +
+        `other failures: ${failures(floodTally)}; ` +
+        `probe alone p50 ${p50a} p99 ${p99a} ms; probe under flood p50 ${p50p} p99 ${p99p} ms ` +
+        `(×${ratio(p50p, p50a)} / ×${ratio(p99p, p99a)}), ok ${probeTally.ok}, overloaded ${probeTally.overloaded}, ` +
+        `other ${failures(probeTally)}; admitted flood puts p50 ${p50f} p99 ${p99f} ms; ` +
+        `RSS first→last third peak: ${rssReport.join(', ')}; ` +
+        `load average ${loadavg()
+          .map((l) => l.toFixed(1))
+          .join(' ')}` +
+        `${ok ? '' : `; problems: ${problems.join(' | ')}`}\n`,
+    );
+    if (!ok || process.env.OVERLOAD_LOGS)
+      for (const id of cluster.ids) process.stdout.write(`--- ${id}\n${cluster.log(id).slice(-3000)}\n`);
+    return ok ? 0 : 1;
+  } finally {
+    await Promise.all(connections.map((c) => c.close().catch(() => undefined)));
+    await cluster?.dispose();
+    await env.close();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`overload run failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(2);
+  },
+);
