@@ -1,4 +1,4 @@
-import { Packr } from 'msgpackr';
+import { C1, Packr } from 'msgpackr';
 import { DecodeError } from './errors';
 
 /**
@@ -20,9 +20,26 @@ export function pack(value: unknown): Uint8Array {
  * @throws DecodeError when the bytes are not one complete msgpack value
  */
 export function unpack(data: Uint8Array): unknown {
+  let value: unknown;
   try {
-    return packr.unpack(data);
+    value = packr.unpack(data);
   } catch (cause) {
     throw new DecodeError(`malformed payload (${data.byteLength} bytes)`, { cause });
   }
+  // 0xc1 is msgpack's never-used byte: msgpackr decodes it to a marker rather
+  // than failing. pack() never writes it, so a marker anywhere means the bytes
+  // were not ours. The byte scan is native; the walk runs only when it finds one.
+  if (data.indexOf(0xc1) >= 0 && holdsNeverUsed(value, 0)) {
+    throw new DecodeError(`malformed payload (${data.byteLength} bytes): msgpack's never-used byte 0xc1`);
+  }
+  return value;
+}
+
+/** Whether value holds msgpackr's 0xc1 marker, at any depth (a depth past 1000 counts as holding it). */
+function holdsNeverUsed(value: unknown, depth: number): boolean {
+  if (value === C1) return true;
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return false;
+  if (depth > 1000) return true;
+  const children = value instanceof Set ? [...value] : Object.values(value as object);
+  return children.some((child) => holdsNeverUsed(child, depth + 1));
 }
