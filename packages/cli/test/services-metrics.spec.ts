@@ -17,6 +17,7 @@ function node(id: string): InstrumentedNode {
     snapshotIndex: 0,
     verification: { diverged: false, stoppedApplying: false, compared: 0 },
     droppedMessages: 0,
+    proposals: { pending: 0, pendingBytes: 0, refused: 0 },
   } as unknown as NodeStatus;
   return {
     id,
