@@ -83,8 +83,9 @@ export class ProposalTimeoutError extends RaftlineError {
 /**
  * Too much is waiting already, so the request was refused at once: nothing
  * was appended, applied or read, and retrying later (with a pause) is safe.
- * `limitName` names the bound that was reached: 'maxPendingProposals' or
- * 'maxPendingBytes' (the node's proposals waiting to apply, NodeConfig), or
+ * `limitName` names the bound that was reached: 'maxPendingProposals',
+ * 'maxPendingBytes' or 'maxPendingDelayMs' (the node's proposals waiting to
+ * apply, NodeConfig), or
  * 'maxInFlightPerClient' (one client connection's requests a replica is
  * serving, serveClients). `limit` is its value.
  */

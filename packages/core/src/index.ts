@@ -57,6 +57,7 @@ export type { Transport } from './ports/transport';
 export { RaftNode } from './node/raft-node';
 export { defaultNodeConfig, resolveNodeConfig, DIVERGENCE_ACTIONS } from './node/config';
 export { DIGEST_HISTORY } from './node/verification';
+export { DELAY_BOUND_FROM } from './node/proposals';
 export { encodeCommand, decodeCommand } from './node/command';
 export type {
   RaftNodeOptions,

@@ -23,7 +23,8 @@ describe('codec - pack and unpack', () => {
     expect(unpack(pack(value))).toEqual(value);
     fc.assert(
       fc.property(fc.jsonValue(), (v) => {
-        expect(unpack(pack(v))).toEqual(v);
+        // As JSON says it: msgpack, like JSON, has no -0 integer.
+        expect(unpack(pack(v))).toEqual(JSON.parse(JSON.stringify(v)));
       }),
       { numRuns: 300 },
     );

@@ -75,6 +75,14 @@ export interface NodeConfig {
    */
   readonly maxPendingBytes: number;
   /**
+   * Queueing delay bound: while at least 64 proposals wait on a node and the
+   * oldest has waited this long, a new one is refused with OverloadedError,
+   * so that under overload the queue holds what the node applies in about
+   * this time and an admitted command's latency stays near it rather than
+   * near maxPendingProposals' worth. 0 turns it off. Default 500.
+   */
+  readonly maxPendingDelayMs: number;
+  /**
    * Periodic consistency verification (like etcd's corruption check): the
    * leader proposes a verification marker after every this many applied
    * commands (verification entries do not count), and every replica
@@ -125,6 +133,7 @@ export function defaultNodeConfig(): NodeConfig {
     maxCommandBytes: 1024 * 1024,
     maxPendingProposals: 1024,
     maxPendingBytes: 64 * 1024 * 1024,
+    maxPendingDelayMs: 500,
     verifyEveryEntries: 0,
     divergenceAction: 'stop-applying',
   };
@@ -177,6 +186,7 @@ export function resolveNodeConfig(partial: Partial<NodeConfig> = {}): {
     'snapshotBytes',
     'snapshotTrailingEntries',
     'verifyEveryEntries',
+    'maxPendingDelayMs',
   ] as const) {
     const v = node[field];
     if (!Number.isSafeInteger(v) || v < 0)

@@ -54,6 +54,13 @@ interface CatchingUp {
   cancelTimer: Cancel;
 }
 
+/**
+ * The delay bound (NodeConfig.maxPendingDelayMs) applies from this many
+ * proposals waiting on: fewer cannot be a queue worth shedding, however long
+ * the oldest has waited (a storage stall, an election).
+ */
+export const DELAY_BOUND_FROM = 64;
+
 /** What an append made: the protocol's Proposed, and the bytes of the entries it appended when the caller counts them. */
 export type Appended = Proposed & { readonly bytes?: number };
 
@@ -70,8 +77,12 @@ export type AppendGate = 'any' | 'current-leader';
 export class Proposals {
   private readonly pending = new Map<number, Pending>();
   private readonly catchingUp = new Set<CatchingUp>();
-  /** Proposals admitted and not yet settled (waiting to catch up, for a transfer, or to apply), and their bytes. */
-  private admitted = 0;
+  /**
+   * Proposals admitted and not yet settled (waiting to catch up, for a
+   * transfer, or to apply): when each was admitted, oldest first; and their bytes.
+   */
+  private readonly admitted = new Map<number, number>();
+  private admissions = 0;
   private admittedBytes = 0;
   private refused = 0;
 
@@ -97,26 +108,23 @@ export class Proposals {
    *
    * Admission comes first: with maxPendingProposals proposals, or
    * maxPendingBytes of their entries (as `append` reports them in
-   * Appended.bytes), already waiting here, it fails at once with
-   * OverloadedError and appends nothing.
+   * Appended.bytes), already waiting here, or with at least
+   * DELAY_BOUND_FROM waiting of which the oldest has waited
+   * maxPendingDelayMs, it fails at once with OverloadedError and appends
+   * nothing.
    */
   appendAndWait(
     options: ProposeOptions,
     append: (protocol: RaftProtocol) => Appended,
     gate: AppendGate = 'any',
   ): Promise<unknown> {
-    const { maxPendingProposals, maxPendingBytes, proposalTimeoutMs } = this.ctx.config;
-    const full =
-      this.admitted >= maxPendingProposals
-        ? new OverloadedError(this.ctx.id, 'maxPendingProposals', maxPendingProposals)
-        : this.admittedBytes >= maxPendingBytes
-          ? new OverloadedError(this.ctx.id, 'maxPendingBytes', maxPendingBytes)
-          : undefined;
+    const full = this.refusal();
     if (full) {
       this.refused++;
       return Promise.reject(full);
     }
-    this.admitted++;
+    const ticket = this.admissions++;
+    this.admitted.set(ticket, this.ctx.clock.now());
     let held = 0; // this proposal's bytes, once appended (again after a transfer: counted once)
     const counted = (protocol: RaftProtocol): Proposed => {
       const appended = append(protocol);
@@ -126,18 +134,34 @@ export class Proposals {
       return appended;
     };
     const release = () => {
-      this.admitted--;
+      this.admitted.delete(ticket);
       this.admittedBytes -= held;
     };
-    const timeoutMs = options.timeoutMs ?? proposalTimeoutMs;
+    const timeoutMs = options.timeoutMs ?? this.ctx.config.proposalTimeoutMs;
     const outcome = this.attempt(counted, gate, timeoutMs, timeoutMs);
     outcome.then(release, release);
     return outcome;
   }
 
+  /** The bound a proposal arriving now would pass, as the error it gets; undefined when it is admitted. */
+  private refusal(): OverloadedError | undefined {
+    const { maxPendingProposals, maxPendingBytes, maxPendingDelayMs } = this.ctx.config;
+    const pending = this.admitted.size;
+    if (pending >= maxPendingProposals)
+      return new OverloadedError(this.ctx.id, 'maxPendingProposals', maxPendingProposals);
+    if (this.admittedBytes >= maxPendingBytes)
+      return new OverloadedError(this.ctx.id, 'maxPendingBytes', maxPendingBytes);
+    if (maxPendingDelayMs > 0 && pending >= DELAY_BOUND_FROM) {
+      const oldest = this.admitted.values().next().value!;
+      if (this.ctx.clock.now() - oldest >= maxPendingDelayMs)
+        return new OverloadedError(this.ctx.id, 'maxPendingDelayMs', maxPendingDelayMs);
+    }
+    return undefined;
+  }
+
   /** How many proposals wait here to be applied, the bytes of their entries, and how many were refused. */
   load(): ProposalLoad {
-    return { pending: this.admitted, pendingBytes: this.admittedBytes, refused: this.refused };
+    return { pending: this.admitted.size, pendingBytes: this.admittedBytes, refused: this.refused };
   }
 
   /** appendAndWait with leftMs of its timeoutMs still to go (less after waiting to catch up). */

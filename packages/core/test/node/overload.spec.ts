@@ -1,5 +1,6 @@
 import {
   ConfigError,
+  DELAY_BOUND_FROM,
   MemoryLogStore,
   MemoryNetwork,
   MemoryStableStore,
@@ -111,6 +112,23 @@ describe('RaftNode - overload', () => {
     await node.stop();
   });
 
+  it('refuses once DELAY_BOUND_FROM proposals wait and the oldest has waited maxPendingDelayMs', async () => {
+    const { node, log } = await soloNode({ maxPendingDelayMs: 40 });
+    log.hold();
+    const waiting = Array.from({ length: DELAY_BOUND_FROM - 1 }, () => node.propose(inc));
+    await new Promise((r) => setTimeout(r, 60));
+    waiting.push(node.propose(inc)); // fewer than DELAY_BOUND_FROM waited: admitted however old
+    const refusal = await node.propose(inc).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(refusal).toMatchObject({ name: 'OverloadedError', limitName: 'maxPendingDelayMs', limit: 40 });
+    log.release();
+    await Promise.all(waiting);
+    await expect(node.propose(inc)).resolves.toBe(DELAY_BOUND_FROM + 2);
+    await node.stop();
+  });
+
   it('frees the places of proposals that failed', async () => {
     const { node, log } = await soloNode({ maxPendingProposals: 2 });
     log.hold();
@@ -125,6 +143,7 @@ describe('RaftNode - overload', () => {
 
   it('validates the bounds', () => {
     expect(() => resolveNodeConfig({ maxPendingProposals: 0 })).toThrow(ConfigError);
+    expect(() => resolveNodeConfig({ maxPendingDelayMs: -1 })).toThrow(/maxPendingDelayMs/);
     expect(() => resolveNodeConfig({ maxPendingBytes: 1.5 })).toThrow(/maxPendingBytes/);
     expect(() => resolveNodeConfig({ maxPendingBytes: 1000, maxCommandBytes: 2000 })).toThrow(
       /maxPendingBytes \(1000\) must be at least maxCommandBytes \(2000\)/,
