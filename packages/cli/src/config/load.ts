@@ -98,6 +98,13 @@ export const SERVE_SETTINGS: readonly ServeSetting[] = [
     description: '/readyz: most committed entries not yet applied (default 1000)',
   },
   {
+    path: 'metrics.dashboard',
+    flag: '--dashboard',
+    env: 'RAFTLINE_DASHBOARD',
+    description:
+      "serve the dashboard page of this process's groups at / of the metrics server (default false)",
+  },
+  {
     path: 'log.level',
     flag: '--log-level <level>',
     env: 'RAFTLINE_LOG_LEVEL',

@@ -47,6 +47,8 @@ export interface MetricsSettings {
   readonly port: number;
   /** /readyz: at most this many committed entries not yet applied. */
   readonly readyMaxLagEntries: number;
+  /** Serve the dashboard page of this process's groups at / (default false; needs enabled). */
+  readonly dashboard: boolean;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -163,6 +165,7 @@ const METRICS_KEYS: KnownKeys<MetricsSettings> = {
   host: true,
   port: true,
   readyMaxLagEntries: true,
+  dashboard: true,
 };
 const LOG_KEYS: KnownKeys<LogSettings> = { level: true, pretty: true };
 const SHUTDOWN_KEYS: KnownKeys<ShutdownSettings> = { drainTimeoutMs: true, timeoutMs: true };
@@ -333,12 +336,22 @@ export function storeShorthand(value: string): Record<string, unknown> {
 function readMetrics(f: FieldReader, value: unknown): MetricsSettings {
   const o = f.object(value, 'metrics') ?? {};
   f.known(o, METRICS_KEYS, 'metrics');
+  const enabled = f.boolean(o.enabled, 'metrics.enabled') ?? true;
+  const dashboard = f.boolean(o.dashboard, 'metrics.dashboard') ?? false;
+  if (dashboard && !enabled) {
+    f.problem(
+      'metrics.dashboard',
+      o.dashboard,
+      `needs metrics.enabled (${String(o.enabled)}): the page is served by the metrics server`,
+    );
+  }
   return {
-    enabled: f.boolean(o.enabled, 'metrics.enabled') ?? true,
+    enabled,
     host: f.string(o.host, 'metrics.host') ?? SERVE_DEFAULTS.metricsHost,
     port: f.integer(o.port, 'metrics.port', 0, 65535) ?? SERVE_DEFAULTS.metricsPort,
     readyMaxLagEntries:
       f.integer(o.readyMaxLagEntries, 'metrics.readyMaxLagEntries', 0) ?? SERVE_DEFAULTS.readyMaxLagEntries,
+    dashboard,
   };
 }
 

@@ -54,15 +54,7 @@ export interface Dashboard {
  * @throws the listen error (EADDRINUSE, …); SubjectTokenError for a bad cluster or group name
  */
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
-  const collector = new DashboardCollector({
-    connection: options.connection,
-    cluster: options.cluster,
-    groups: options.groups,
-    intervalMs: options.intervalMs ?? DASHBOARD_DEFAULTS.intervalMs,
-    historyPoints: options.historyPoints ?? DASHBOARD_DEFAULTS.historyPoints,
-    requestTimeoutMs: options.requestTimeoutMs ?? DASHBOARD_DEFAULTS.requestTimeoutMs,
-    ...(options.probe ? { probe: options.probe } : {}),
-  });
+  const collector = dashboardCollector(options);
   const server = await startDashboardServer({
     host: options.host ?? DASHBOARD_DEFAULTS.host,
     port: options.port ?? DASHBOARD_DEFAULTS.port,
@@ -76,6 +68,25 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     collector,
     close: () => (closed ??= Promise.all([server.close(), collector.stop()]).then(() => undefined)),
   };
+}
+
+/**
+ * A collector (not started) for the groups of `options`, with
+ * DASHBOARD_DEFAULTS for what they leave out: startDashboard's, and `raftline
+ * serve`'s for its own groups when metrics.dashboard is on.
+ * @returns the collector
+ * @throws SubjectTokenError for a bad cluster or group name
+ */
+export function dashboardCollector(options: Omit<DashboardOptions, 'host' | 'port'>): DashboardCollector {
+  return new DashboardCollector({
+    connection: options.connection,
+    cluster: options.cluster,
+    groups: options.groups,
+    intervalMs: options.intervalMs ?? DASHBOARD_DEFAULTS.intervalMs,
+    historyPoints: options.historyPoints ?? DASHBOARD_DEFAULTS.historyPoints,
+    requestTimeoutMs: options.requestTimeoutMs ?? DASHBOARD_DEFAULTS.requestTimeoutMs,
+    ...(options.probe ? { probe: options.probe } : {}),
+  });
 }
 
 /** The dashboard command's own flags (commander's parsed values). */

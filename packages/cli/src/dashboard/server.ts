@@ -2,7 +2,8 @@
  * The dashboard's HTTP server (node:http): the page and its script and
  * styles, uPlot's files from node_modules (no bundler), and the feed:
  * `GET /api/state` (the state as JSON) and `GET /api/events` (Server-Sent
- * Events: the state after every refresh).
+ * Events: the state after every refresh). The same routes are mounted by
+ * `raftline serve` on its metrics server when metrics.dashboard is on.
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -62,57 +63,101 @@ function uplotFile(name: string): string {
   return join(dirname(require.resolve('uplot/package.json')), 'dist', name);
 }
 
+/** The dashboard's routes: its files and its feed, for any node:http server to mount. */
+export interface DashboardRoutes {
+  /**
+   * Answers a GET or HEAD of one of the page's paths (its files, /api/state,
+   * /api/events, /favicon.ico).
+   * @returns true when it answered; false for any other path (the caller answers)
+   */
+  handle(req: IncomingMessage, res: ServerResponse): boolean;
+  /** Ends the event streams and stops listening to the source. Idempotent. */
+  close(): void;
+}
+
+/** The paths DashboardRoutes answers. */
+const FEED_PATHS = ['/api/state', '/api/events', '/favicon.ico'] as const;
+
+/** @returns whether `path` (without its query) is one of the page's paths */
+export function isDashboardPath(path: string): boolean {
+  return Object.hasOwn(DASHBOARD_FILES, path) || (FEED_PATHS as readonly string[]).includes(path);
+}
+
 /**
- * Starts the dashboard's HTTP server. Files are read at start, so a missing
- * one fails here rather than on a request.
- * @returns once it listens
- * @throws the file system's error when a page file is missing; the listen error (EADDRINUSE, …)
+ * Reads the page's files and subscribes to the source: the routes
+ * startDashboardServer serves, and `raftline serve` on its metrics server
+ * (metrics.dashboard). Files are read here, so a missing one fails at start
+ * rather than on a request.
+ * @returns the routes
+ * @throws the file system's error when a page file is missing
  */
-export async function startDashboardServer(options: DashboardServerOptions): Promise<DashboardServer> {
+export function createDashboardRoutes(source: StateSource): DashboardRoutes {
   const files = new Map<string, { body: Buffer; type: string }>();
   for (const [url, a] of Object.entries(DASHBOARD_FILES))
     files.set(url, { body: readFileSync(a.path), type: a.type });
   const streams = new Set<ServerResponse>();
-  const unsubscribe = options.source.subscribe((state) => {
+  let unsubscribe: (() => void) | undefined = source.subscribe((state) => {
     const frame = `data: ${JSON.stringify(state)}\n\n`;
     for (const res of streams) res.write(frame);
   });
+  return {
+    handle: (req, res) => {
+      const path = (req.url ?? '/').split('?')[0]!;
+      if (path === '/api/state') {
+        send(res, 200, 'application/json', JSON.stringify(source.state()));
+        return true;
+      }
+      if (path === '/api/events') {
+        res.writeHead(200, {
+          'content-type': 'text/event-stream',
+          'cache-control': 'no-cache',
+          connection: 'keep-alive',
+        });
+        res.write(`retry: 1000\ndata: ${JSON.stringify(source.state())}\n\n`);
+        if (!unsubscribe) {
+          res.end();
+          return true;
+        }
+        streams.add(res);
+        req.once('close', () => streams.delete(res));
+        return true;
+      }
+      if (path === '/favicon.ico') {
+        res.writeHead(204).end();
+        return true;
+      }
+      const file = files.get(path);
+      if (!file) return false;
+      send(res, 200, file.type, file.body);
+      return true;
+    },
+    close: () => {
+      unsubscribe?.();
+      unsubscribe = undefined;
+      for (const res of streams) res.end();
+      streams.clear();
+    },
+  };
+}
 
+/**
+ * Starts the dashboard's HTTP server: the routes, and /healthz.
+ * @returns once it listens
+ * @throws the file system's error when a page file is missing; the listen error (EADDRINUSE, …)
+ */
+export async function startDashboardServer(options: DashboardServerOptions): Promise<DashboardServer> {
+  const routes = createDashboardRoutes(options.source);
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? '/').split('?')[0]!;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
       return;
     }
-    if (path === '/api/state') {
-      send(res, 200, 'application/json', JSON.stringify(options.source.state()));
-      return;
-    }
-    if (path === '/api/events') {
-      res.writeHead(200, {
-        'content-type': 'text/event-stream',
-        'cache-control': 'no-cache',
-        connection: 'keep-alive',
-      });
-      res.write(`retry: 1000\ndata: ${JSON.stringify(options.source.state())}\n\n`);
-      streams.add(res);
-      req.once('close', () => streams.delete(res));
-      return;
-    }
-    if (path === '/favicon.ico') {
-      res.writeHead(204).end();
-      return;
-    }
-    if (path === '/healthz') {
+    if (routes.handle(req, res)) return;
+    if ((req.url ?? '/').split('?')[0] === '/healthz') {
       send(res, 200, 'application/json', '{"status":"ok"}');
       return;
     }
-    const file = files.get(path);
-    if (!file) {
-      send(res, 404, 'text/plain', 'not found\n');
-      return;
-    }
-    send(res, 200, file.type, file.body);
+    send(res, 404, 'text/plain', 'not found\n');
   });
 
   const host = options.host ?? '127.0.0.1';
@@ -130,9 +175,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     port,
     close: () =>
       (closed ??= new Promise<void>((resolve) => {
-        unsubscribe();
-        for (const res of streams) res.end();
-        streams.clear();
+        routes.close();
         server.close(() => resolve());
         server.closeAllConnections();
       })),

@@ -1,11 +1,13 @@
 /**
  * The HTTP side of a replica process (node:http): /metrics in Prometheus
  * text format, /healthz (the process is alive and answers), /readyz (every
- * group knows a leader and has applied within the lag bound).
+ * group knows a leader and has applied within the lag bound), and, when
+ * metrics.dashboard is on, the dashboard page at / with its feed.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, type Logger, type NodeStatus } from '@raftline/core';
+import { isDashboardPath, type DashboardRoutes } from '../dashboard/server';
 import type { ServeMetrics } from './metrics';
 
 /** Whether one group of the process is ready to serve, and why not. */
@@ -54,6 +56,12 @@ export interface HealthServerOptions {
   /** Every group's readiness, read at each /readyz. */
   readonly readiness: () => Readonly<Record<string, GroupReadiness>>;
   readonly logger: Logger;
+  /**
+   * The dashboard's routes (metrics.dashboard), read at each request:
+   * undefined until NATS is connected (its paths answer 503 meanwhile).
+   * Absent: the server has no page (/ is 404).
+   */
+  readonly dashboard?: () => DashboardRoutes | undefined;
 }
 
 /** A running metrics and health server. */
@@ -93,7 +101,7 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
 }
 
 async function handle(o: HealthServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const path = (req.url ?? '/').split('?')[0];
+  const path = (req.url ?? '/').split('?')[0]!;
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     return send(res, 405, 'text/plain', 'only GET and HEAD\n');
   }
@@ -109,7 +117,19 @@ async function handle(o: HealthServerOptions, req: IncomingMessage, res: ServerR
         return send(res, ready ? 200 : 503, 'application/json', `${JSON.stringify({ ready, groups })}\n`);
       }
       default:
-        return send(res, 404, 'text/plain', 'not found: try /metrics, /healthz or /readyz\n');
+        if (o.dashboard) {
+          const routes = o.dashboard();
+          if (routes?.handle(req, res)) return;
+          if (!routes && isDashboardPath(path)) {
+            return send(res, 503, 'text/plain', 'the dashboard starts once NATS is connected\n');
+          }
+        }
+        return send(
+          res,
+          404,
+          'text/plain',
+          `not found: try ${o.dashboard ? '/, ' : ''}/metrics, /healthz or /readyz\n`,
+        );
     }
   } catch (err) {
     o.logger.error({ err, path }, 'metrics request failed');

@@ -1,10 +1,14 @@
 /**
  * `raftline serve`: every group of one configuration in one process, over
  * one NATS connection and one database, with /metrics, /healthz and
- * /readyz, and a graceful shutdown.
+ * /readyz (and the dashboard page when metrics.dashboard is on), and a
+ * graceful shutdown.
  */
 import { connectNats, credsFileOptions, type NatsConnection } from '@raftline/transport-nats';
 import type { ServeConfig } from '../config/schema';
+import type { DashboardCollector } from '../dashboard/collector';
+import { dashboardCollector } from '../dashboard/command';
+import { createDashboardRoutes, type DashboardRoutes } from '../dashboard/server';
 import { createLogger } from '../logging';
 import { startHealthServer, type GroupReadiness, type HealthServer } from '../metrics/http';
 import { ServeMetrics } from '../metrics/metrics';
@@ -16,7 +20,10 @@ export interface RunningServe {
   readonly groups: readonly RunningGroup[];
   /** The metrics server's port (undefined when metrics.enabled is false). */
   readonly metricsPort: number | undefined;
-  /** Stops every group gracefully (in parallel), then the metrics server, the database and NATS. Idempotent. */
+  /**
+   * Stops the dashboard's collector, every group gracefully (in parallel),
+   * then the metrics server, the database and NATS. Idempotent.
+   */
   close(): Promise<void>;
 }
 
@@ -47,14 +54,32 @@ export async function startServe(
   let http: HealthServer | undefined;
   let connection: NatsConnection | undefined;
   let stores: StoreProvider | undefined;
+  // metrics.dashboard: the collector watches this process's groups over its
+  // connection, as `raftline dashboard` would; the metrics server serves its
+  // routes once NATS is connected (503 before), and it refreshes once the groups run.
+  let dashboard: { collector: DashboardCollector; routes: DashboardRoutes } | undefined;
+  const stopDashboard = async (): Promise<void> => {
+    const d = dashboard;
+    dashboard = undefined;
+    d?.routes.close();
+    await d?.collector.stop();
+  };
   const closeShared = async (): Promise<void> => {
+    await stopDashboard();
     await http?.close().catch(() => undefined);
     await stores?.close().catch((err: unknown) => logger.warn({ err }, 'closing the database failed'));
     await connection?.close().catch(() => undefined);
   };
   try {
     if (config.metrics.enabled) {
-      http = await startHealthServer({ ...config.metrics, metrics, readiness, logger });
+      http = await startHealthServer({
+        host: config.metrics.host,
+        port: config.metrics.port,
+        metrics,
+        readiness,
+        logger,
+        ...(config.metrics.dashboard ? { dashboard: () => dashboard?.routes } : {}),
+      });
     }
     connection = await connectNats({
       servers: [...config.nats.servers],
@@ -63,6 +88,14 @@ export async function startServe(
       ...(config.nats.token !== undefined ? { token: config.nats.token } : {}),
       ...(config.nats.creds !== undefined ? credsFileOptions(config.nats.creds) : {}),
     });
+    if (config.metrics.dashboard && http) {
+      const collector = dashboardCollector({
+        connection,
+        cluster: config.cluster,
+        groups: config.groups.map((g) => g.name),
+      });
+      dashboard = { collector, routes: createDashboardRoutes(collector) };
+    }
     stores = await openStoreProvider(config.store, `raftline-${config.cluster}-${config.node}`);
     const ctx: ProcessContext = { config, connection, stores, metrics, logger };
     const started = await Promise.allSettled(config.groups.map((g) => startGroup(ctx, g)));
@@ -72,6 +105,7 @@ export async function startServe(
       await Promise.all(groups.map((g) => g.stop().catch(() => undefined)));
       throw failed.reason;
     }
+    dashboard?.collector.start();
   } catch (err) {
     await closeShared();
     throw err;
@@ -84,6 +118,7 @@ export async function startServe(
       store: stores.engine,
       nats: nc.getServer(),
       ...(http ? { metricsPort: http.port } : {}),
+      ...(dashboard && http ? { dashboard: `http://${urlHost(config.metrics.host)}:${http.port}/` } : {}),
     },
     'raftline serve ready',
   );
@@ -93,6 +128,7 @@ export async function startServe(
     metricsPort: http?.port,
     close: () =>
       (closed ??= (async () => {
+        await stopDashboard();
         await Promise.all(
           groups.map((g) =>
             g
@@ -103,4 +139,9 @@ export async function startServe(
         await closeShared();
       })()),
   };
+}
+
+/** A host as a URL writes it (an IPv6 address in brackets). */
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
 }
