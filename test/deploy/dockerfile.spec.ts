@@ -1,8 +1,20 @@
 // infra/Dockerfile, checked without building it: its stages exist and are
 // used, what it copies from the build context exists, the final image runs
-// as a non-root user with only runtime files, and the compose file builds it.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+// as a non-root user with only runtime files (its staging step is run on a
+// copy of the workspaces), and the compose file builds it.
+import { execFileSync } from 'node:child_process';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
 import { loadCompose, ROOT } from './lib/compose';
 import { copyFrom, copySources, DockerfileSyntaxError, parseDockerfile, type Stage } from './lib/dockerfile';
 
@@ -85,7 +97,7 @@ describe('infra/Dockerfile - the runtime image', () => {
 
   it('holds runtime files only: dist, bin and manifests, production dependencies', () => {
     // The final stage copies one tree, from runtime-files; that stage copies the build's /out,
-    // which holds each workspace's package.json, dist and bin, and installs with --omit=dev.
+    // which holds each workspace's package.json, dist, bin and "files", and installs with --omit=dev.
     const copies = final.instructions.filter((i) => i.keyword === 'COPY');
     expect(copies.map(copyFrom)).toEqual(['runtime-files']);
     const files = byName.get('runtime-files')!;
@@ -93,13 +105,90 @@ describe('infra/Dockerfile - the runtime image', () => {
     expect(all(files, 'RUN').join(' ')).toMatch(/npm ci --omit=dev/);
     const staging = all(byName.get('build')!, 'RUN').find((r) => r.includes('/out'))!;
     expect(staging).toMatch(/\$dir\/package\.json/);
-    expect(staging).toMatch(/\$dir\/dist/);
+    expect(staging).toMatch(/\bdist\b/); // what it keeps is checked by running it, below
     expect(staging).not.toMatch(/\$dir\/src|\$dir\/test|node_modules/);
     // The cli's bin runs dist/ when the repository's TypeScript hook is absent, as in the image.
     const bin = readFileSync(join(ROOT, 'packages', 'cli', 'bin', 'raftline.js'), 'utf8');
     expect(bin).toMatch(/scripts', 'ts-register\.js'/);
     expect(bin).toMatch(/\.\.\/dist\/main\.js/);
     expect(all(final, 'ENV')).toContain('NODE_ENV=production');
+  });
+
+  it('the staging step keeps each workspace\'s package.json, dist, bin and "files": the cli\'s dashboard page, no sources or tests', () => {
+    const staging = all(byName.get('build')!, 'RUN').find((r) => r.includes('/out'))!;
+    const work = mkdtempSync(join(tmpdir(), 'raftline-dockerfile-'));
+    try {
+      // The build stage's tree after `turbo run build`: every workspace's manifest, sources and
+      // bin, a built dist (one file: tests never depend on a build), and a test and a
+      // node_modules that must stay behind.
+      const src = join(work, 'src');
+      const out = join(work, 'out');
+      for (const f of ['package.json', 'package-lock.json']) cpSync(join(ROOT, f), join(src, f));
+      const dirs = ['packages', 'services'].flatMap((parent) =>
+        readdirSync(join(ROOT, parent))
+          .map((d) => `${parent}/${d}`)
+          .filter((d) => existsSync(join(ROOT, d, 'package.json'))),
+      );
+      for (const dir of dirs) {
+        for (const f of ['package.json', 'README.md', 'LICENSE', 'src', 'bin']) {
+          if (existsSync(join(ROOT, dir, f)))
+            cpSync(join(ROOT, dir, f), join(src, dir, f), { recursive: true });
+        }
+        for (const f of [
+          'dist/index.js',
+          'dist/cjs/index.js',
+          'dist/esm/index.js',
+          'test/a.spec.ts',
+          'node_modules/x/index.js',
+        ]) {
+          mkdirSync(dirname(join(src, dir, f)), { recursive: true });
+          writeFileSync(join(src, dir, f), '');
+        }
+      }
+      execFileSync('/bin/sh', ['-c', staging.replaceAll('/out', out)], {
+        cwd: src,
+        env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` },
+      });
+
+      const files = (dir: string): string[] =>
+        readdirSync(dir, { recursive: true, withFileTypes: true })
+          .filter((e) => e.isFile())
+          .map((e) => relative(dir, join(e.parentPath, e.name)))
+          .sort();
+      const shipped = files(out);
+      expect(shipped.filter((f) => /(^|\/)(test|node_modules)\/|\.ts$/.test(f))).toEqual([]);
+      for (const dir of dirs) {
+        const manifest = JSON.parse(readFileSync(join(ROOT, dir, 'package.json'), 'utf8')) as {
+          files?: string[];
+        };
+        const wanted = ['package.json', 'dist', 'bin', ...(manifest.files ?? [])].filter((p) =>
+          existsSync(join(src, dir, p)),
+        );
+        const top = [
+          ...new Set(
+            shipped.filter((f) => f.startsWith(`${dir}/`)).map((f) => f.slice(dir.length + 1).split('/')[0]!),
+          ),
+        ];
+        expect([dir, top.sort()]).toEqual([dir, [...new Set(wanted.map((p) => p.split('/')[0]!))].sort()]);
+      }
+      // The dashboard's page (read from src/dashboard/assets, relative to dist/), byte for byte;
+      // uPlot, which it reads from node_modules, is a production dependency (npm ci --omit=dev).
+      const assets = join('packages', 'cli', 'src', 'dashboard', 'assets');
+      expect(files(join(out, assets))).toEqual(files(join(ROOT, assets)));
+      expect(files(join(out, assets)).length).toBeGreaterThan(0);
+      for (const f of files(join(ROOT, assets))) {
+        expect(readFileSync(join(out, assets, f)).equals(readFileSync(join(ROOT, assets, f)))).toBe(true);
+      }
+      expect(files(join(out, 'packages', 'cli', 'src'))).toEqual(
+        files(join(ROOT, assets)).map((f) => join('dashboard', 'assets', f)),
+      );
+      const cli = JSON.parse(readFileSync(join(ROOT, 'packages', 'cli', 'package.json'), 'utf8')) as {
+        dependencies: Record<string, string>;
+      };
+      expect(cli.dependencies).toHaveProperty('uplot');
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 
   it('the context ignore file keeps node_modules, dist and .git out', () => {
