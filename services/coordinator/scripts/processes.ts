@@ -160,6 +160,8 @@ export interface ClusterOptions {
   readonly heartbeatMs?: number;
   /** Coordinator options (every replica gets the same). */
   readonly options?: Record<string, unknown>;
+  /** Mirror the committed stream into JetStream, as observe() reads it (default false). */
+  readonly mirror?: boolean;
 }
 
 /** Three (or `ids`) replica processes of one group. */
@@ -204,7 +206,12 @@ export class Replicas {
       log: { level: 'info' },
       raft: { electionTimeoutMs: this.o.electionTimeoutMs ?? 1000, heartbeatMs: this.o.heartbeatMs ?? 150 },
       groups: {
-        [this.o.group]: { machine: 'coordinator', voters: ids, mirror: false, options: this.o.options },
+        [this.o.group]: {
+          machine: 'coordinator',
+          voters: ids,
+          mirror: this.o.mirror ?? false,
+          options: this.o.options,
+        },
       },
     });
   }

@@ -386,6 +386,7 @@ export class Coordinator extends ReplicatedStateMachine implements MachineMetric
       events: t.events.filter((e) => e.seq > after).map((e) => ({ ...e })),
       firstSeq: t.events[0]?.seq ?? t.eventSeq + 1,
       lastSeq: t.eventSeq,
+      asOf: this.context.time,
     };
   }
 

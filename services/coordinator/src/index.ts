@@ -9,7 +9,7 @@
 export { Coordinator, MAX_PAGE, TICK_EVERY_MS } from './coordinator';
 export { DEFAULT_COORDINATOR_OPTIONS, DEFAULT_LEASE_MS, resolveCoordinatorOptions } from './options';
 export { MAX_DEPTH } from './registry-ops';
-export { POLICIES, END_REASONS } from './types';
+export { POLICIES, END_REASONS, GRANT_CAUSES } from './types';
 export { REFUSALS } from './results';
 export { select, fnv1a } from './selection';
 export type { CoordinatorOptions } from './options';
@@ -73,7 +73,9 @@ export type {
   CheckpointMeta,
   EndReason,
   FenceAnswer,
+  GrantCause,
   HistoryPage,
+  ObservedEvent,
   Lease,
   Policy,
   Progress,
@@ -95,3 +97,11 @@ export type {
   LostEvent,
   RenewedEvent,
 } from './client/agent';
+
+// the typed client and observe() (over NATS, or any TaskEventSource)
+export { CoordinatorClient } from './client/client';
+export { observeTask } from './client/observe';
+export { HistoryTruncatedError } from './client/task-cursor';
+export type { CoordinatorClientOptions } from './client/client';
+export type { ObserveOptions, TaskEventSource } from './client/observe';
+export type { CommittedCommand, HistoryAnswer } from './client/task-cursor';

@@ -227,7 +227,7 @@ export interface Progress {
   readonly tokens?: number;
 }
 
-/** One entry of a task's history: the ordered record observe() will serve. */
+/** One entry of a task's history: the ordered record observe() serves. */
 export interface TaskEvent {
   /** 1, 2, 3 … per task, never reused. */
   readonly seq: number;
@@ -261,6 +261,44 @@ export interface HistoryPage {
   readonly firstSeq: number;
   /** The newest seq so far (0: none). */
   readonly lastSeq: number;
+  /** Replicated time of the last command this replica applied (the page is as of then). */
+  readonly asOf: number;
+}
+
+/**
+ * Why a task was open to the coordinator a 'granted' event names, as
+ * observe() derives it from the events before the grant:
+ * - 'campaign': the task's first coordinator (selected among its applicants);
+ * - 'expiry': the last tenure's lease ran out ('expired');
+ * - 'failure': failure detection ended the last tenure ('stuck', 'over-budget');
+ * - 'resignation': the last coordinator resigned;
+ * - 'unregistered': the last coordinator unregistered as a candidate;
+ * - 'override': a human took the task from the last coordinator ('revoked', 'overridden');
+ * - 'designation': a human designated the new coordinator of a vacant task;
+ * - 'approval': a human approved a checkpoint (a new epoch starts at each approval);
+ * - 'resume': a human resumed the paused task.
+ */
+export const GRANT_CAUSES = [
+  'campaign',
+  'expiry',
+  'failure',
+  'resignation',
+  'unregistered',
+  'override',
+  'designation',
+  'approval',
+  'resume',
+] as const;
+export type GrantCause = (typeof GRANT_CAUSES)[number];
+
+/** One event as observe() yields it: a history entry, with its task and, for a grant, its cause. */
+export interface ObservedEvent extends TaskEvent {
+  readonly task: string;
+  /**
+   * granted: why the task was open to a new coordinator (null when the
+   * history no longer holds the event that opened it); other kinds: null.
+   */
+  readonly cause: GrantCause | null;
 }
 
 /** fence()'s answer, as of the last command this replica applied. */
