@@ -6,28 +6,16 @@ import {
   seededRandom,
   stepStoreOf,
   systemClock,
-  type Applier,
   type Entry,
   type HardState,
   type StableStore,
   type StepStore,
 } from '../../src/index';
+import { counter } from '../support/nodes';
 
 // What RaftNode waits for before it acknowledges and applies (ports/stable-store.ts):
 // term and vote durable first, never a write that only records the commit index;
 // with a StepStore, one write per step.
-
-const counter = (): Applier & { applied: number } => {
-  const a = {
-    applied: 0,
-    validate: () => {},
-    apply: () => ({ ok: true as const, value: ++a.applied }),
-    query: () => a.applied,
-    snapshot: () => new Uint8Array(),
-    restore: () => {},
-  };
-  return a;
-};
 
 /** A stable store whose saves can be held: held saves resolve only on release(). */
 class GatedStable extends MemoryStableStore {

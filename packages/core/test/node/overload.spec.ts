@@ -9,28 +9,15 @@ import {
   resolveNodeConfig,
   seededRandom,
   systemClock,
-  type Applier,
   type Entry,
   type NodeConfig,
 } from '../../src/index';
-import { until } from '../support/nodes';
+import { counter, until } from '../support/nodes';
 
 // A node holds at most maxPendingProposals proposals (and maxPendingBytes of
 // their entries) waiting to apply: one more is refused at once with
 // OverloadedError, appends nothing, and the node serves again once the
 // waiting ones apply.
-
-const counter = (): Applier & { applied: number } => {
-  const a = {
-    applied: 0,
-    validate: () => {},
-    apply: () => ({ ok: true as const, value: ++a.applied }),
-    query: () => a.applied,
-    snapshot: () => new Uint8Array(),
-    restore: () => {},
-  };
-  return a;
-};
 
 /** A log store whose appends can be held: held appends complete only on release(). */
 class GatedLog extends MemoryLogStore {

@@ -6,6 +6,7 @@ import {
   RaftNode,
   seededRandom,
   systemClock,
+  type Applier,
   type LogStore,
   type NodeConfig,
   type SnapshotStore,
@@ -22,6 +23,19 @@ export async function until(cond: () => boolean, what: string): Promise<void> {
   }
   throw new Error(`timed out waiting for ${what}`);
 }
+
+/** An applier that counts the commands it applied and returns the count from each. */
+export const counter = (): Applier & { applied: number } => {
+  const a = {
+    applied: 0,
+    validate: () => {},
+    apply: () => ({ ok: true as const, value: ++a.applied }),
+    query: () => a.applied,
+    snapshot: () => new Uint8Array(),
+    restore: () => {},
+  };
+  return a;
+};
 
 /** Fast timers for in-process clusters on real time. */
 export const FAST = { electionTimeoutMs: 60, heartbeatMs: 15, tickMs: 5 } as const;
