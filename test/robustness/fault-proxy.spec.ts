@@ -129,6 +129,24 @@ describe('fault proxy - the link between a replica and NATS, as the nemesis brea
     }
   });
 
+  it('a FIN from the client with the upstream reset right behind it leaves no socket open', async () => {
+    // Both reach the proxy in one poll: it resets the pair while it half-closes the client side.
+    // A reset of a half-closed socket fails and leaks its handle, which keeps the process alive.
+    const tcpHandles = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+    const before = tcpHandles();
+    for (let i = 0; i < 5; i++) {
+      const c = await open();
+      await until('the upstream side', () => upstream.sockets.size === 1);
+      const [side] = [...upstream.sockets];
+      c.socket.once('finish', () => side!.resetAndDestroy()); // our FIN is out: the RST follows it
+      c.socket.end();
+      await c.closed;
+      await until('the upstream side closed', () => upstream.sockets.size === 0);
+    }
+    await until('every socket closed', () => tcpHandles() === before);
+    expect(proxy.stats()).toMatchObject({ accepted: 5, open: 0 });
+  });
+
   it('refuses a bad port or delay with FaultProxyError', () => {
     expect(() => new FaultProxy(0)).toThrow(FaultProxyError);
     expect(() => new FaultProxy(70_000)).toThrow(/upstreamPort \(70000\)/);

@@ -1,6 +1,13 @@
 // A TCP proxy on a loopback port in front of one upstream (a nats-server):
 // each replica of the robustness suite reaches NATS through one, and the
 // nemesis breaks its link with it. node:net only.
+//
+// Both sockets of a connection are opened with allowHalfOpen, so node never
+// half-closes one on its own: a peer's FIN ends the connection (both sides
+// reset) instead. socket.resetAndDestroy() on a socket whose write side is
+// shutting down fails with EINVAL (libuv refuses SO_LINGER then), and node
+// drops that handle without closing it: its fd stays open and the process
+// never exits (node spins in its exit cleanup waiting for the handle).
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
 /** What a FaultProxy does with the bytes it carries. */
@@ -119,7 +126,7 @@ export class FaultProxy {
    * @throws the listen error (e.g. EADDRINUSE)
    */
   async listen(port = 0): Promise<number> {
-    const server = createServer((client) => this.accept(client));
+    const server = createServer({ allowHalfOpen: true }, (client) => this.accept(client));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, '127.0.0.1', () => {
@@ -207,7 +214,7 @@ export class FaultProxy {
       client.resetAndDestroy();
       return;
     }
-    const upstream = connect({ host: '127.0.0.1', port: this.upstreamPort });
+    const upstream = connect({ host: '127.0.0.1', port: this.upstreamPort, allowHalfOpen: true });
     const wrote = (bytes: number) => (this.counts.forwardedBytes += bytes);
     const up = new Lane(upstream, wrote);
     const down = new Lane(client, wrote);
@@ -217,8 +224,10 @@ export class FaultProxy {
     upstream.setNoDelay(true);
     client.on('data', (chunk: Buffer) => this.carry(pair, chunk, up));
     upstream.on('data', (chunk: Buffer) => this.carry(pair, chunk, down));
+    // A peer that half-closes (FIN) or fails ends the connection for both peers.
     const end = () => this.reset(pair);
     for (const s of [client, upstream]) {
+      s.on('end', end);
       s.on('error', end);
       s.on('close', end);
     }
@@ -240,7 +249,10 @@ export class FaultProxy {
     pair.down.clear();
     for (const s of [pair.client, pair.upstream]) {
       s.on('error', () => undefined);
-      if (!s.destroyed) s.resetAndDestroy();
+      if (s.destroyed) continue;
+      // Never reset a socket whose write side has ended (see the file comment): destroy it.
+      if (s.writableEnded) s.destroy();
+      else s.resetAndDestroy();
     }
   }
 }
