@@ -12,11 +12,12 @@
 // OverloadedError, admitted puts were acknowledged, and no replica's RSS kept
 // growing (the last third's peak within 1.5 × the first third's, + 64 MiB).
 // One summary line, with latencies as ratios to the probe alone (the machine
-// is shared: read the ratios).
+// is shared: read the ratios), and the leader changes and term rise seen by
+// a status poll once a second during the flood.
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { connectNats, type NatsConnection } from '@raftline/transport-nats';
+import { AdminClient, connectNats, type NatsConnection } from '@raftline/transport-nats';
 import { RobustCluster } from './support/cluster';
 import { Environment } from './support/environment';
 import { closedLoop, floodProcesses, quantile, type LoadTally } from './support/flood';
@@ -25,6 +26,50 @@ import { sleep } from '../cluster/support/nats';
 const MIB = 1024 * 1024;
 /** Processes the flood comes from, each on 4 connections of its own. */
 const FLOOD_PROCESSES = 2;
+
+/** Leadership as seen once a second during the flood: term rises and changes of leader. */
+interface LeaderWatch {
+  readonly stop: () => Promise<{ firstTerm: number; lastTerm: number; leaderChanges: number; polls: number }>;
+}
+
+/**
+ * Asks the group's status (AdminClient, on the probe's connection) once a
+ * second until stopped; counts a leader change each time the leader named
+ * differs from the last one named (no leader in between counts nothing).
+ */
+function watchLeader(admin: AdminClient): LeaderWatch {
+  let firstTerm = 0;
+  let lastTerm = 0;
+  let leader = '';
+  let leaderChanges = 0;
+  let polls = 0;
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const started = Date.now();
+      try {
+        const s = await admin.status();
+        polls++;
+        if (firstTerm === 0) firstTerm = s.term;
+        lastTerm = Math.max(lastTerm, s.term);
+        if (s.leaderId !== '') {
+          if (leader !== '' && s.leaderId !== leader) leaderChanges++;
+          leader = s.leaderId;
+        }
+      } catch {
+        // unanswered: the next poll tells
+      }
+      await sleep(Math.max(0, 1000 - (Date.now() - started)));
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await loop;
+      return { firstTerm, lastTerm, leaderChanges, polls };
+    },
+  };
+}
 
 function int(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -85,8 +130,12 @@ async function main(): Promise<number> {
       processes: FLOOD_PROCESSES,
     });
     const probe = closedLoop(probeTarget, 4, floodMs);
+    const leaders = watchLeader(
+      new AdminClient({ connection: probeConn!, ...at, timeoutMs: 2000, requestTimeoutMs: 1000 }),
+    );
     const [floodTally, probeTally] = await Promise.all([flood, probe]);
     clearInterval(sampler);
+    const leadership = await leaders.stop();
     await sleep(1000);
 
     const problems: string[] = [];
@@ -120,6 +169,8 @@ async function main(): Promise<number> {
         `(×${ratio(p50p, p50a)} / ×${ratio(p99p, p99a)}), ok ${probeTally.ok}, overloaded ${probeTally.overloaded}, ` +
         `other ${failures(probeTally)}; admitted flood puts p50 ${p50f} p99 ${p99f} ms; ` +
         `RSS first→last third peak: ${rssReport.join(', ')}; ` +
+        `under flood: leader changes ${leadership.leaderChanges}, term ${leadership.firstTerm}→${leadership.lastTerm} ` +
+        `(${leadership.polls} status polls); ` +
         `load average ${loadavg()
           .map((l) => l.toFixed(1))
           .join(' ')}` +
