@@ -266,6 +266,35 @@ describe('task queue - Worker', () => {
     ]);
   });
 
+  it('by default holds more jobs than it runs once its handler proves quick, and holds none with prefetch 0', async () => {
+    const held = async (prefetch: number | undefined): Promise<number> => {
+      const queue = fresh();
+      await producer.enqueueMany(
+        queue,
+        Array.from({ length: 300 }, (_, i) => ({ payload: i })),
+      );
+      let release: (() => void) | undefined;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let done = 0;
+      const w = worker<number, number>(
+        queue,
+        async (job) => {
+          if (++done > 30) await gate; // quick at first, then every slot is stuck
+          return job.payload;
+        },
+        { concurrency: 1, ...(prefetch === undefined ? {} : { prefetch }) },
+      );
+      await until(async () => done > 30, 'thirty jobs done');
+      await sleep(300); // claims in flight land
+      const { leased } = await producer.stats(queue);
+      release!();
+      await w.close();
+      return leased;
+    };
+    expect(await held(undefined)).toBeGreaterThan(1);
+    expect(await held(0)).toBe(1);
+  });
+
   it('refuses bad options, naming each', () => {
     const make = (o: Partial<WorkerOptions>) =>
       new Worker('q', () => undefined, {
@@ -290,6 +319,9 @@ describe('task queue - Worker', () => {
     expect(problems({ batch: 1001, pollMs: 0 })).toEqual([
       'batch (1001) must be an integer from 1 to 1000',
       'pollMs (0) must be an integer from 1 to 86400000',
+    ]);
+    expect(problems({ prefetch: 'some' as unknown as number })).toEqual([
+      "prefetch (some) must be 'auto' or an integer from 0 to 1000",
     ]);
     expect(() => make({ colour: 'blue' } as Partial<WorkerOptions>)).toThrow(/colour/);
   });

@@ -8,6 +8,7 @@ import { DEFAULT_LEASE_MS } from '../machine';
 import { LIMITS } from '../schemas';
 import type { ClaimedJob, JobState } from '../types';
 import { CONNECTION_KEYS, definedOf, type QueueConnectionOptions } from './connection';
+import { AUTO_PREFETCH_MAX } from './prefetch';
 
 /** A job as a Worker hands it to its handler. */
 export interface Job<P = unknown> extends Omit<ClaimedJob, 'payload'> {
@@ -33,12 +34,17 @@ export interface WorkerOptions extends QueueConnectionOptions {
   readonly leaseMs?: number;
   /**
    * Jobs claimed beyond concurrency, held (leased, their leases extended)
-   * until a slot frees: fewer, larger claims for short handlers (default 0,
-   * BullMQ's behaviour). A held job another worker could run meanwhile
-   * waits for this one.
+   * until a slot frees: fewer, larger claims for short handlers. A number
+   * holds that many; `'auto'` (the default) sizes it from what the worker
+   * measures, so that its slots never idle while a claim is on its way:
+   * 0 while handlers take far longer than a claim's round trip (20 times or
+   * more), up to 256 for handlers that take next to nothing; a held job then
+   * waits about two claim round trips at most. `0` is BullMQ's behaviour:
+   * one claim's round trip between jobs when the slots are full. A held job
+   * another worker could run meanwhile waits for this one.
    */
-  readonly prefetch?: number;
-  /** Most jobs one claim takes (default: concurrency + prefetch); a claim never takes more than the free slots. */
+  readonly prefetch?: number | 'auto';
+  /** Most jobs one claim takes (default: concurrency + prefetch, with auto its most); a claim never takes more than the free slots. */
   readonly batch?: number;
   /** How often the held leases are extended, in one extendMany (default leaseMs / 3). */
   readonly heartbeatMs?: number;
@@ -101,24 +107,26 @@ export type ResolvedWorkerOptions = ReturnType<typeof resolveWorkerOptions>;
 export function resolveWorkerOptions(options: WorkerOptions) {
   const given = definedOf(options);
   const concurrency = given.concurrency ?? 1;
-  const prefetch = given.prefetch ?? 0;
+  const prefetch = given.prefetch ?? 'auto';
   const leaseMs = given.leaseMs ?? DEFAULT_LEASE_MS;
+  const most = prefetch === 'auto' ? AUTO_PREFETCH_MAX : prefetch;
   const o = {
     concurrency,
     prefetch,
     leaseMs,
-    batch: given.batch ?? Math.min(concurrency + prefetch, LIMITS.batch),
+    batch: given.batch ?? Math.min(concurrency + most, LIMITS.batch),
     heartbeatMs: given.heartbeatMs ?? Math.max(1, Math.floor(leaseMs / 3)),
     pollMs: given.pollMs ?? 1000,
   };
   const problems: string[] = [];
-  const int = (key: keyof typeof o, min: number, max: number): void => {
+  const int = (key: Exclude<keyof typeof o, 'prefetch'>, min: number, max: number): void => {
     const v = o[key];
     if (!Number.isSafeInteger(v) || v < min || v > max)
       problems.push(`${key} (${v}) must be an integer from ${min} to ${max}`);
   };
   int('concurrency', 1, LIMITS.batch);
-  int('prefetch', 0, LIMITS.batch);
+  if (prefetch !== 'auto' && (!Number.isSafeInteger(prefetch) || prefetch < 0 || prefetch > LIMITS.batch))
+    problems.push(`prefetch (${String(prefetch)}) must be 'auto' or an integer from 0 to ${LIMITS.batch}`);
   int('leaseMs', 1, LIMITS.leaseMs);
   if (given.batch !== undefined) int('batch', 1, LIMITS.batch);
   int('heartbeatMs', 1, LIMITS.leaseMs);

@@ -8,6 +8,7 @@ import type { TaskQueue } from '../machine';
 import { LIMITS } from '../schemas';
 import type { ClaimedJob } from '../types';
 import { messageOf, queueMachineClient, readySubject, sleep } from './connection';
+import { AutoPrefetch } from './prefetch';
 import {
   resolveWorkerOptions,
   WORKER_KEYS,
@@ -49,7 +50,8 @@ const CLAIMS_IN_FLIGHT = 2;
  *
  * - It claims in batches (up to the free slots, `batch` at most), under one
  *   lease per job, and runs the handler for each, `concurrency` at once
- *   (with `prefetch`, that many more are held, waiting for a slot).
+ *   (with `prefetch`, that many more are held, waiting for a slot; by
+ *   default, as many as keep the slots busy while a claim is on its way).
  * - While handlers run, one extendMany per heartbeat extends every lease it
  *   holds. A lease refused there is lost: the job's `signal` aborts, 'lost'
  *   is emitted, and the handler's result is not acked.
@@ -94,6 +96,8 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   private heartbeat: NodeJS.Timeout | undefined;
   private beating = false;
   private subscription: Subscription | undefined;
+  /** Sizes the prefetch with `prefetch: 'auto'`. */
+  private readonly auto: AutoPrefetch | undefined;
 
   /**
    * @throws ConfigError naming every invalid or unknown option
@@ -108,6 +112,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     this.handler = handler;
     this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.client = queueMachineClient(options);
+    if (this.o.prefetch === 'auto') this.auto = new AutoPrefetch(this.o.concurrency);
     if (options.autorun !== false) void this.run();
   }
 
@@ -150,7 +155,6 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       },
     });
     this.heartbeat = setInterval(() => void this.beat(), this.o.heartbeatMs);
-    const capacity = this.o.concurrency + this.o.prefetch;
     const claims = new Set<Promise<void>>();
     let reserved = 0; // slots the claims in flight may fill
     let idle = false;
@@ -158,6 +162,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     let failures = 0;
     let pausedUntil = 0;
     while (!this.stop.signal.aborted) {
+      const capacity = this.o.concurrency + this.prefetch;
       const pending = this.waiting.length + reserved;
       const free = capacity - this.running - pending;
       // With jobs still to come or waiting, refill only once half the room is free: fewer, larger claims.
@@ -175,10 +180,12 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       lastClaim = now;
       const max = Math.min(free, this.o.batch);
       reserved += max;
+      const sent = performance.now();
       const claim = this.client.commands
         .claim(this.queue, this.workerId, { leaseMs: this.o.leaseMs, max })
         .then(
           (jobs) => {
+            this.auto?.claimed(performance.now() - sent);
             failures = 0;
             for (const claimed of jobs) this.start(claimed);
             idle = jobs.length < max;
@@ -200,6 +207,11 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       claims.add(claim);
     }
     await Promise.all([...claims]);
+  }
+
+  /** Jobs held beyond concurrency now (the option, or what auto sizes). */
+  private get prefetch(): number {
+    return this.auto ? this.auto.prefetch : (this.o.prefetch as number);
   }
 
   /** Waits up to ms, or until a slot frees, a ready hint arrives or close() begins. */
@@ -248,12 +260,14 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     let result: R | undefined;
     let error: unknown;
     let threw = false;
+    const began = performance.now();
     try {
       result = await this.handler(held.job as Job<P>);
     } catch (err) {
       threw = true;
       error = err;
     }
+    this.auto?.handled(performance.now() - began);
     this.running--;
     this.runWaiting();
     this.wake();
