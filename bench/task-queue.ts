@@ -10,8 +10,10 @@
  * - BullMQ: a Queue and a Worker in this process on the local Redis
  *   (127.0.0.1:6379; one instance, no replication), removeOnComplete 1000
  *   (the task queue keeps 1000 done jobs per queue).
- * raftline runs twice: with the Worker's defaults (no prefetch, as BullMQ)
- * and with prefetch (the worker holds HOLD jobs, running and waiting).
+ * raftline runs twice: with the Worker's defaults (`prefetch: 'auto'`: it
+ * holds as many jobs beyond concurrency as keep its slots busy while a claim
+ * is on its way) and with `prefetch: 0` (BullMQ's way: a slot that finishes
+ * waits for the next claim).
  * All get the same jobs: `JOBS[c]` jobs of one ~100-byte payload, one
  * add/enqueue call per job with up to `OUTSTANDING` calls in flight (a
  * flood: jobs/s, and the latency of a saturated queue), then 100 jobs one
@@ -23,8 +25,8 @@
  *
  * Run: npm run bench:queue   (= node -r ./scripts/ts-register.js bench/task-queue.ts)
  * NATS_URL, RAFTLINE_PG_URL and REDIS_URL override the machine's servers;
- * BENCH_SYSTEMS (raftline,raftline-prefetch,bullmq), BENCH_CONCURRENCY
- * (1,8,32), BENCH_ROUNDS (3) and BENCH_HOLD (256) narrow a run while
+ * BENCH_SYSTEMS (raftline,raftline-prefetch-0,bullmq), BENCH_CONCURRENCY
+ * (1,8,32), BENCH_ROUNDS (3) and BENCH_JOBS (jobs of every flood) narrow a run while
  * investigating; BENCH_PROFILE=dir runs the replicas under --cpu-prof.
  * Writes bench/results/task-queue.json.
  */
@@ -52,7 +54,14 @@ const ELECTION_MS = 1000;
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY?.split(',').map(Number) ?? [1, 8, 32]) as readonly (
   1 | 8 | 32
 )[];
-const JOBS: Record<1 | 8 | 32, number> = { 1: 500, 8: 2000, 32: 5000 };
+/** Jobs of a flood: seconds of steady work for every system, not only its ramp-up. */
+const JOBS: Record<1 | 8 | 32, number> = process.env.BENCH_JOBS
+  ? {
+      1: Number(process.env.BENCH_JOBS),
+      8: Number(process.env.BENCH_JOBS),
+      32: Number(process.env.BENCH_JOBS),
+    }
+  : { 1: 5000, 8: 10000, 32: 20000 };
 const WARMUP = 500;
 /** Jobs of a one-at-a-time (latency) run. */
 const ONE_AT_A_TIME = 100;
@@ -62,15 +71,13 @@ const OUTSTANDING = 256;
 const RUN_LIMIT_MS = 90_000;
 const PAYLOAD = { kind: 'email', to: 'someone@example.com', body: 'x'.repeat(56) };
 
-/** raftline with the Worker's defaults; raftline-prefetch holding HOLD jobs (running and prefetched); BullMQ. */
-type System = 'raftline' | 'raftline-prefetch' | 'bullmq';
+/** raftline with the Worker's defaults (auto prefetch); raftline-prefetch-0 with prefetch 0; BullMQ. */
+type System = 'raftline' | 'raftline-prefetch-0' | 'bullmq';
 const SYSTEMS: readonly System[] = (process.env.BENCH_SYSTEMS?.split(',') as System[] | undefined) ?? [
   'raftline',
-  'raftline-prefetch',
+  'raftline-prefetch-0',
   'bullmq',
 ];
-/** Jobs a raftline-prefetch worker holds in all (running and prefetched): prefetch = HOLD − concurrency. */
-const HOLD = Number(process.env.BENCH_HOLD ?? 256);
 
 interface Run {
   readonly system: System;
@@ -173,7 +180,7 @@ function raftlineSubject(
   group: string,
   producerNc: NatsConnection,
   workerNc: NatsConnection,
-  hold: number,
+  prefetch: 0 | undefined,
 ) {
   const producer = new Producer({ connection: producerNc, cluster, group, timeoutMs: 30_000 });
   const subject: Subject = {
@@ -184,7 +191,7 @@ function raftlineSubject(
         cluster,
         group,
         concurrency,
-        prefetch: hold === 0 ? 0 : Math.max(0, hold - concurrency),
+        ...(prefetch === undefined ? {} : { prefetch }),
         timeoutMs: 30_000,
       });
       worker.on('completed', (job) => onDone(job.payload));
@@ -322,12 +329,12 @@ async function main(): Promise<void> {
     connectNats({ servers: NATS_URL, name: 'bench worker' }),
   ]);
   const procs = await startReplicas(cluster, group);
-  const raftline = raftlineSubject(cluster, group, producerNc, workerNc, 0);
-  const prefetching = raftlineSubject(cluster, group, producerNc, workerNc, HOLD);
+  const raftline = raftlineSubject(cluster, group, producerNc, workerNc, undefined);
+  const noPrefetch = raftlineSubject(cluster, group, producerNc, workerNc, 0);
   const bullmq = bullmqSubject();
   const subjects: Record<System, Subject> = {
     raftline: raftline.subject,
-    'raftline-prefetch': prefetching.subject,
+    'raftline-prefetch-0': noPrefetch.subject,
     bullmq: bullmq.subject,
   };
   const results: Record<string, unknown> = {};
@@ -380,7 +387,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await raftline.close();
-    await prefetching.close();
+    await noPrefetch.close();
     await bullmq.close();
     await stopProcesses(procs);
     await Promise.all([producerNc.close(), workerNc.close()]);
@@ -403,8 +410,8 @@ async function main(): Promise<void> {
         stores: 'PostgreSQL, synchronous_commit on',
         mirror: 'off',
         electionTimeoutMs: ELECTION_MS,
-        worker: 'batch = concurrency + prefetch, leaseMs 30000, acks batched (ackMany)',
-        prefetch: `raftline: 0 (the default); raftline-prefetch: ${HOLD} − c (${HOLD} jobs held in all)`,
+        worker: 'batch = concurrency + prefetch (auto: at most 256), leaseMs 30000, acks batched (ackMany)',
+        prefetch: "raftline: 'auto' (the default); raftline-prefetch-0: 0",
         producer: 'enqueue() calls batched into enqueueMany (at most 100 a command, 4 commands in flight)',
       },
       bullmq: {
