@@ -56,6 +56,12 @@ export const SERVE_SETTINGS: readonly ServeSetting[] = [
     description: 'HMAC key of every Raft frame (the same on every replica)',
   },
   {
+    path: 'nats.separateRaftConnection',
+    flag: '--separate-raft-connection <bool>',
+    env: 'RAFTLINE_SEPARATE_RAFT_CONNECTION',
+    description: 'Raft traffic on a NATS connection of its own, apart from clients (default true)',
+  },
+  {
     path: 'store',
     flag: '--store <url|dir|memory>',
     env: 'RAFTLINE_STORE',

@@ -26,6 +26,12 @@ export interface NatsSettings {
   readonly creds?: string;
   /** The HMAC key every Raft frame of the cluster is authenticated with. */
   readonly clusterKey?: string;
+  /**
+   * Raft traffic (transport, liveness, admin) on a NATS connection of its
+   * own, apart from client requests, the mirror and discovery, so that a
+   * client flood cannot delay heartbeats (default true; see serve/connections.ts).
+   */
+  readonly separateRaftConnection: boolean;
 }
 
 export type StoreSettings =
@@ -129,6 +135,7 @@ export const SERVE_DEFAULTS = {
   shutdownTimeoutMs: 20_000,
   maxInFlightPerClient: 1024,
   maxInFlight: 8192,
+  separateRaftConnection: true,
 } as const;
 
 /** The keys of each section of the file, for unknown-key problems. */
@@ -151,6 +158,7 @@ const NATS_KEYS: KnownKeys<NatsSettings> = {
   token: true,
   creds: true,
   clusterKey: true,
+  separateRaftConnection: true,
 };
 const STORE_KEYS = {
   postgres: true,
@@ -272,6 +280,9 @@ function readNats(f: FieldReader, value: unknown): NatsSettings {
   const token = f.string(o.token, 'nats.token');
   const creds = f.string(o.creds, 'nats.creds');
   const clusterKey = f.string(o.clusterKey, 'nats.clusterKey');
+  const separateRaftConnection =
+    f.boolean(o.separateRaftConnection, 'nats.separateRaftConnection') ??
+    SERVE_DEFAULTS.separateRaftConnection;
   if ((user === undefined) !== (password === undefined)) {
     f.problems.push('nats.user and nats.password must be set together');
   }
@@ -284,6 +295,7 @@ function readNats(f: FieldReader, value: unknown): NatsSettings {
     ...(token !== undefined ? { token } : {}),
     ...(creds !== undefined ? { creds } : {}),
     ...(clusterKey !== undefined ? { clusterKey } : {}),
+    separateRaftConnection,
   };
 }
 

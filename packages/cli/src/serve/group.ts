@@ -1,6 +1,7 @@
 /**
- * One Raft group of a `raftline serve` process: its transport on the
- * shared NATS connection, its stores from the shared database, the replica
+ * One Raft group of a `raftline serve` process: its transport and admin API
+ * on the process's Raft connection, what clients use on its client
+ * connection (see connections.ts), its stores from the shared database, the replica
  * assembled through core's inversify replicaModule (a user's bindings
  * replace parts), and what it serves: client commands and queries, the
  * admin API, discovery, the committed-stream mirror and its metrics.
@@ -15,20 +16,20 @@ import {
   serveAdmin,
   serveClients,
   type JetStreamMirror,
-  type NatsConnection,
 } from '@raftline/transport-nats';
 import type { GroupSettings, ServeConfig } from '../config/schema';
 import { MirrorStartError } from '../errors';
 import { readinessOf, type GroupReadiness } from '../metrics/http';
 import type { ServeMetrics } from '../metrics/metrics';
 import { applyBindings } from './bindings';
+import type { ServeConnections } from './connections';
 import { createMachine } from './machine';
 import type { StoreProvider } from './stores';
 
 /** What every group of the process shares. */
 export interface ProcessContext {
   readonly config: ServeConfig;
-  readonly connection: NatsConnection;
+  readonly connections: ServeConnections;
   readonly stores: StoreProvider;
   readonly metrics: ServeMetrics;
   readonly logger: Logger & { child(bindings: Record<string, unknown>): Logger };
@@ -55,9 +56,11 @@ export interface RunningGroup {
  *   process runs this node of the group; the store's errors (NodeAlreadyRunningError, …)
  */
 export async function startGroup(ctx: ProcessContext, group: GroupSettings): Promise<RunningGroup> {
-  const { config, connection } = ctx;
+  const { config, connections } = ctx;
   const { cluster, node } = config;
-  const at = { connection, cluster, group: group.name };
+  // Raft frames, liveness and admin on one connection; what clients send and read on the other.
+  const raftAt = { connection: connections.raft, cluster, group: group.name };
+  const clientAt = { connection: connections.clients, cluster, group: group.name };
   const logger = ctx.logger.child({ group: group.name });
   const machine = createMachine(group);
   const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -66,7 +69,7 @@ export async function startGroup(ctx: ProcessContext, group: GroupSettings): Pro
   };
   try {
     const transport = await NatsTransport.create({
-      ...at,
+      ...raftAt,
       nodeId: node,
       ...(config.nats.clusterKey !== undefined ? { clusterKey: config.nats.clusterKey } : {}),
       logger,
@@ -98,7 +101,7 @@ export async function startGroup(ctx: ProcessContext, group: GroupSettings): Pro
     let mirror: JetStreamMirror | undefined;
     if (group.mirror) {
       try {
-        mirror = await mirrorCommitted({ ...at, node: replica.node, logger });
+        mirror = await mirrorCommitted({ ...clientAt, node: replica.node, logger });
       } catch (err) {
         throw new MirrorStartError(group.name, { cause: err });
       }
@@ -107,12 +110,17 @@ export async function startGroup(ctx: ProcessContext, group: GroupSettings): Pro
     await replica.start();
     cleanups.push(() => replica.stop());
 
-    const clients = serveClients({ ...at, node: metrics.served(replica.node), logger, ...config.clients });
+    const clients = serveClients({
+      ...clientAt,
+      node: metrics.served(replica.node),
+      logger,
+      ...config.clients,
+    });
     cleanups.push(() => clients.close());
-    const admin = serveAdmin({ ...at, node: replica.node, transport, logger });
+    const admin = serveAdmin({ ...raftAt, node: replica.node, transport, logger });
     cleanups.push(() => admin.close());
     const service = await registerReplicaService({
-      ...at,
+      ...clientAt,
       node: replica.node,
       transport,
       ...(mirror ? { mirror } : {}),
@@ -166,7 +174,7 @@ export async function startGroup(ctx: ProcessContext, group: GroupSettings): Pro
 function join(ctx: ProcessContext, group: GroupSettings, logger: Logger): { cancel(): void } {
   const { cluster, node } = ctx.config;
   const admin = new AdminClient({
-    connection: ctx.connection,
+    connection: ctx.connections.raft,
     cluster,
     group: group.name,
     timeoutMs: 15_000,

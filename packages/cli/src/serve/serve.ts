@@ -1,10 +1,10 @@
 /**
  * `raftline serve`: every group of one configuration in one process, over
- * one NATS connection and one database, with /metrics, /healthz and
+ * its NATS connections (Raft traffic apart from clients' by default, see
+ * connections.ts) and one database, with /metrics, /healthz and
  * /readyz (and the dashboard page when metrics.dashboard is on), and a
  * graceful shutdown.
  */
-import { connectNats, credsFileOptions, type NatsConnection } from '@raftline/transport-nats';
 import type { ServeConfig } from '../config/schema';
 import type { DashboardCollector } from '../dashboard/collector';
 import { dashboardCollector } from '../dashboard/command';
@@ -12,6 +12,7 @@ import { createDashboardRoutes, type DashboardRoutes } from '../dashboard/server
 import { createLogger } from '../logging';
 import { startHealthServer, type GroupReadiness, type HealthServer } from '../metrics/http';
 import { ServeMetrics } from '../metrics/metrics';
+import { openConnections, type ServeConnections } from './connections';
 import { startGroup, type ProcessContext, type RunningGroup } from './group';
 import { openStoreProvider, type StoreProvider } from './stores';
 
@@ -20,9 +21,11 @@ export interface RunningServe {
   readonly groups: readonly RunningGroup[];
   /** The metrics server's port (undefined when metrics.enabled is false). */
   readonly metricsPort: number | undefined;
+  /** The names of its NATS connections (two when nats.separateRaftConnection, else one), as NATS monitoring shows them. */
+  readonly natsConnections: readonly string[];
   /**
    * Stops the dashboard's collector, every group gracefully (in parallel),
-   * then the metrics server, the database and NATS. Idempotent.
+   * then the metrics server, the database and every NATS connection. Idempotent.
    */
   close(): Promise<void>;
 }
@@ -52,11 +55,12 @@ export async function startServe(
     return out;
   };
   let http: HealthServer | undefined;
-  let connection: NatsConnection | undefined;
+  let connections: ServeConnections | undefined;
   let stores: StoreProvider | undefined;
   // metrics.dashboard: the collector watches this process's groups over its
-  // connection, as `raftline dashboard` would; the metrics server serves its
-  // routes once NATS is connected (503 before), and it refreshes once the groups run.
+  // Raft connection (admin traffic, which must get through a client flood),
+  // as `raftline dashboard` would; the metrics server serves its routes once
+  // NATS is connected (503 before), and it refreshes once the groups run.
   let dashboard: { collector: DashboardCollector; routes: DashboardRoutes } | undefined;
   const stopDashboard = async (): Promise<void> => {
     const d = dashboard;
@@ -68,7 +72,7 @@ export async function startServe(
     await stopDashboard();
     await http?.close().catch(() => undefined);
     await stores?.close().catch((err: unknown) => logger.warn({ err }, 'closing the database failed'));
-    await connection?.close().catch(() => undefined);
+    await connections?.close();
   };
   try {
     if (config.metrics.enabled) {
@@ -81,23 +85,17 @@ export async function startServe(
         ...(config.metrics.dashboard ? { dashboard: () => dashboard?.routes } : {}),
       });
     }
-    connection = await connectNats({
-      servers: [...config.nats.servers],
-      name: `raftline serve ${config.cluster}/${config.node}`,
-      ...(config.nats.user !== undefined ? { user: config.nats.user, pass: config.nats.password } : {}),
-      ...(config.nats.token !== undefined ? { token: config.nats.token } : {}),
-      ...(config.nats.creds !== undefined ? credsFileOptions(config.nats.creds) : {}),
-    });
+    connections = await openConnections(config, logger);
     if (config.metrics.dashboard && http) {
       const collector = dashboardCollector({
-        connection,
+        connection: connections.raft,
         cluster: config.cluster,
         groups: config.groups.map((g) => g.name),
       });
       dashboard = { collector, routes: createDashboardRoutes(collector) };
     }
     stores = await openStoreProvider(config.store, `raftline-${config.cluster}-${config.node}`);
-    const ctx: ProcessContext = { config, connection, stores, metrics, logger };
+    const ctx: ProcessContext = { config, connections, stores, metrics, logger };
     const started = await Promise.allSettled(config.groups.map((g) => startGroup(ctx, g)));
     for (const s of started) if (s.status === 'fulfilled') groups.push(s.value);
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
@@ -110,13 +108,15 @@ export async function startServe(
     await closeShared();
     throw err;
   }
-  const nc = connection;
+  const nc = connections.raft;
+  const natsConnections = connections.names;
   logger.info(
     {
       cluster: config.cluster,
       groups: config.groups.map((g) => g.name),
       store: stores.engine,
       nats: nc.getServer(),
+      natsConnections,
       ...(http ? { metricsPort: http.port } : {}),
       ...(dashboard && http ? { dashboard: `http://${urlHost(config.metrics.host)}:${http.port}/` } : {}),
     },
@@ -126,6 +126,7 @@ export async function startServe(
   return {
     groups,
     metricsPort: http?.port,
+    natsConnections,
     close: () =>
       (closed ??= (async () => {
         await stopDashboard();
