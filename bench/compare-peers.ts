@@ -27,8 +27,12 @@ export interface Peer {
   writer(client: number): Write;
   /** PIDs of the system's server processes (one per replica). */
   pids(): number[];
-  /** Kills the current leader with SIGKILL; resolves with a writer that avoids it. */
-  killLeader(): Promise<Write>;
+  /**
+   * Finds the current leader and kills it with SIGKILL; resolves with a
+   * writer that avoids it, and the performance.now() of the kill (finding
+   * the leader before is not failover time).
+   */
+  killLeader(): Promise<{ readonly write: Write; readonly killedAt: number }>;
   /** Restarts what killLeader killed, on its data, and waits until all three replicas are back. */
   recover(): Promise<void>;
   stop(): Promise<void>;
@@ -130,11 +134,12 @@ export async function startJetStream(connections: number): Promise<Peer> {
       const leader = info.cluster?.leader;
       if (!leader) throw new Error('the stream has no leader');
       killed = leader;
+      const killedAt = performance.now();
       await killAndWait(procs.get(leader), 'SIGKILL');
       const others = names.map((n, i) => [n, i] as const).filter(([n]) => n !== leader);
       const nc = await connectNats({ servers: others.map(([, i]) => url(i)), name: 'cmp failover' });
       const js = jetstream(nc, { timeout: 1000 });
-      return writerOn(js);
+      return { write: writerOn(js), killedAt };
     },
     recover: async () => {
       if (killed) start(names.indexOf(killed));
@@ -266,12 +271,16 @@ export async function startEtcd(bin: string, electionMs: number, heartbeatMs: nu
     killLeader: async () => {
       const leader = await leaderOf(members);
       killed = leader;
+      const killedAt = performance.now();
       await killAndWait(procs.get(leader.name), 'SIGKILL');
-      return writerOn(
-        members.filter((m) => m !== leader),
-        0,
-        1000,
-      );
+      return {
+        write: writerOn(
+          members.filter((m) => m !== leader),
+          0,
+          1000,
+        ),
+        killedAt,
+      };
     },
     recover: async () => {
       if (killed) start(killed, 'existing');

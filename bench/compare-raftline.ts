@@ -64,9 +64,10 @@ export async function startRaftline(
       killed = IDS.indexOf(leader);
       const proc = c.procs[killed]!;
       const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+      const killedAt = performance.now();
       proc.kill('SIGKILL');
       await exited;
-      return writerOf(client(1, 1000));
+      return { write: writerOf(client(1, 1000)), killedAt };
     },
     recover: async () => {
       if (killed >= 0) c.procs[killed] = await spawnReplica(IDS[killed]!, replicaEnv(cluster, false, extra));
