@@ -8,6 +8,15 @@
 //   --duration S     seconds of flood (default 60)
 //   --factor N       offered load as a multiple of the measured capacity (default 10)
 //   --measure S      seconds of each measuring phase (default 10)
+//   --flood-nice N   the flood processes' nice value, 0 to 19 (default 19)
+//   --raft-connection shared|separate
+//                    the replicas' nats.separateRaftConnection (default: serve's
+//                    default, separate); shared puts Raft and client traffic on one
+//                    connection, to compare
+// The flood processes run at the lowest CPU priority (nice 19): on this
+// machine they share the cores with the replicas, which the clients of a real
+// deployment would not (they run elsewhere); a replica must not lose CPU to
+// the load it refuses. The probe and this process run at normal priority.
 // Passes (exit 0) when no replica exited, the excess was refused with
 // OverloadedError, admitted puts were acknowledged, and no replica's RSS kept
 // growing (the last third's peak within 1.5 × the first third's, + 64 MiB).
@@ -17,6 +26,7 @@
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { SERVE_DEFAULTS } from '@raftline/cli';
 import { AdminClient, connectNats, type NatsConnection } from '@raftline/transport-nats';
 import { RobustCluster } from './support/cluster';
 import { Environment } from './support/environment';
@@ -86,11 +96,26 @@ const failures = (t: LoadTally) =>
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { duration: { type: 'string' }, factor: { type: 'string' }, measure: { type: 'string' } },
+    options: {
+      duration: { type: 'string' },
+      factor: { type: 'string' },
+      measure: { type: 'string' },
+      'flood-nice': { type: 'string' },
+      'raft-connection': { type: 'string' },
+    },
   });
   const floodMs = int(values.duration, 'duration', 60) * 1000;
   const factor = int(values.factor, 'factor', 10);
   const measureMs = int(values.measure, 'measure', 10) * 1000;
+  const floodNice = Number(values['flood-nice'] ?? 19);
+  if (!Number.isInteger(floodNice) || floodNice < 0 || floodNice > 19)
+    throw new Error(`--flood-nice (${values['flood-nice']}) must be an integer from 0 to 19`);
+  const raftConnection =
+    values['raft-connection'] ?? (SERVE_DEFAULTS.separateRaftConnection ? 'separate' : 'shared');
+  if (raftConnection !== 'shared' && raftConnection !== 'separate')
+    throw new Error(`--raft-connection (${raftConnection}) must be shared or separate`);
+  // The replicas inherit this process's environment (serve-replica.ts reads it).
+  if (values['raft-connection'] !== undefined) process.env.ROBUST_RAFT_CONNECTION = raftConnection;
 
   const env = await Environment.start();
   const connections: NatsConnection[] = [];
@@ -128,6 +153,7 @@ async function main(): Promise<number> {
       ratePerSecond: offered,
       durationMs: floodMs,
       processes: FLOOD_PROCESSES,
+      nice: floodNice,
     });
     const probe = closedLoop(probeTarget, 4, floodMs);
     const leaders = watchLeader(
@@ -160,7 +186,8 @@ async function main(): Promise<number> {
     const [p50f, p99f] = [quantile(floodTally.latencies, 0.5), quantile(floodTally.latencies, 0.99)];
     const ok = problems.length === 0;
     process.stdout.write(
-      `overload ${ok ? 'PASS' : 'FAIL'}: capacity ${capacityPerSecond}/s (128 writers); ` +
+      `overload ${ok ? 'PASS' : 'FAIL'}: Raft connection ${raftConnection}, flood processes at nice ${floodNice}; ` +
+        `capacity ${capacityPerSecond}/s (128 writers); ` +
         `offered ${offered}/s × ${floodMs / 1000} s, sent ${Math.round((floodTally.sent * 1000) / floodMs)}/s ` +
         `(${floodTally.notSent} not sent: a flood process at 10000 unanswered); ` +
         `admitted and acknowledged ${perSecond(floodTally, floodMs)}/s, OverloadedError ${floodTally.overloaded}, ` +

@@ -152,8 +152,11 @@ export function openLoop(
 
 /**
  * Runs `processes` flood workers (support/flood-worker.ts), each sending
- * its share of ratePerSecond from its own connections, and adds up their tallies.
- * @throws Error when a worker exits without a tally
+ * its share of ratePerSecond from its own connections, at CPU priority
+ * `nice` (19: the lowest, so that on a shared machine the flood takes only
+ * the CPU the replicas leave, as clients elsewhere would), and adds up
+ * their tallies.
+ * @throws Error when a worker exits without a tally (nice(1) missing included)
  */
 export async function floodProcesses(
   o: Omit<LoadTarget, 'connections'> & {
@@ -161,6 +164,8 @@ export async function floodProcesses(
     readonly ratePerSecond: number;
     readonly durationMs: number;
     readonly processes: number;
+    /** The workers' nice value, 0 to 19. */
+    readonly nice: number;
   },
 ): Promise<LoadTally> {
   const tallies = await Promise.all(
@@ -175,7 +180,8 @@ export async function floodProcesses(
         connections: 4,
         maxOutstanding: 10_000,
       };
-      const child = spawn(process.execPath, ['-r', REGISTER, WORKER], {
+      // Through nice(1): every thread of the worker (V8's, libuv's) starts at that priority.
+      const child = spawn('nice', ['-n', String(o.nice), process.execPath, '-r', REGISTER, WORKER], {
         env: { ...process.env, FLOOD: JSON.stringify(spec) },
         stdio: ['ignore', 'pipe', 'inherit'],
       });

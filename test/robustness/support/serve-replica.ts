@@ -10,6 +10,9 @@
 //   ROBUST_JOIN      'voter': start outside the configuration and ask the leader to add it (serve's join)
 //   ROBUST_RAFT      JSON of more NodeConfig fields (snapshotEntries, leaseReads, …)
 //   ROBUST_PID_DIR   where it writes <id>.pid before it reports ready (the nemesis pauses it by pid)
+//   ROBUST_RAFT_CONNECTION  'shared': Raft and client traffic on one NATS connection
+//                    (nats.separateRaftConnection: false), for comparisons; unset or
+//                    'separate': serve's default, a connection of its own for Raft
 // Logs (pino, level warn) go to stdout; it prints {"event":"ready"} once it serves.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,6 +33,15 @@ function natsUrl(id: string): string {
   return env('NATS_URL');
 }
 
+/** nats.separateRaftConnection from ROBUST_RAFT_CONNECTION: undefined leaves serve's default. */
+function separateRaftConnection(): { separateRaftConnection?: boolean } {
+  const v = process.env.ROBUST_RAFT_CONNECTION;
+  if (v === undefined || v === '') return {};
+  if (v !== 'shared' && v !== 'separate')
+    throw new Error(`serve-replica: ROBUST_RAFT_CONNECTION (${v}) must be shared or separate`);
+  return { separateRaftConnection: v === 'separate' };
+}
+
 async function main(): Promise<void> {
   const id = env('RAFT_ID');
   const group = env('RAFT_GROUP');
@@ -40,7 +52,7 @@ async function main(): Promise<void> {
     {
       node: id,
       cluster: env('RAFT_CLUSTER'),
-      nats: { servers: [natsUrl(id)] },
+      nats: { servers: [natsUrl(id)], ...separateRaftConnection() },
       store: { postgres: env('RAFT_PG_URL'), schema: env('RAFT_PG_SCHEMA'), poolSize: 4 },
       metrics: { enabled: false },
       log: { level: 'warn' },
