@@ -19,6 +19,7 @@ import { NodeReads, type QueryOptions, type QueryResult } from './reads';
 import { SnapshotManager } from './snapshots';
 import { nodeStatus, type NodeStatus, type RoleChange } from './status';
 import { NodeStorage } from './storage';
+import { TickClock } from './tick-clock';
 import { TickProposer } from './ticks';
 import { LeadershipTransfer } from './transfer';
 import { Verifier, type DigestAtOptions, type Divergence, type VerifyResult } from './verification';
@@ -55,6 +56,8 @@ export class RaftNode {
   private state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
   private processing: Promise<void> | undefined;
   private cancelTick: Cancel = () => {};
+  /** Ticks due by the clock (see TickClock): set at start. */
+  private tickClock: TickClock | undefined;
   private droppedMessages = 0;
   private role: Role = 'follower';
   private leaderId: NodeId = NONE;
@@ -170,6 +173,8 @@ export class RaftNode {
       ...(snapshot ? { snapshot } : {}),
     });
     this.state = 'running';
+    const { tickMs } = this.config;
+    this.tickClock = new TickClock(this.options.clock, tickMs, 2 * this.protocolConfig.electionTicks + 1);
     await this.options.transport.listen((m) => this.receive(m));
     this.scheduleTick();
     this.logger.info({ node: this.id, term: hardState?.term ?? 0, lastIndex }, 'raft node started');
@@ -264,6 +269,8 @@ export class RaftNode {
       this.verification.assertApplying();
       if (consistency === 'stale') return Promise.resolve(this.queryLocal(name, args));
       const timeoutMs = options.timeoutMs ?? this.config.proposalTimeoutMs;
+      // A lease is judged by the clock: ticks missed while this process did not run count first.
+      this.runTicks(this.tickClock!.behind());
       return this.reads.start(protocol, name, args, consistency, timeoutMs);
     } catch (err) {
       return Promise.reject(err);
@@ -432,12 +439,16 @@ export class RaftNode {
   private scheduleTick(): void {
     this.cancelTick = this.options.clock.setTimeout(() => {
       if (this.state !== 'running') return;
-      this.protocol!.tick();
+      this.runTicks(this.tickClock!.onTimer());
       this.storage.onTick();
       this.transfers.maybeEnd();
       this.kick();
       this.scheduleTick();
     }, this.config.tickMs);
+  }
+
+  private runTicks(n: number): void {
+    for (let i = 0; i < n; i++) this.protocol!.tick();
   }
 
   private receive(m: Message): void {
@@ -453,6 +464,7 @@ export class RaftNode {
         this.snapshots?.onChunkResponse(m);
         return;
       }
+      this.runTicks(this.tickClock!.behind());
       this.protocol!.step(m);
     } catch (err) {
       this.droppedMessages++;

@@ -7,8 +7,9 @@ import {
   RaftNode,
   ReadNotConfirmedError,
   seededRandom,
-  systemClock,
   type Applier,
+  type Cancel,
+  type Clock,
   type CommandEnvelope,
   type Message,
   type NodeId,
@@ -45,6 +46,40 @@ class CuttableNetwork {
   }
 }
 
+/**
+ * The system clock for one node, whose timers can be held as SIGSTOP holds
+ * a process's: while paused, a timer that comes due waits; on resume the
+ * held timers fire after what is handled at once (as a woken process reads
+ * its sockets before its timers run), and now() never stopped.
+ */
+class PausableClock implements Clock {
+  private paused = false;
+  private held: (() => void)[] = [];
+  now(): number {
+    return Date.now();
+  }
+  setTimeout(fn: () => void, ms: number): Cancel {
+    let cancelled = false;
+    const t = setTimeout(() => {
+      if (cancelled) return;
+      if (this.paused) this.held.push(() => cancelled || fn());
+      else fn();
+    }, ms);
+    return () => {
+      cancelled = true;
+      clearTimeout(t);
+    };
+  }
+  pause(): void {
+    this.paused = true;
+  }
+  resume(): void {
+    this.paused = false;
+    const held = this.held.splice(0);
+    setImmediate(() => held.forEach((f) => f()));
+  }
+}
+
 /** A key-value register; records every role change this replica reports. */
 class Register implements Applier {
   readonly values = new Map<string, unknown>();
@@ -70,6 +105,7 @@ interface Replica {
   readonly id: NodeId;
   readonly node: RaftNode;
   readonly register: Register;
+  readonly clock: PausableClock;
 }
 
 const IDS = ['a', 'b', 'c'];
@@ -85,13 +121,14 @@ async function cluster(seed = 7): Promise<{ net: CuttableNetwork; replicas: Repl
   const rng = seededRandom(seed);
   const replicas = IDS.map((id): Replica => {
     const register = new Register();
+    const clock = new PausableClock();
     const node = new RaftNode({
       id,
       voters: IDS,
       logStore: new MemoryLogStore(),
       stableStore: new MemoryStableStore(),
       transport: net.transport(id),
-      clock: systemClock,
+      clock,
       random: rng.fork(),
       applier: register,
       config: {
@@ -102,7 +139,7 @@ async function cluster(seed = 7): Promise<{ net: CuttableNetwork; replicas: Repl
         leaseReads: true,
       },
     });
-    return { id, node, register };
+    return { id, node, register, clock };
   });
   running = replicas;
   await Promise.all(replicas.map((r) => r.node.start()));
@@ -220,6 +257,30 @@ describe('RaftNode - query consistency', () => {
     expect(answers).toEqual([]);
     expect(next.node.status().term).toBeGreaterThan(oldTerm);
     expect(old.register.values.get('x')).toBe(1); // it holds stale state, and served none of it
+  });
+});
+
+describe('RaftNode - a leader that did not run', () => {
+  it('a leader paused past the election timeout serves no stale lease read on waking, even before its timers run', async () => {
+    const { net, replicas } = await cluster();
+    const old = await leaderAmong(replicas);
+    await old.node.propose(set('x', 1));
+    await expect(old.node.query('get', ['x'], { consistency: 'lease' })).resolves.toMatchObject({ value: 1 });
+    // SIGSTOP, as far as the node can tell: no timer fires, nothing arrives, nothing leaves.
+    old.clock.pause();
+    net.isolated.add(old.id);
+    const next = await leaderAmong(replicas.filter((r) => r !== old));
+    await next.node.propose(set('x', 2));
+    // SIGCONT: the first thing it handles is a lease read, before any of its timers fire.
+    net.isolated.delete(old.id);
+    old.clock.resume();
+    const read = old.node.query('get', ['x'], { consistency: 'lease', timeoutMs: NO_TIMEOUT });
+    const outcome = await read.then(
+      (r) => r.value,
+      (err: unknown) => err,
+    );
+    if (outcome instanceof Error) expect(outcome).toBeInstanceOf(ReadNotConfirmedError);
+    else expect(outcome).toBe(2);
   });
 });
 
