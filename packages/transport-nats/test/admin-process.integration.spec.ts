@@ -31,6 +31,7 @@ describe('admin API - replicas in their own processes', () => {
       group: 'g',
       ids: ['n1', 'n2', 'n3'],
       electionMs: 600,
+      env: { RAFT_SNAPSHOTS: 'off' },
     });
     const admin = new AdminClient({ connection: nc, cluster, group: 'g', requestTimeoutMs: 1000 });
     // The first leader appears within a few election timeouts, and every replica hears of it.
@@ -57,7 +58,7 @@ describe('admin API - replicas in their own processes', () => {
     const target = ['n1', 'n2', 'n3'].find((id) => id !== status.leaderId)!;
     expect(await admin.transferLeadership(target)).toEqual({ leaderId: target, changed: true });
     expect((await admin.replicaStatus(target)).role).toBe('leader');
-    // These replicas keep no snapshots: the replica's ConfigError comes back as one.
+    // These replicas have no snapshot store (RAFT_SNAPSHOTS=off): the replica's ConfigError comes back as one.
     await expect(admin.snapshot()).rejects.toBeInstanceOf(ConfigError);
 
     const victim = procs.find((p) => p.id !== target)!;
