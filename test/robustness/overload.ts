@@ -37,22 +37,31 @@ const MIB = 1024 * 1024;
 /** Processes the flood comes from, each on 4 connections of its own. */
 const FLOOD_PROCESSES = 2;
 
-/** Leadership as seen once a second during the flood: term rises and changes of leader. */
-interface LeaderWatch {
-  readonly stop: () => Promise<{ firstTerm: number; lastTerm: number; leaderChanges: number; polls: number }>;
+/** Leadership as seen once a second during the flood. */
+interface Leadership {
+  readonly firstTerm: number;
+  readonly lastTerm: number;
+  /** Times the leader named differed from the last one named. */
+  readonly leaderChanges: number;
+  /** Each rise of the term: seconds into the flood, new term and its leader ('?' for none yet). */
+  readonly termRises: readonly string[];
+  readonly polls: number;
 }
 
 /**
  * Asks the group's status (AdminClient, on the probe's connection) once a
  * second until stopped; counts a leader change each time the leader named
- * differs from the last one named (no leader in between counts nothing).
+ * differs from the last one named (no leader in between counts nothing),
+ * and notes when the term rose (an election, won or not, since the last poll).
  */
-function watchLeader(admin: AdminClient): LeaderWatch {
+function watchLeader(admin: AdminClient): { stop(): Promise<Leadership> } {
+  const start = Date.now();
   let firstTerm = 0;
   let lastTerm = 0;
   let leader = '';
   let leaderChanges = 0;
   let polls = 0;
+  const termRises: string[] = [];
   let stopped = false;
   const loop = (async () => {
     while (!stopped) {
@@ -60,8 +69,11 @@ function watchLeader(admin: AdminClient): LeaderWatch {
       try {
         const s = await admin.status();
         polls++;
-        if (firstTerm === 0) firstTerm = s.term;
-        lastTerm = Math.max(lastTerm, s.term);
+        if (firstTerm === 0) firstTerm = lastTerm = s.term;
+        if (s.term > lastTerm) {
+          termRises.push(`${Math.round((started - start) / 1000)}s:t${s.term}=${s.leaderId || '?'}`);
+          lastTerm = s.term;
+        }
         if (s.leaderId !== '') {
           if (leader !== '' && s.leaderId !== leader) leaderChanges++;
           leader = s.leaderId;
@@ -76,7 +88,7 @@ function watchLeader(admin: AdminClient): LeaderWatch {
     stop: async () => {
       stopped = true;
       await loop;
-      return { firstTerm, lastTerm, leaderChanges, polls };
+      return { firstTerm, lastTerm, leaderChanges, termRises, polls };
     },
   };
 }
@@ -197,7 +209,7 @@ async function main(): Promise<number> {
         `other ${failures(probeTally)}; admitted flood puts p50 ${p50f} p99 ${p99f} ms; ` +
         `RSS first→last third peak: ${rssReport.join(', ')}; ` +
         `under flood: leader changes ${leadership.leaderChanges}, term ${leadership.firstTerm}→${leadership.lastTerm} ` +
-        `(${leadership.polls} status polls); ` +
+        `(${leadership.termRises.join(' ') || 'no election'}; ${leadership.polls} status polls); ` +
         `load average ${loadavg()
           .map((l) => l.toFixed(1))
           .join(' ')}` +
