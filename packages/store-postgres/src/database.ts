@@ -20,6 +20,8 @@ export interface StoreDatabaseOptions {
   readonly connectTimeoutMs?: number;
   /** With `url`: the sessions' synchronous_commit (default 'on'; see PostgresStoresOptions). */
   readonly synchronousCommit?: 'on' | 'off';
+  /** With `url`: run the write path's statements as named prepared statements (default true; see PostgresStoresOptions). */
+  readonly preparedStatements?: boolean;
 }
 
 const DATABASE_OPTION_KEYS: KnownKeys<StoreDatabaseOptions> = {
@@ -29,6 +31,7 @@ const DATABASE_OPTION_KEYS: KnownKeys<StoreDatabaseOptions> = {
   applicationName: true,
   connectTimeoutMs: true,
   synchronousCommit: true,
+  preparedStatements: true,
 };
 
 /**
@@ -68,6 +71,10 @@ export async function openStoreDatabase(options: StoreDatabaseOptions): Promise<
   if (connectTimeoutMs !== undefined && !(connectTimeoutMs > 0)) {
     problems.push(`connectTimeoutMs (${connectTimeoutMs}) must be > 0`);
   }
+  const { preparedStatements } = options;
+  if (preparedStatements !== undefined && typeof preparedStatements !== 'boolean') {
+    problems.push(`preparedStatements (${String(preparedStatements)}) must be true or false`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   if (options.embedded) {
     const { dataDir } = options.embedded;
@@ -78,7 +85,7 @@ export async function openStoreDatabase(options: StoreDatabaseOptions): Promise<
       throw new StoreUnavailableError(`opening PGlite at ${dataDir ?? 'memory'}`, { cause: err });
     }
   }
-  const db = pgExecutor(storePool(options), true);
+  const db = pgExecutor(storePool(options), true, options.preparedStatements ?? true);
   try {
     await db.query('SELECT 1');
   } catch (err) {

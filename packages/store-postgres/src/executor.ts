@@ -1,4 +1,5 @@
-import { Client, type Pool, type PoolClient } from 'pg';
+import { createHash } from 'node:crypto';
+import { Client, type Pool, type PoolClient, type QueryConfig } from 'pg';
 
 /**
  * The one seam between the stores and a database engine. Every statement the
@@ -13,9 +14,24 @@ export interface SqlResult<R> {
   readonly rowCount: number;
 }
 
+/** How to run one statement. */
+export interface QueryOptions {
+  /**
+   * Run it as a named prepared statement where the engine has them: on
+   * PostgreSQL it is parsed and planned once per connection instead of on
+   * every call (an executor may ignore it, see pgExecutor). Meant for the
+   * few fixed texts of the write path.
+   */
+  readonly prepared?: boolean;
+}
+
 /** Something that runs one parameterized statement. */
 export interface SqlSession {
-  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<SqlResult<R>>;
+  query<R = Record<string, unknown>>(
+    sql: string,
+    params?: readonly unknown[],
+    options?: QueryOptions,
+  ): Promise<SqlResult<R>>;
 }
 
 /** A database the stores can use: statements, transactions and a dedicated session. */
@@ -72,14 +88,46 @@ function fromPg<R>(res: { rows: unknown[]; rowCount: number | null }): SqlResult
   return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
 }
 
+/** At most this many distinct texts become named prepared statements (per executor, so per connection too). */
+const MAX_PREPARED = 64;
+
+/**
+ * Names the texts run with `prepared` (QueryOptions): a name is derived from
+ * the text, so one name never stands for two texts. Past MAX_PREPARED texts,
+ * or when disabled, statements run unnamed.
+ */
+function statementNamer(enabled: boolean): (sql: string, options?: QueryOptions) => string | undefined {
+  const names = new Map<string, string>();
+  return (sql, options) => {
+    if (!enabled || !options?.prepared) return undefined;
+    let name = names.get(sql);
+    if (name === undefined && names.size < MAX_PREPARED) {
+      name = `raftline_${createHash('sha256').update(sql).digest('hex').slice(0, 32)}`;
+      names.set(sql, name);
+    }
+    return name;
+  };
+}
+
 /**
  * An executor over a node-postgres Pool. With `owned` the pool is ended by
  * close(). An 'error' listener is attached to the pool so that a backend
  * killed while idle does not crash the process: the pool drops that client and
  * the next statement opens a fresh connection.
+ *
+ * Statements run with `prepared` become named prepared statements (each
+ * connection parses one the first time it runs it) unless `prepared` is
+ * false here, for a connection pooler that does not keep them (PgBouncer in
+ * transaction mode before 1.21).
  */
-export function pgExecutor(pool: Pool, owned: boolean): SqlExecutor {
+export function pgExecutor(pool: Pool, owned: boolean, prepared = true): SqlExecutor {
   if (!pool.listeners('error').includes(ignore)) pool.on('error', ignore);
+  const nameOf = statementNamer(prepared);
+  const config = (sql: string, params?: readonly unknown[], options?: QueryOptions): QueryConfig => {
+    const name = nameOf(sql, options);
+    const values = params as unknown[] | undefined;
+    return name === undefined ? { text: sql, values } : { name, text: sql, values };
+  };
   const withClient = async <T>(fn: (client: PoolClient) => Promise<T>): Promise<T> => {
     const client = await pool.connect();
     // A connection lost while checked out emits 'error' on the client itself.
@@ -98,13 +146,13 @@ export function pgExecutor(pool: Pool, owned: boolean): SqlExecutor {
     }
   };
   const session = (client: PoolClient): SqlSession => ({
-    query: async <R>(sql: string, params?: readonly unknown[]) =>
-      fromPg<R>(await client.query(sql, params as unknown[] | undefined)),
+    query: async <R>(sql: string, params?: readonly unknown[], options?: QueryOptions) =>
+      fromPg<R>(await client.query(config(sql, params, options))),
   });
   return {
     engine: 'postgres',
-    query: async <R>(sql: string, params?: readonly unknown[]) =>
-      fromPg<R>(await pool.query(sql, params as unknown[] | undefined)),
+    query: async <R>(sql: string, params?: readonly unknown[], options?: QueryOptions) =>
+      fromPg<R>(await pool.query(config(sql, params, options))),
     dedicatedSession: () => dedicatedClient(pool),
     transaction: (fn) =>
       withClient(async (client) => {

@@ -46,6 +46,13 @@ export interface PostgresStoresOptions {
    * for benchmarks and for users who accept losing the last writes in a crash.
    */
   readonly synchronousCommit?: 'on' | 'off';
+  /**
+   * With `url` or `pool`: run the write path's statements as named prepared
+   * statements, parsed and planned once per connection (default true). Set
+   * false behind a connection pooler that does not keep prepared statements
+   * across transactions (PgBouncer in transaction mode before 1.21).
+   */
+  readonly preparedStatements?: boolean;
   /** Receives a warning when the database will not make commits durable. */
   readonly logger?: Logger;
 }
@@ -74,6 +81,7 @@ const STORE_OPTION_KEYS: KnownKeys<PostgresStoresOptions> = {
   applicationName: true,
   connectTimeoutMs: true,
   synchronousCommit: true,
+  preparedStatements: true,
   logger: true,
 };
 
@@ -105,6 +113,10 @@ export function storeOptionProblems(options: PostgresStoresOptions): string[] {
   }
   if (connectTimeoutMs !== undefined && !(connectTimeoutMs > 0)) {
     problems.push(`connectTimeoutMs (${connectTimeoutMs}) must be > 0`);
+  }
+  const { preparedStatements } = options;
+  if (preparedStatements !== undefined && typeof preparedStatements !== 'boolean') {
+    problems.push(`preparedStatements (${String(preparedStatements)}) must be true or false`);
   }
   return problems;
 }
@@ -172,7 +184,8 @@ export async function createPostgresStores(options: PostgresStoresOptions): Prom
 }
 
 async function openExecutor(options: PostgresStoresOptions): Promise<SqlExecutor> {
-  if (options.pool) return pgExecutor(options.pool, false);
+  const prepared = options.preparedStatements ?? true;
+  if (options.pool) return pgExecutor(options.pool, false, prepared);
   if (options.executor) return options.executor;
   if (options.embedded) {
     const { dataDir } = options.embedded;
@@ -183,7 +196,7 @@ async function openExecutor(options: PostgresStoresOptions): Promise<SqlExecutor
       throw new StoreUnavailableError(`opening PGlite at ${dataDir ?? 'memory'}`, { cause: err });
     }
   }
-  return pgExecutor(storePool(options), true);
+  return pgExecutor(storePool(options), true, prepared);
 }
 
 /** Logs a warning when the sessions will acknowledge commits before they are durable. */

@@ -44,4 +44,11 @@ export { storeMigrations } from './schema/migrations';
 export { pgExecutor, pgliteExecutor } from './executor';
 export { embeddedExecutor, DATA_DIR_LOCK_FILE } from './data-dir-lock';
 export type { EmbeddedOptions } from './embedded';
-export type { SqlExecutor, SqlSession, SqlResult, DedicatedSession, PGliteDatabase } from './executor';
+export type {
+  SqlExecutor,
+  SqlSession,
+  SqlResult,
+  QueryOptions,
+  DedicatedSession,
+  PGliteDatabase,
+} from './executor';

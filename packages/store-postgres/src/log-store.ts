@@ -11,7 +11,12 @@ import { MAX_BYTES_PER_INSERT, MAX_ROWS_PER_INSERT, entryTypeCode, toEntry, type
 import { hardStateParams, PostgresStableStore } from './stable-store';
 import { StoreBase, type StoreContext } from './store-base';
 import { TailCache } from './tail-cache';
-import type { SqlSession } from './executor';
+import type { QueryOptions, SqlSession } from './executor';
+
+/** Hot statements run as prepared statements (see QueryOptions). */
+const PREPARED: QueryOptions = { prepared: true };
+/** INSERTs of up to this many rows are prepared (one statement per row count and connection). */
+const PREPARED_MAX_ROWS = 16;
 
 interface Bounds {
   /** Index of the first retained entry. */
@@ -88,7 +93,7 @@ export class PostgresLogStore extends StoreBase implements LogStore, StepStore {
   async persistStep(entries: readonly Entry[], state: HardState | undefined): Promise<void> {
     if (entries.length === 0 && state) {
       return this.run(`persistStep(term ${state.term})`, async () => {
-        await this.db.query(this.sql.saveHardState, [...this.key, ...hardStateParams(state)]);
+        await this.db.query(this.sql.saveHardState, [...this.key, ...hardStateParams(state)], PREPARED);
       });
     }
     return this.write(entries, state);
@@ -117,7 +122,8 @@ export class PostgresLogStore extends StoreBase implements LogStore, StepStore {
           await this.db.transaction(async (tx) => {
             if (at <= last) await tx.query(this.sql.deleteSuffix, [...this.key, at]);
             for (const batch of batches) await this.insert(tx, batch, undefined);
-            if (state) await tx.query(this.sql.saveHardState, [...this.key, ...hardStateParams(state)]);
+            if (state)
+              await tx.query(this.sql.saveHardState, [...this.key, ...hardStateParams(state)], PREPARED);
           });
         }
         this.bounds = { first, last: end };
@@ -228,9 +234,11 @@ export class PostgresLogStore extends StoreBase implements LogStore, StepStore {
   ): Promise<void> {
     const params: unknown[] = [...this.key];
     for (const e of batch) params.push(e.index, e.term, entryTypeCode(e.type), e.data);
-    if (!state) return void (await session.query(this.sql.insertEntries(batch.length), params));
+    // The small batches of low-latency steps are prepared; a large batch's parse is amortized over its rows.
+    const options = batch.length <= PREPARED_MAX_ROWS ? PREPARED : undefined;
+    if (!state) return void (await session.query(this.sql.insertEntries(batch.length), params, options));
     params.push(...hardStateParams(state));
-    await session.query(this.sql.insertEntriesAndHardState(batch.length), params);
+    await session.query(this.sql.insertEntriesAndHardState(batch.length), params, options);
   }
 }
 

@@ -30,7 +30,9 @@ export class PostgresStableStore extends StoreBase implements StableStore {
   /** Saves the hard state; resolves once it is committed. */
   async save(state: HardState): Promise<void> {
     return this.run(`save(term ${state.term})`, async () => {
-      await this.db.query(this.sql.saveHardState, [...this.key, ...hardStateParams(state)]);
+      await this.db.query(this.sql.saveHardState, [...this.key, ...hardStateParams(state)], {
+        prepared: true,
+      });
     });
   }
 }
