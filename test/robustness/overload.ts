@@ -22,8 +22,11 @@
 // growing (the last third's peak within 1.5 × the first third's, + 64 MiB).
 // One summary line, with latencies as ratios to the probe alone (the machine
 // is shared: read the ratios), and the leader changes and term rise seen by
-// a status poll once a second during the flood.
-import { loadavg } from 'node:os';
+// a status poll once a second during the flood, and each replica's longest
+// event-loop delay under flood (a heartbeat cannot leave a blocked loop,
+// whichever connection it would take).
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SERVE_DEFAULTS } from '@raftline/cli';
@@ -36,6 +39,7 @@ import { sleep } from '../cluster/support/nats';
 const MIB = 1024 * 1024;
 /** Processes the flood comes from, each on 4 connections of its own. */
 const FLOOD_PROCESSES = 2;
+const ELECTION_MS = 1000;
 
 /** Leadership as seen once a second during the flood. */
 interface Leadership {
@@ -93,6 +97,27 @@ function watchLeader(admin: AdminClient): { stop(): Promise<Leadership> } {
   };
 }
 
+/**
+ * A replica's event-loop delay during [from, to] (ms since the epoch), from
+ * the per-second maxima serve-replica.ts appends to <dir>/<id>.loop: the
+ * largest, and the seconds whose maximum reached half the election timeout.
+ */
+function loopDelay(dir: string, id: string, from: number, to: number, electionMs: number): string {
+  let text = '';
+  try {
+    text = readFileSync(join(dir, `${id}.loop`), 'utf8');
+  } catch {
+    return `${id} -`;
+  }
+  const maxima = text
+    .split('\n')
+    .map((l) => l.split(' ').map(Number))
+    .filter(([at, ms]) => at !== undefined && ms !== undefined && at >= from && at <= to)
+    .map(([, ms]) => ms!);
+  const over = maxima.filter((ms) => ms >= electionMs / 2).length;
+  return `${id} ${maxima.length ? Math.max(...maxima) : '-'} ms (${over} s ≥ ${electionMs / 2} ms)`;
+}
+
 function int(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
@@ -129,13 +154,16 @@ async function main(): Promise<number> {
   // The replicas inherit this process's environment (serve-replica.ts reads it).
   if (values['raft-connection'] !== undefined) process.env.ROBUST_RAFT_CONNECTION = raftConnection;
 
+  // serve-replica.ts records each second's longest event-loop delay here (the replicas inherit the environment).
+  const loopDir = mkdtempSync(join(tmpdir(), 'raftline-overload-loop-'));
+  process.env.ROBUST_LOOP_DIR = loopDir;
   const env = await Environment.start();
   const connections: NatsConnection[] = [];
   let cluster: RobustCluster | undefined;
   try {
     cluster = await RobustCluster.create(env, {
       nodes: 3,
-      electionMs: 1000,
+      electionMs: ELECTION_MS,
       machine: join(__dirname, 'machines/kv.ts'),
     });
     await cluster.startAll();
@@ -158,6 +186,7 @@ async function main(): Promise<number> {
       }
     }, 1000);
     const offered = capacityPerSecond * factor;
+    const floodFrom = Date.now();
     const flood = floodProcesses({
       ...at,
       natsUrl: env.nats.url,
@@ -172,6 +201,7 @@ async function main(): Promise<number> {
       new AdminClient({ connection: probeConn!, ...at, timeoutMs: 2000, requestTimeoutMs: 1000 }),
     );
     const [floodTally, probeTally] = await Promise.all([flood, probe]);
+    const floodTo = Date.now();
     clearInterval(sampler);
     const leadership = await leaders.stop();
     await sleep(1000);
@@ -208,6 +238,9 @@ async function main(): Promise<number> {
         `(×${ratio(p50p, p50a)} / ×${ratio(p99p, p99a)}), ok ${probeTally.ok}, overloaded ${probeTally.overloaded}, ` +
         `other ${failures(probeTally)}; admitted flood puts p50 ${p50f} p99 ${p99f} ms; ` +
         `RSS first→last third peak: ${rssReport.join(', ')}; ` +
+        `replica event-loop delay under flood, longest: ${cluster.ids
+          .map((id) => loopDelay(loopDir, id, floodFrom, floodTo, ELECTION_MS))
+          .join(', ')}; ` +
         `under flood: leader changes ${leadership.leaderChanges}, term ${leadership.firstTerm}→${leadership.lastTerm} ` +
         `(${leadership.termRises.join(' ') || 'no election'}; ${leadership.polls} status polls); ` +
         `load average ${loadavg()
@@ -222,6 +255,7 @@ async function main(): Promise<number> {
     await Promise.all(connections.map((c) => c.close().catch(() => undefined)));
     await cluster?.dispose();
     await env.close();
+    rmSync(loopDir, { recursive: true, force: true });
   }
 }
 

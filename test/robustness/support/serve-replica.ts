@@ -13,8 +13,11 @@
 //   ROBUST_RAFT_CONNECTION  'shared': Raft and client traffic on one NATS connection
 //                    (nats.separateRaftConnection: false), for comparisons; unset or
 //                    'separate': serve's default, a connection of its own for Raft
+//   ROBUST_LOOP_DIR  when set, appends "<ms since epoch> <max event-loop delay ms>" each
+//                    second to <dir>/<id>.loop (the overload run reads it)
 // Logs (pino, level warn) go to stdout; it prints {"event":"ready"} once it serves.
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { startServe, validateServeConfig } from '@raftline/cli';
 
@@ -40,6 +43,16 @@ function separateRaftConnection(): { separateRaftConnection?: boolean } {
   if (v !== 'shared' && v !== 'separate')
     throw new Error(`serve-replica: ROBUST_RAFT_CONNECTION (${v}) must be shared or separate`);
   return { separateRaftConnection: v === 'separate' };
+}
+
+/** Each second, the longest the event loop was blocked during it, appended to <dir>/<id>.loop. */
+function recordLoopDelay(dir: string, id: string): void {
+  const h = monitorEventLoopDelay({ resolution: 10 });
+  h.enable();
+  setInterval(() => {
+    appendFileSync(join(dir, `${id}.loop`), `${Date.now()} ${Math.round(h.max / 1e6)}\n`);
+    h.reset();
+  }, 1000).unref();
 }
 
 async function main(): Promise<void> {
@@ -74,6 +87,7 @@ async function main(): Promise<void> {
     },
     { baseDir: process.cwd(), source: 'serve-replica environment' },
   );
+  if (process.env.ROBUST_LOOP_DIR) recordLoopDelay(process.env.ROBUST_LOOP_DIR, id);
   const server = await startServe(config);
   process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));
   if (process.env.ROBUST_PID_DIR)
