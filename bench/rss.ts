@@ -21,6 +21,11 @@
  * 30 MB over an hour, against the ~1 000 MB per 10 minutes an uncompacted
  * in-memory log takes at this rate; V8's heap and malloc's arenas settle in
  * the first half, and a second-half slope under that line is their noise).
+ * On the loaded 2-core machine GC swings of ±25 MB alone gave second-half
+ * slopes of -9.6 to +10.6 MB/10 min in the first one-hour run (two of six
+ * replicas over the line, their lowest RSS per 10 minutes flat within 5 MB):
+ * read a verdict together with the samples in rss.json, and from a run of
+ * an hour at least (a 3-minute run only shows gross growth).
  *
  * Run: npm run bench:rss [-- --minutes N]   (default 60; --minutes 3 for a quick run;
  *      --modes mem|pg|mem,pg, default both)
