@@ -269,8 +269,8 @@ export class RaftNode {
       this.verification.assertApplying();
       if (consistency === 'stale') return Promise.resolve(this.queryLocal(name, args));
       const timeoutMs = options.timeoutMs ?? this.config.proposalTimeoutMs;
-      // A lease is judged by the clock: ticks missed while this process did not run count first.
-      this.runTicks(this.tickClock!.behind());
+      // A lease is judged by the clock: ticks a leader missed while this process did not run count first.
+      this.runTicks(this.tickClock!.behind(this.leading()));
       return this.reads.start(protocol, name, args, consistency, timeoutMs);
     } catch (err) {
       return Promise.reject(err);
@@ -439,12 +439,17 @@ export class RaftNode {
   private scheduleTick(): void {
     this.cancelTick = this.options.clock.setTimeout(() => {
       if (this.state !== 'running') return;
-      this.runTicks(this.tickClock!.onTimer());
+      this.runTicks(this.tickClock!.onTimer(this.leading()));
       this.storage.onTick();
       this.transfers.maybeEnd();
       this.kick();
       this.scheduleTick();
     }, this.config.tickMs);
+  }
+
+  /** Whether the protocol leads now (the Ready loop may not have reported it yet). */
+  private leading(): boolean {
+    return this.protocol!.softState().role === 'leader';
   }
 
   private runTicks(n: number): void {
@@ -464,7 +469,7 @@ export class RaftNode {
         this.snapshots?.onChunkResponse(m);
         return;
       }
-      this.runTicks(this.tickClock!.behind());
+      this.runTicks(this.tickClock!.behind(this.leading()));
       this.protocol!.step(m);
     } catch (err) {
       this.droppedMessages++;

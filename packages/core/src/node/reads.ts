@@ -12,9 +12,9 @@ import type { NodeContext } from './context';
  * - 'lease': like linearizable, but the leader skips the heartbeat round while
  *   its lease holds (a quorum acknowledged it within electionTimeoutMs ×
  *   (1 − maxClockDrift)). Correct as long as clocks drift less than that
- *   margin: a node that did not run for a while counts the ticks its clock
- *   says it missed before it judges the lease (TickClock); falls back to a
- *   heartbeat round once the lease has run out.
+ *   margin: a leader that did not run for a while counts the ticks its
+ *   clock says it missed before it judges the lease (TickClock); falls back
+ *   to a heartbeat round once the lease has run out.
  * - 'stale': this replica's local state, at once; reports the index it read at.
  */
 export type ReadConsistency = 'linearizable' | 'lease' | 'stale';

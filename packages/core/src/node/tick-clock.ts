@@ -1,15 +1,17 @@
 import type { Clock } from '../ports/clock';
 
 /**
- * Keeps the protocol's ticks in step with the node's clock. A tick timer
- * alone falls behind real time whenever the process does not run: a
- * SIGSTOP, a long GC pause, a starved event loop, a suspended VM all end
- * with one late timer, as if one tick had passed. Election timeouts would
- * then only run long (safe), but a leader's lease would outlive the time
- * its followers promised (unsafe: a paused leader could serve a stale lease
- * read on waking up, while another leader has been elected). So the node
- * counts the ticks its clock says are due, and runs them before it handles
- * a message or a read, and at its timer.
+ * Keeps a leader's ticks in step with the node's clock. A tick timer alone
+ * falls behind real time whenever the process does not run: a SIGSTOP, a
+ * long GC pause, a starved event loop, a suspended VM all end with one late
+ * timer, as if one tick had passed. A leader's lease would then outlive the
+ * time its followers promised (unsafe: a paused leader could serve a stale
+ * lease read on waking up, while another leader has been elected), so a
+ * leader runs the ticks its clock says are due before it handles a message
+ * or a read, and at its timer. Other roles tick once per timer, as before:
+ * their timers running late only delays an election (safe), and a node
+ * that counted a stall of its own event loop as time would start
+ * elections whenever the machine is busy.
  */
 export class TickClock {
   private readonly origin: number;
@@ -29,27 +31,31 @@ export class TickClock {
     this.origin = clock.now();
   }
 
-  /** The tick timer fired: one tick, or all that are due when the node fell behind its clock. */
-  onTimer(): number {
-    return this.take(Math.max(1, this.due()));
+  /**
+   * The tick timer fired: the ticks to run, one, or for a leader all that
+   * are due when it fell behind its clock. Either way the clock's due ticks
+   * count as run (a node that becomes leader starts with none pending).
+   */
+  onTimer(leading: boolean): number {
+    const due = Math.max(1, this.due());
+    this.done += due;
+    return leading ? Math.min(due, this.most) : 1;
   }
 
   /**
-   * Before a message or a read: the ticks due when the node is two or more
-   * behind its clock (it did not run meanwhile), else 0 (the timer is about
-   * to tick; a lease allows for that much, see leaseDriftTicks).
+   * Before a message or a read: for a leader two or more ticks behind its
+   * clock (it did not run meanwhile), the ticks due; else 0 (the timer is
+   * about to tick; a lease allows for that much, see leaseDriftTicks).
    */
-  behind(): number {
+  behind(leading: boolean): number {
+    if (!leading) return 0;
     const due = this.due();
-    return due >= 2 ? this.take(due) : 0;
+    if (due < 2) return 0;
+    this.done += due;
+    return Math.min(due, this.most);
   }
 
   private due(): number {
     return Math.floor((this.clock.now() - this.origin) / this.tickMs) - this.done;
-  }
-
-  private take(n: number): number {
-    this.done += n;
-    return Math.min(n, this.most);
   }
 }
