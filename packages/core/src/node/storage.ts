@@ -48,7 +48,10 @@ export class NodeStorage {
   /**
    * Reads back what a previous run made durable: the hard state, the
    * newest snapshot (recoverSnapshot, see SnapshotManager.recover), and the
-   * stored log, split at the snapshot's index.
+   * stored log, split at the snapshot's index. A stored log that ends before
+   * the snapshot's last entry, or holds it with another term, is what a
+   * crash between installing a leader's snapshot and resetting the log
+   * leaves: it is discarded, as the install would have (discardsLog).
    * @returns `entries`, the log after the snapshot; `covered`, stored entries the snapshot covers
    *   (they stay readable on the committed stream); `lastIndex`, the store's last index
    */
@@ -64,9 +67,20 @@ export class NodeStorage {
     if (hardState) this.saved = hardState;
     const snapshot = await recoverSnapshot();
     const stored = await logStore.firstIndex();
-    const first = Math.max(stored, (snapshot?.index ?? 0) + 1);
     const lastIndex = await logStore.lastIndex();
     const all = lastIndex >= stored ? await logStore.entries(stored, lastIndex + 1) : [];
+    if (snapshot && discardsLog(snapshot, stored, all)) {
+      // A snapshot installed from the leader, the process gone before the log was reset (§7: the
+      // log does not hold the snapshot's last entry, so none of it is kept).
+      this.ctx.logger.warn(
+        { node: this.ctx.id, snapshot: snapshot.index, firstIndex: stored, lastIndex },
+        'the stored log does not continue the snapshot: discarding it',
+      );
+      await logStore.truncateSuffix(stored);
+      await logStore.compactPrefix(snapshot.index);
+      return { hardState, snapshot, entries: [], covered: [], lastIndex: snapshot.index };
+    }
+    const first = Math.max(stored, (snapshot?.index ?? 0) + 1);
     const split = Math.max(0, first - stored);
     return { hardState, snapshot, entries: all.slice(split), covered: all.slice(0, split), lastIndex };
   }
@@ -187,4 +201,22 @@ export class NodeStorage {
     cancelWait();
     return settled;
   }
+}
+
+/**
+ * Whether the stored log (from index `stored`, entries `all`) must be
+ * dropped for `snapshot` (§7): it ends before the snapshot's last entry, or
+ * holds that entry with another term (what follows it is another history).
+ * A log that starts right after the snapshot, or holds its last entry with
+ * its term, is kept; one that starts further on (a hole: the snapshot store
+ * lost a newer snapshot) is kept too, and refused when the log is rebuilt.
+ */
+function discardsLog(
+  snapshot: { readonly index: number; readonly term: number },
+  stored: number,
+  all: readonly Entry[],
+): boolean {
+  if (stored > snapshot.index) return false;
+  const at = all[snapshot.index - stored];
+  return at === undefined || at.term !== snapshot.term;
 }

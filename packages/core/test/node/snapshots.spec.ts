@@ -63,6 +63,51 @@ function node(id: string, net: CuttableNetwork, stores: Stores, seed: number) {
 }
 
 describe('§7 snapshots and log compaction - RaftNode', () => {
+  it('restarts from a snapshot newer than its stored log (a crash between installing it and resetting the log) and keeps writing', async () => {
+    const net = new CuttableNetwork();
+    const stores = {
+      log: new MemoryLogStore(),
+      stable: new MemoryStableStore(),
+      snaps: new MemorySnapshotStore(),
+    };
+    const solo = (log: MemoryLogStore, seed: number) =>
+      kvNode('solo', {
+        voters: ['solo'],
+        transport: net.transport('solo'),
+        seed,
+        logStore: log,
+        stableStore: stores.stable,
+        snapshotStore: stores.snaps,
+        config: { snapshotEntries: 20, snapshotTrailingEntries: 5, proposalTimeoutMs: 5000 },
+      });
+    const first = solo(stores.log, 1);
+    await first.node.start();
+    await until(() => first.node.isLeader(), 'a leader');
+    for (let i = 0; i < 5; i++) await first.node.propose({ name: 'put', args: [`k${i}`, `v${i}`] });
+    const early = await stores.log.entries(1, (await stores.log.lastIndex()) + 1);
+    for (let i = 5; i < 60; i++) await first.node.propose({ name: 'put', args: [`k${i}`, `v${i}`] });
+    await until(() => first.node.status().snapshotIndex > early.length + 5, 'a snapshot past the early log');
+    const snapshotIndex = first.node.status().snapshotIndex;
+    await first.node.stop();
+
+    // What a crash after the snapshot is stored, before the old log is reset, leaves behind.
+    const stale = new MemoryLogStore();
+    await stale.append(early);
+    const again = solo(stale, 2);
+    await again.node.start();
+    try {
+      await until(() => again.node.isLeader(), 'a leader after the restart');
+      await again.node.propose({ name: 'put', args: ['after', 'restart'] });
+      expect(again.node.status().storageError).toBeUndefined();
+      expect(await stale.firstIndex()).toBe(snapshotIndex + 1);
+      expect(again.kv().get('after')).toBe('restart');
+      // Index 1 is the first leader's no-op, so k{i} is at index i + 2: the snapshot holds k0 … k{snapshotIndex − 2}.
+      for (let i = 0; i + 2 <= snapshotIndex; i++) expect(again.kv().get(`k${i}`)).toBe(`v${i}`);
+    } finally {
+      await again.node.stop();
+    }
+  });
+
   it('crc32 matches the IEEE reference value', () => {
     expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
   });
