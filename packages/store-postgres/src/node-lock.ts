@@ -46,7 +46,8 @@ export const HEARTBEAT_MS = 2000;
 export const PING_TIMEOUT_MS = 5000;
 const POLL_MS = 50;
 const REGAIN_MIN_MS = 100;
-const REGAIN_MAX_MS = 2000;
+/** Longest pause between attempts to take a lost lock back: the database back, the node writes again soon after. */
+const REGAIN_MAX_MS = 250;
 
 type State =
   | { readonly kind: 'held'; readonly session: DedicatedSession | undefined }

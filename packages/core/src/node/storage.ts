@@ -5,8 +5,15 @@ import { stepStoreOf, type StepStore } from '../ports/step-store';
 import { NONE, type Entry, type HardState, type Ready, type SnapshotInfo } from '../protocol/types';
 import type { NodeContext } from './context';
 
-/** Longest pause between two attempts at a failing storage step. */
-const MAX_BACKOFF_MS = 1000;
+/**
+ * Longest pause between two attempts at a failing storage step: once the
+ * database is back, the node writes again within this (an attempt is one
+ * statement, cheap to repeat while it is down).
+ */
+const MAX_BACKOFF_MS = 250;
+/** Attempts logged one by one; after them, one in this many (every 10 s at the longest pause). */
+const LOG_FIRST_ATTEMPTS = 5;
+const LOG_EVERY_ATTEMPTS = 40;
 /** stop() waits this long for an in-flight store write before returning anyway. */
 const STOP_WAIT_MS = 5000;
 
@@ -177,7 +184,8 @@ export class NodeStorage {
         return true;
       } catch (err) {
         this.error = `${what}: ${err instanceof Error ? err.message : String(err)}`;
-        logger.error({ node: id, err, attempt }, `${what} failed; retrying`);
+        if (attempt < LOG_FIRST_ATTEMPTS || attempt % LOG_EVERY_ATTEMPTS === 0)
+          logger.error({ node: id, err, attempt }, `${what} failed; retrying`);
         if (!isRunning()) return false;
         await this.ctx.sleep(Math.min(MAX_BACKOFF_MS, 10 * 2 ** attempt));
         if (!isRunning()) return false;
