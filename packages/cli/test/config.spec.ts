@@ -74,6 +74,30 @@ describe('serve configuration - the file, then RAFTLINE_* variables, then flags'
     ]);
   });
 
+  it("a group's sessions settings pass to its MachineHost, each an integer of at least 1", () => {
+    const sessions = (yaml: string) => {
+      const f = writeFile(
+        tmp.dir,
+        'sessions.yaml',
+        [
+          'node: n1',
+          'store: memory',
+          'groups:',
+          `  kv: { machine: ${KV}, voters: [n1], sessions: ${yaml} }`,
+          '',
+        ].join('\n'),
+      );
+      return loadServeConfig({ file: f, env: {}, flags: {}, cwd: tmp.dir });
+    };
+    expect(sessions('{ maxSessions: 10, maxResultsPerSession: 64 }').groups[0]!.sessions).toEqual({
+      maxSessions: 10,
+      maxResultsPerSession: 64,
+    });
+    expect(problemsOf(() => sessions('{ maxResultsPerSession: 0 }'))).toEqual([
+      'groups.kv.sessions.maxResultsPerSession (0) must be an integer at least 1',
+    ]);
+  });
+
   it('store is a postgres URL, an embedded data directory (relative to the file) or memory', () => {
     expect(load({ flags: { store: 'postgres://u@db:5432/raft' } }).store).toEqual({
       kind: 'postgres',

@@ -189,7 +189,11 @@ const GROUP_KEYS: KnownKeys<Omit<GroupSettings, 'name'>> = {
   mirror: true,
   bindings: true,
 };
-const SESSION_KEYS: KnownKeys<MachineHostOptions> = { sessionTtlMs: true, maxSessions: true };
+const SESSION_KEYS: KnownKeys<MachineHostOptions> = {
+  sessionTtlMs: true,
+  maxSessions: true,
+  maxResultsPerSession: true,
+};
 
 /** The service names `machine` may hold, and the package and class each stands for. */
 export const SERVICES: Readonly<Record<string, { readonly package: string; readonly export: string }>> = {
@@ -476,14 +480,14 @@ function readGroup(
   f.problems.push(...raftProblems(raft, o.raft === undefined ? 'raft' : `${path}.raft`, raftOrigin));
   const sessionsRaw = f.object(o.sessions, `${path}.sessions`);
   f.known(sessionsRaw, SESSION_KEYS, `${path}.sessions`);
-  const sessions: MachineHostOptions | undefined = sessionsRaw && {
-    ...(sessionsRaw.sessionTtlMs !== undefined
-      ? { sessionTtlMs: f.integer(sessionsRaw.sessionTtlMs, `${path}.sessions.sessionTtlMs`, 1) }
-      : {}),
-    ...(sessionsRaw.maxSessions !== undefined
-      ? { maxSessions: f.integer(sessionsRaw.maxSessions, `${path}.sessions.maxSessions`, 1) }
-      : {}),
-  };
+  // Each is an integer of at least 1; an absent one keeps MachineHost's default.
+  const sessions: MachineHostOptions | undefined =
+    sessionsRaw &&
+    Object.fromEntries(
+      Object.keys(SESSION_KEYS)
+        .filter((key) => sessionsRaw[key] !== undefined)
+        .map((key) => [key, f.integer(sessionsRaw[key], `${path}.sessions.${key}`, 1)]),
+    );
   const bindings = f.string(o.bindings, `${path}.bindings`);
   if (machine === undefined) return undefined;
   return {

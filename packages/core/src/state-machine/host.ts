@@ -31,12 +31,22 @@ export interface MachineHostOptions {
   readonly sessionTtlMs?: number;
   /** At most this many client sessions are kept; the least recently used go first. Default: 10 000. */
   readonly maxSessions?: number;
+  /**
+   * At most this many results one session keeps for commands its client has
+   * not acknowledged (Raft thesis §6.3: a client acknowledges with each
+   * command). Past it the oldest goes, and a resend of it (or of an older
+   * seq) is refused with SessionExpiredError, never applied again. Default:
+   * 4096, above what one client connection may have in flight (serveClients'
+   * maxInFlightPerClient, 1024).
+   */
+  readonly maxResultsPerSession?: number;
 }
 
 /** The defaults of MachineHostOptions, in one place. */
 export const DEFAULT_MACHINE_HOST_OPTIONS: Required<MachineHostOptions> = {
   sessionTtlMs: 60 * 60 * 1000,
   maxSessions: 10_000,
+  maxResultsPerSession: 4096,
 };
 
 /**
@@ -79,6 +89,9 @@ function validOptions(options: MachineHostOptions): Required<MachineHostOptions>
   if (!(o.sessionTtlMs > 0)) problems.push(`sessionTtlMs (${o.sessionTtlMs}) must be positive`);
   if (!Number.isSafeInteger(o.maxSessions) || o.maxSessions < 1) {
     problems.push(`maxSessions (${o.maxSessions}) must be an integer of at least 1`);
+  }
+  if (!Number.isSafeInteger(o.maxResultsPerSession) || o.maxResultsPerSession < 1) {
+    problems.push(`maxResultsPerSession (${o.maxResultsPerSession}) must be an integer of at least 1`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return o;
@@ -156,7 +169,7 @@ export class MachineHost implements Applier {
   ) {
     this.table = buildDispatchTable(machine.constructor as abstract new () => ReplicatedStateMachine);
     this.options = validOptions(options);
-    this.sessions = new SessionTable(this.options.sessionTtlMs, this.options.maxSessions);
+    this.sessions = this.newSessionTable();
     const t = this.table;
     const all = [...t.commands.values(), ...t.queries.values(), ...t.validators.values()];
     for (const key of [...all, ...t.hooks.onApplied, ...t.hooks.onRoleChange]) {
@@ -428,7 +441,7 @@ export class MachineHost implements Applier {
     if (typeof applied !== 'number' || typeof time !== 'number' || typeof term !== 'number')
       throw new DecodeError('snapshot header is malformed');
     const decoded = decodeTree(state);
-    const sessions = new SessionTable(this.options.sessionTtlMs, this.options.maxSessions);
+    const sessions = this.newSessionTable();
     sessions.fromRows(rows);
     this.machine.restoreState(decoded);
     this.sessions = sessions;
@@ -445,5 +458,10 @@ export class MachineHost implements Applier {
   /** Calls every `@OnRoleChange` hook with (role, leaderId, term). */
   onRoleChange(role: Role, leaderId: NodeId, term: number): void {
     for (const key of this.table.hooks.onRoleChange) this.call(key, [role, leaderId, term]);
+  }
+
+  private newSessionTable(): SessionTable {
+    const { sessionTtlMs, maxSessions, maxResultsPerSession } = this.options;
+    return new SessionTable(sessionTtlMs, maxSessions, maxResultsPerSession);
   }
 }

@@ -134,9 +134,16 @@ export function decodeResult(data: Uint8Array): ApplyResult {
 export class SessionTable {
   private sessions = new Map<string, Session>();
 
+  /**
+   * @param maxResults results one session keeps unacknowledged at most: past
+   *   it, the oldest stored goes, and its seq and those below count as
+   *   acknowledged (a resend of them is refused as expired, never applied
+   *   again), so a client that never acknowledges cannot grow the table
+   */
   constructor(
     private readonly ttlMs: number,
     private readonly maxSessions: number,
+    private readonly maxResults: number = Infinity,
   ) {}
 
   /** Number of live sessions. */
@@ -199,7 +206,14 @@ export class SessionTable {
    * the session must exist (touch() first).
    */
   store(clientId: string, seq: number, result: Uint8Array, index: number): void {
-    this.sessions.get(clientId)?.results.set(seq, { result, index });
+    const s = this.sessions.get(clientId);
+    if (!s) return;
+    s.results.set(seq, { result, index });
+    for (const [oldest] of s.results) {
+      if (s.results.size <= this.maxResults) break;
+      s.results.delete(oldest);
+      s.ackedBelow = Math.max(s.ackedBelow, oldest + 1);
+    }
   }
 
   /** @returns the table as snapshot rows, least recently used first */

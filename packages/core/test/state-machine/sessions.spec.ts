@@ -126,6 +126,25 @@ describe('state machine - exactly-once sessions (thesis §6.3)', () => {
     expect(machine.counter).toBe(4);
   });
 
+  it('maxResultsPerSession bounds what a client that never acknowledges keeps: the oldest results go, and their resends are refused, never applied again', () => {
+    const { machine, host, apply } = harness({ maxResultsPerSession: 3 });
+    for (let seq = 1; seq <= 10; seq++) apply(incr('c', seq));
+    expect(machine.counter).toBe(10);
+    // The last three results are kept; older seqs count as acknowledged.
+    expect(apply(incr('c', 9))).toEqual({ ok: true, value: 9, duplicateOf: 9 });
+    expect(apply(incr('c', 5))).toEqual(expired('c'));
+    expect(apply(incr('c', 1))).toEqual(expired('c'));
+    expect(machine.counter).toBe(10);
+    // The snapshot keeps only what the bound leaves, and a restored host refuses the same seqs.
+    const restored = new MachineHost(new KvMachine(), { maxResultsPerSession: 3 });
+    restored.restore(host.snapshot());
+    expect(restored.apply(incr('c', 7), at(100))).toEqual(expired('c'));
+    expect(restored.apply(incr('c', 8), at(101))).toEqual({ ok: true, value: 8, duplicateOf: 8 });
+    expect(() => new MachineHost(new KvMachine(), { maxResultsPerSession: 0 })).toThrow(
+      /maxResultsPerSession \(0\) must be an integer of at least 1/,
+    );
+  });
+
   it('commands without a session are never deduplicated', () => {
     const { machine, host, apply } = harness();
     apply(cmd('incr', [1]));
