@@ -1,22 +1,11 @@
 import { join } from 'node:path';
-import { ConfigError } from '@raftline/core';
 import { TaskQueue } from '@raftline/task-queue';
 import { createMachine, loadServeConfig, type ServeSources } from '../src/index';
-import { KV, tempDir, writeFile } from './support/cli';
+import { KV, problemsOf, tempDir, writeFile } from './support/cli';
 
 // Where `raftline serve` reads its settings, and how it says what is wrong.
 
 const TWO = join(__dirname, 'fixtures/two-machines.ts');
-
-function problemsOf(fn: () => unknown): readonly string[] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('no ConfigError');
-}
 
 describe('serve configuration - the file, then RAFTLINE_* variables, then flags', () => {
   const tmp = tempDir('config');

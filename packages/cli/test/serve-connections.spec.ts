@@ -1,7 +1,6 @@
-import { ConfigError } from '@raftline/core';
 import { loadServeConfig, type ServeSources } from '../src/index';
 import { connectionName } from '../src/serve/connections';
-import { KV, tempDir, writeFile } from './support/cli';
+import { KV, problemsOf, tempDir, writeFile } from './support/cli';
 
 // nats.separateRaftConnection: where serve reads it, and the names its connections take.
 
@@ -39,19 +38,10 @@ describe('serve configuration - nats.separateRaftConnection', () => {
   });
 
   it('refuses a value that is not a boolean, naming the field and where it came from', () => {
-    const problems = (fn: () => unknown): readonly string[] => {
-      try {
-        fn();
-      } catch (err) {
-        if (err instanceof ConfigError) return err.problems;
-        throw err;
-      }
-      throw new Error('no ConfigError');
-    };
-    expect(problems(() => load('{ separateRaftConnection: twice }'))).toEqual([
+    expect(problemsOf(() => load('{ separateRaftConnection: twice }'))).toEqual([
       'nats.separateRaftConnection (twice) must be true or false',
     ]);
-    expect(problems(() => load('{}', { flags: { 'nats.separateRaftConnection': 'maybe' } }))).toEqual([
+    expect(problemsOf(() => load('{}', { flags: { 'nats.separateRaftConnection': 'maybe' } }))).toEqual([
       'nats.separateRaftConnection (maybe, from --separate-raft-connection) must be true or false',
     ]);
   });

@@ -1,4 +1,4 @@
-import { ConfigError, silentLogger } from '@raftline/core';
+import { silentLogger } from '@raftline/core';
 import {
   loadServeConfig,
   ServeMetrics,
@@ -9,22 +9,12 @@ import {
   type StateSource,
 } from '../src/index';
 import { createDashboardRoutes, type DashboardRoutes } from '../src/dashboard/server';
-import { KV } from './support/cli';
+import { KV, problemsOf } from './support/cli';
 
 // metrics.dashboard: `raftline serve` serving the dashboard page on its
 // metrics server. The setting, and the metrics server with and without the
 // page (a fixed state source stands in for the collector; the integration
 // spec runs the real one).
-
-function problemsOf(fn: () => unknown): readonly string[] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('no ConfigError');
-}
 
 describe('serve configuration - metrics.dashboard', () => {
   const load = (over: Partial<ServeSources>) =>

@@ -10,8 +10,20 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { ConfigError } from '@raftline/core';
 import { openStoreDatabase } from '@raftline/store-postgres';
 import { committedStreamName, connectNats } from '@raftline/transport-nats';
+
+/** The problems of the ConfigError fn throws (throws if it throws something else, or nothing). */
+export function problemsOf(fn: () => unknown): readonly string[] {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('no ConfigError');
+}
 
 export const BIN = join(__dirname, '../../bin/raftline.js');
 export const KV = join(__dirname, '../fixtures/kv.ts');
