@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import {
   eventually,
   freePort,
+  listening,
   KV,
   runCli,
   startServe,
@@ -34,17 +34,7 @@ async function startNats(
     ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitor), '-js', '-sd', dir],
     { stdio: 'ignore' },
   );
-  await eventually(
-    'nats-server listening',
-    () =>
-      new Promise<true | undefined>((resolve) => {
-        const socket = connect(port, '127.0.0.1', () => {
-          socket.destroy();
-          resolve(true);
-        });
-        socket.once('error', () => resolve(undefined));
-      }),
-  );
+  await eventually('nats-server listening', () => listening(port));
   const connz = async (): Promise<Connz> =>
     (await (await fetch(`http://127.0.0.1:${monitor}/connz?subs=1`)).json()) as Connz;
   await eventually('the monitoring port', async () =>

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import {
   deleteStreams,
   eventually,
   freePort,
+  listening,
   KV,
   NATS_URL,
   parseMetrics,
@@ -225,17 +225,7 @@ describe('raftline serve - NATS without JetStream', () => {
     const port = await freePort();
     const server = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
     try {
-      await eventually(
-        'nats-server listening',
-        () =>
-          new Promise<true | undefined>((resolve) => {
-            const socket = connect(port, '127.0.0.1', () => {
-              socket.destroy();
-              resolve(true);
-            });
-            socket.once('error', () => resolve(undefined));
-          }),
-      );
+      await eventually('nats-server listening', () => listening(port));
       const p = startServe([
         '--node',
         'n1',
