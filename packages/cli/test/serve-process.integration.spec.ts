@@ -129,6 +129,67 @@ describe('raftline serve - several groups in one process, joining, and restarts'
   }, 150_000);
 });
 
+describe('raftline serve - a replica that lost what it acknowledged halts and exits 1', () => {
+  const cluster = unique('clamn');
+  const tmp = tempDir('amnesia');
+  const running: ServeProcess[] = [];
+  afterAll(async () => {
+    await Promise.all(running.map((p) => p.kill9()));
+    tmp.remove();
+  });
+
+  it('an in-memory replica restarted under a live leader stops with StateLostError, and the other two serve on', async () => {
+    const ids = ['n1', 'n2', 'n3'];
+    const configs = new Map(
+      ids.map((id) => [
+        id,
+        writeFile(
+          tmp.dir,
+          `${id}.yaml`,
+          [
+            `node: ${id}`,
+            `cluster: ${cluster}`,
+            `nats: { servers: [${NATS_URL}] }`,
+            'store: memory',
+            'metrics: { port: 0 }',
+            'raft: { electionTimeoutMs: 1000, heartbeatMs: 150 }',
+            `groups: { a: { machine: ${KV}, voters: [${ids.join(', ')}], mirror: false } }`,
+            '',
+          ].join('\n'),
+        ),
+      ]),
+    );
+    const start = (id: string) => {
+      const p = startServe(['-c', configs.get(id)!]);
+      running.push(p);
+      return p;
+    };
+    const procs = new Map(ids.map((id) => [id, start(id)]));
+    await Promise.all([...procs.values()].map((p) => p.waitForLog('raftline serve ready', 60_000)));
+    const cli = (...args: string[]) => runCli([...args, '-c', configs.get('n1')!]);
+    const leader = await eventually('a leader', async () => {
+      const r = await cli('status', '--json');
+      return r.code === 0 ? (JSON.parse(r.stdout) as { leaderId: string }).leaderId || undefined : undefined;
+    });
+    for (let i = 0; i < 5; i++) expect(await cli('call', 'put', `["k","v${i}"]`)).toMatchObject({ code: 0 });
+
+    const victim = ids.find((id) => id !== leader)!;
+    await procs.get(victim)!.kill9();
+    const again = start(victim);
+    expect(await again.exited).toBe(1);
+    const fatal = again.logs.find((l) => l.msg === 'a replica halted: stopping the others and exiting 1');
+    expect(fatal).toMatchObject({ group: 'a', err: { type: 'StateLostError' } });
+    expect(String((fatal!.err as { message: string }).message)).toMatch(
+      new RegExp(`node ${victim} lost log entries it had acknowledged`),
+    );
+
+    expect(await cli('call', 'put', '["k","after"]')).toMatchObject({ code: 0 });
+    const read = await cli('query', 'get', '"k"');
+    expect(JSON.parse(read.stdout)).toBe('after');
+    for (const id of ids.filter((i) => i !== victim)) expect(await procs.get(id)!.terminate()).toBe(0);
+  }, 120_000);
+});
+
 describe('raftline serve - a bad configuration exits 2 with one line that names the field', () => {
   const tmp = tempDir('bad');
   afterAll(() => tmp.remove());

@@ -87,7 +87,9 @@ export class ProposalTimeoutError extends RaftlineError {
  * 'maxPendingBytes' or 'maxPendingDelayMs' (the node's proposals waiting to
  * apply, NodeConfig), or
  * 'maxInFlightPerClient' (one client connection's requests a replica is
- * serving, serveClients). `limit` is its value.
+ * serving, serveClients). `limit` is its value. It carries no stack
+ * trace: under overload one is made per refused request, and refusing must
+ * cost far less than serving.
  */
 export class OverloadedError extends RaftlineError {
   constructor(
@@ -95,14 +97,55 @@ export class OverloadedError extends RaftlineError {
     readonly limitName: string,
     readonly limit: number,
   ) {
-    super(`node ${nodeId} is overloaded: ${limitName} (${limit}) reached; nothing was applied, retry later`);
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super(`node ${nodeId} is overloaded: ${limitName} (${limit}) reached; nothing was applied, retry later`);
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
+    }
   }
 }
 
-/** The node was stopped (or is not started); nothing more is accepted. */
+/**
+ * The node was stopped (or is not started); nothing more is accepted. When
+ * it stopped itself because it could not go on safely, `cause` says why
+ * (a StateLostError).
+ */
 export class NodeStoppedError extends RaftlineError {
-  constructor(readonly nodeId: string) {
-    super(`node ${nodeId} is stopped`);
+  constructor(
+    readonly nodeId: string,
+    cause?: Error,
+  ) {
+    super(`node ${nodeId} is stopped${cause ? `: ${cause.message}` : ''}`, cause ? { cause } : undefined);
+  }
+}
+
+/**
+ * This replica's log ends before entries it had acknowledged to the leader as
+ * durable: its storage was wiped, replaced by an older copy, or is not
+ * durable (in-memory stores restarted). Raft counted those acknowledgements
+ * towards commits and votes, so a replica that goes on without them could
+ * help elect a leader that lacks committed entries. The node stops itself
+ * (RaftNode.onHalt hears it; `raftline serve` exits 1). To bring it back:
+ * remove it from the group, clear its storage and add it again; it then
+ * catches up from the leader.
+ */
+export class StateLostError extends RaftlineError {
+  constructor(
+    readonly nodeId: string,
+    /** The last index of this replica's log now. */
+    readonly lastIndex: number,
+    readonly leaderId: string,
+    /** The index the leader holds as acknowledged by this replica (at least). */
+    readonly acknowledged: number,
+  ) {
+    super(
+      `node ${nodeId} lost log entries it had acknowledged: its log ends at ${lastIndex}, ` +
+        `but leader ${leaderId} holds it as having ${acknowledged} (storage wiped, restored from an older copy, ` +
+        `or in-memory stores restarted); it stopped rather than vote or acknowledge without them. ` +
+        `Remove it from the group, clear its storage and add it back`,
+    );
   }
 }
 

@@ -16,6 +16,7 @@ export {
   MembershipChangeError,
   ProposalTimeoutError,
   NodeStoppedError,
+  StateLostError,
   OverloadedError,
   CommandRejectedError,
   PayloadTooLargeError,

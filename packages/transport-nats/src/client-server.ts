@@ -34,6 +34,11 @@ export interface ServedNode {
   /** Runs a query at the consistency asked for (see RaftNode.query). */
   query(name: string, args: readonly unknown[], options: QueryOptions): Promise<QueryResult>;
   onRoleChange?(listener: (change: { role: Role; leaderId: NodeId; term: number }) => void): () => void;
+  /**
+   * The OverloadedError a command arriving now would get (RaftNode.overloaded),
+   * or undefined: with it, a command is refused before it is decoded.
+   */
+  overloaded?(): Error | undefined;
   status?(): { readonly role: Role; readonly leaderId: NodeId; readonly term: number };
 }
 
@@ -127,12 +132,32 @@ export function serveClients(options: ClientServerOptions): ClientServer {
       logger.warn({ node: node.id, err }, 'could not answer a client request');
     }
   };
+  // Under a flood most requests are refused, alike: each refusal's reply is
+  // encoded once per leader view and sent as is, so refusing costs little.
+  let refusals = new Map<string, Uint8Array>();
+  let refusalsView = view;
+  const refuse = (msg: Msg, refusal: Error): void => {
+    if (refusalsView !== view) [refusals, refusalsView] = [new Map(), view];
+    let bytes = refusals.get(refusal.message);
+    if (!bytes) {
+      bytes = encodeReply(
+        { ok: false, error: describe(refusal), node: node.id, ...(view ? { leader: view } : {}) },
+        nc.info?.max_payload,
+      );
+      if (refusals.size < 16) refusals.set(refusal.message, bytes);
+    }
+    try {
+      msg.respond(bytes);
+    } catch (err) {
+      logger.warn({ node: node.id, err }, 'could not answer a client request');
+    }
+  };
   /** Runs work for the request in msg unless its client (or all) are at their bound, and answers. */
   const answer = (msg: Msg, work: () => Promise<Reply>): void => {
     const client = clientOf(msg.reply!);
     const refusal = admission.enter(client);
     if (refusal) {
-      respond(msg, { ok: false, error: describe(refusal) });
+      refuse(msg, refusal);
       return;
     }
     void Promise.resolve()
@@ -145,6 +170,11 @@ export function serveClients(options: ClientServerOptions): ClientServer {
   };
   const handleCommand = (err: Error | null, msg: Msg): void => {
     if (err || !msg.reply) return;
+    const overloaded = node.overloaded?.();
+    if (overloaded) {
+      refuse(msg, overloaded);
+      return;
+    }
     answer(msg, async (): Promise<Reply> => {
       const request = decodeRequest(msg.data);
       if (!request) throw malformed('request');

@@ -4,6 +4,8 @@
 // that class, and the others' requests go on.
 import { ConfigError, OverloadedError, type CommandRequest, type QueryResult } from '@raftline/core';
 import { clientOf } from '../src/admission';
+import { decodeReply } from '../src/client-wire';
+import { groupSubjects } from '../src/subjects';
 import {
   connectNats,
   NatsRaftClient,
@@ -108,6 +110,47 @@ describe('serveClients - admission: at most maxInFlightPerClient per connection,
     await until(() => served.reached === 4);
     served.release();
     await expect(again).resolves.toBe('six');
+  });
+
+  it('refuses a command before decoding it when the node says it is overloaded, from one encoded reply', async () => {
+    const cluster = uniqueCluster('adm');
+    const served = heldNode();
+    let full = true;
+    const node = {
+      ...served.node,
+      overloaded: () => (full ? new OverloadedError('solo', 'maxPendingProposals', 7) : undefined),
+    };
+    const serverConn = await connect();
+    servers.push(serveClients({ connection: serverConn, cluster, group: 'g', node }));
+    await serverConn.flush();
+    const client = new NatsRaftClient({
+      connection: await connect(),
+      cluster,
+      group: 'g',
+      timeoutMs: 10_000,
+    });
+    const refusals = await Promise.all(
+      [1, 2, 3].map(() => rejection(client.propose({ name: 'put', args: [] }))),
+    );
+    for (const r of refusals)
+      expect((r as Error).cause).toMatchObject({
+        name: 'OverloadedError',
+        nodeId: 'solo',
+        limitName: 'maxPendingProposals',
+        limit: 7,
+      });
+    // Not decoded: a malformed request gets the same refusal (not DecodeError), byte for byte.
+    const subject = groupSubjects(cluster, 'g').client;
+    const malformed = await serverConn.request(subject, new Uint8Array([0xc1]), { timeout: 5000 });
+    expect(decodeReply(malformed.data)).toMatchObject({ ok: false, error: { name: 'OverloadedError' } });
+    const again = await serverConn.request(subject, new Uint8Array([0xc1]), { timeout: 5000 });
+    expect(Buffer.from(again.data).equals(Buffer.from(malformed.data))).toBe(true);
+    expect(served.reached).toBe(0);
+    full = false;
+    const admitted = client.propose({ name: 'put', args: [] });
+    await until(() => served.reached === 1);
+    served.release();
+    await expect(admitted).resolves.toBe('put');
   });
 
   it('tells connections apart by the request inbox of the reply subject', () => {

@@ -39,6 +39,7 @@ export function readinessOf(status: NodeStatus | undefined, maxLagEntries: numbe
   }
   if (status.verification.stoppedApplying) reasons.push('stopped applying after a divergence');
   if (status.storageError) reasons.push(`store writes fail: ${status.storageError}`);
+  if (status.halted) reasons.push(`halted: ${status.halted}`);
   return {
     ready: reasons.length === 0,
     reasons,

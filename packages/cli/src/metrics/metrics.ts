@@ -203,27 +203,44 @@ export class GroupMetrics {
    */
   served(node: InstrumentedNode): ServedNode {
     const { labels, m } = this;
+    // Label children found once: a flood's refusals are counted at its rate.
+    const children = new Map<string, { inc(): void }>();
+    const child = (name: MetricName, key: string, extra: Record<string, string>): { inc(): void } => {
+      let c = children.get(`${name} ${key}`);
+      if (!c) children.set(`${name} ${key}`, (c = m.counter(name).labels({ ...labels, ...extra })));
+      return c;
+    };
     const outcome = (name: MetricName, err?: unknown): void => {
-      m.counter(name).inc({ ...labels, outcome: err === undefined ? 'ok' : reasonOf(err) });
+      const o = err === undefined ? 'ok' : reasonOf(err);
+      child(name, o, { outcome: o }).inc();
+    };
+    const commandFailed = (err: unknown): void => {
+      const reason = reasonOf(err);
+      if (reason !== 'not-leader') {
+        child('raftline_proposals_total', '', {}).inc();
+        child('raftline_proposal_failures_total', reason, { reason }).inc();
+      }
+      outcome('raftline_client_commands_total', err);
     };
     return {
       id: node.id,
+      // A command refused before it is decoded counts as a proposal refused for overload.
+      overloaded: () => {
+        const refusal = node.overloaded?.();
+        if (refusal) commandFailed(refusal);
+        return refusal;
+      },
       propose: async (request) => {
         const started = process.hrtime.bigint();
         this.inFlight++;
         try {
           const value = await node.propose(request);
-          m.counter('raftline_proposals_total').inc(labels);
+          child('raftline_proposals_total', '', {}).inc();
           m.histogram('raftline_proposal_apply_seconds').observe(labels, seconds(started));
           outcome('raftline_client_commands_total');
           return value;
         } catch (err) {
-          const reason = reasonOf(err);
-          if (reason !== 'not-leader') {
-            m.counter('raftline_proposals_total').inc(labels);
-            m.counter('raftline_proposal_failures_total').inc({ ...labels, reason });
-          }
-          outcome('raftline_client_commands_total', err);
+          commandFailed(err);
           throw err;
         } finally {
           if (--this.inFlight === 0) for (const wake of [...this.idle]) wake();

@@ -40,7 +40,8 @@ export function configFrom(opts: Record<string, unknown>, byPath: Map<string, Op
 /**
  * Runs serve until a signal stops it: SIGTERM or SIGINT shuts down
  * gracefully and exits 0 (1 if it takes longer than shutdown.timeoutMs); a
- * second signal exits 1 at once.
+ * second signal exits 1 at once. A replica that halts (its storage lost
+ * entries it had acknowledged: StateLostError) stops the process with exit 1.
  * @throws what startServe throws (the caller prints it on one line)
  */
 export async function serveCommand(config: ServeConfig, check: boolean): Promise<void> {
@@ -75,6 +76,15 @@ export async function serveCommand(config: ServeConfig, check: boolean): Promise
       },
     );
   };
+  // A replica that halted cannot serve safely until an operator acts: exit 1, loudly.
+  void server.halted.then(({ group, cause }) => {
+    logger.fatal({ group, err: cause }, 'a replica halted: stopping the others and exiting 1');
+    if (stopping) return;
+    stopping = true;
+    const exit = () => process.exit(1);
+    setTimeout(exit, config.shutdown.timeoutMs).unref();
+    server.close().then(exit, exit);
+  });
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
   process.on('uncaughtException', (err) => {

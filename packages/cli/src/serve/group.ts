@@ -39,6 +39,12 @@ export interface ProcessContext {
 export interface RunningGroup {
   readonly name: string;
   readonly replica: Replica<ReplicatedStateMachine>;
+  /**
+   * Resolves with the cause if the replica stops itself because going on
+   * would be unsafe (RaftNode.onHalt: its storage lost entries it had
+   * acknowledged); never otherwise.
+   */
+  readonly halted: Promise<Error>;
   /** Whether it is ready to serve (see readinessOf). */
   readiness(): GroupReadiness;
   /**
@@ -107,6 +113,7 @@ export async function startGroup(ctx: ProcessContext, group: GroupSettings): Pro
       }
       cleanups.push(() => mirror!.close());
     }
+    const halted = new Promise<Error>((resolve) => replica.node.onHalt(resolve));
     await replica.start();
     cleanups.push(() => replica.stop());
 
@@ -161,6 +168,7 @@ export async function startGroup(ctx: ProcessContext, group: GroupSettings): Pro
     return {
       name: group.name,
       replica,
+      halted,
       readiness: () => readinessOf(safeStatus(replica), config.metrics.readyMaxLagEntries),
       stop: () => (stopped ??= stop()),
     };

@@ -23,6 +23,8 @@ export interface RunningServe {
   readonly metricsPort: number | undefined;
   /** The names of its NATS connections (two when nats.separateRaftConnection, else one), as NATS monitoring shows them. */
   readonly natsConnections: readonly string[];
+  /** Resolves when a group's replica halts (RunningGroup.halted), with the group and why; never otherwise. */
+  readonly halted: Promise<{ readonly group: string; readonly cause: Error }>;
   /**
    * Stops the dashboard's collector, every group gracefully (in parallel),
    * then the metrics server, the database and every NATS connection. Idempotent.
@@ -127,6 +129,7 @@ export async function startServe(
     groups,
     metricsPort: http?.port,
     natsConnections,
+    halted: Promise.race(groups.map((g) => g.halted.then((cause) => ({ group: g.name, cause })))),
     close: () =>
       (closed ??= (async () => {
         await stopDashboard();

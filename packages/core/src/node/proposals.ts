@@ -118,11 +118,8 @@ export class Proposals {
     append: (protocol: RaftProtocol) => Appended,
     gate: AppendGate = 'any',
   ): Promise<unknown> {
-    const full = this.refusal();
-    if (full) {
-      this.refused++;
-      return Promise.reject(full);
-    }
+    const full = this.refuseIfFull();
+    if (full) return Promise.reject(full);
     const ticket = this.admissions++;
     this.admitted.set(ticket, this.ctx.clock.now());
     let held = 0; // this proposal's bytes, once appended (again after a transfer: counted once)
@@ -141,6 +138,13 @@ export class Proposals {
     const outcome = this.attempt(counted, gate, timeoutMs, timeoutMs);
     outcome.then(release, release);
     return outcome;
+  }
+
+  /** The OverloadedError a proposal arriving now gets, counted as refused; undefined when it would be admitted. */
+  refuseIfFull(): OverloadedError | undefined {
+    const full = this.refusal();
+    if (full) this.refused++;
+    return full;
   }
 
   /** The bound a proposal arriving now would pass, as the error it gets; undefined when it is admitted. */

@@ -1,4 +1,4 @@
-import { ConfigError, NodeStoppedError, RaftlineError } from '../errors';
+import { ConfigError, NodeStoppedError, OverloadedError, RaftlineError, StateLostError } from '../errors';
 import { checkKnownKeys } from '../known-keys';
 import { silentLogger, type Logger } from '../logger';
 import type { Cancel } from '../ports/clock';
@@ -62,6 +62,9 @@ export class RaftNode {
   private role: Role = 'follower';
   private leaderId: NodeId = NONE;
   private readonly roleListeners: Listeners<RoleChange>;
+  private readonly haltListeners: Listeners<Error>;
+  /** Why the node stopped itself, once it did (see onHalt). */
+  private halted: Error | undefined;
   private readonly storage: NodeStorage;
   private readonly proposals: Proposals;
   private readonly membership: MembershipOps;
@@ -81,6 +84,9 @@ export class RaftNode {
     this.logger = options.logger ?? silentLogger;
     this.roleListeners = new Listeners((err) =>
       this.logger.warn({ node: this.id, err }, 'role-change listener threw'),
+    );
+    this.haltListeners = new Listeners((err) =>
+      this.logger.warn({ node: this.id, err }, 'halt listener threw'),
     );
     const ctx: NodeContext = {
       id: options.id,
@@ -218,6 +224,16 @@ export class RaftNode {
   }
 
   /**
+   * Whether a proposal arriving now would be refused for overload, checked
+   * as propose() checks first (and counted as refused when so): a server
+   * refuses that way before it decodes a request.
+   * @returns the OverloadedError to answer, or undefined when propose() would admit one
+   */
+  overloaded(): OverloadedError | undefined {
+    return this.proposals.refuseIfFull();
+  }
+
+  /**
    * Changes the membership (§6, thesis ch. 4) and resolves once the change is
    * applied here, after joint consensus has been left when one was needed.
    * One change at a time; run it on the leader.
@@ -348,6 +364,7 @@ export class RaftNode {
       snapshotIndex: this.snapshots?.index ?? 0,
       storageError: this.storage.error,
       droppedMessages: this.droppedMessages,
+      ...(this.halted ? { halted: this.halted.message } : {}),
       proposals: this.proposals.load(),
       verification: this.verification.status(),
     });
@@ -364,6 +381,16 @@ export class RaftNode {
    */
   onRoleChange(listener: (change: RoleChange) => void): () => void {
     return this.roleListeners.add(listener);
+  }
+
+  /**
+   * Calls listener (once, after the node stopped) if this node stops itself
+   * because going on would be unsafe: a StateLostError (its storage lost
+   * entries it had acknowledged). Calls fail meanwhile with NodeStoppedError
+   * whose cause is that error, and status().halted says it.
+   */
+  onHalt(listener: (cause: Error) => void): () => void {
+    return this.haltListeners.add(listener);
   }
 
   /**
@@ -416,12 +443,13 @@ export class RaftNode {
     this.ticks.stop();
     await this.options.transport.close();
     // Settle callers first: a store write that never completes must not keep them waiting.
-    this.proposals.failAll(() => new NodeStoppedError(this.id));
+    this.proposals.failAll(() => new NodeStoppedError(this.id, this.halted));
     this.reads.fail('node stopped', true);
     const settled = await this.storage.awaitInFlight(this.processing);
     if (!settled) this.logger.warn({ node: this.id }, 'stopped while a store write was still in flight');
     // A clean stop saves the commit index, so the next start applies everything at once.
-    else await this.storage.awaitInFlight(this.storage.settled().then(() => this.storage.flushCommit()));
+    else if (!this.halted)
+      await this.storage.awaitInFlight(this.storage.settled().then(() => this.storage.flushCommit()));
     this.transfers.release();
     this.snapshots?.stopSending();
     this.feed.close();
@@ -432,8 +460,16 @@ export class RaftNode {
   // ------------------------------------------------------------ internals
 
   private running(): RaftProtocol {
-    if (this.state !== 'running' || !this.protocol) throw new NodeStoppedError(this.id);
+    if (this.state !== 'running' || !this.protocol) throw new NodeStoppedError(this.id, this.halted);
     return this.protocol;
+  }
+
+  /** Stops for good because going on would be unsafe; onHalt's listeners hear why once stopped. */
+  private halt(cause: Error): void {
+    if (this.halted) return;
+    this.halted = cause;
+    this.logger.error({ node: this.id, err: cause }, 'halting: this replica cannot go on safely');
+    void this.stop().finally(() => this.haltListeners.emit(cause));
   }
 
   private scheduleTick(): void {
@@ -472,6 +508,10 @@ export class RaftNode {
       this.runTicks(this.tickClock!.behind(this.leading()));
       this.protocol!.step(m);
     } catch (err) {
+      if (err instanceof StateLostError) {
+        this.halt(err);
+        return;
+      }
       this.droppedMessages++;
       this.logger.warn(
         { node: this.id, from: m.from, type: m.type, err },

@@ -36,6 +36,8 @@ export interface NodeStatus {
   readonly storageError?: string;
   /** Inbound messages dropped because they could not be handled. */
   readonly droppedMessages: number;
+  /** Why the node stopped itself (a StateLostError's message), once it did: see RaftNode.onHalt. */
+  readonly halted?: string;
   /** Proposals waiting here to be applied, and those refused for overload (see NodeConfig.maxPendingProposals). */
   readonly proposals: ProposalLoad;
   /** Consistency verification here: the last marker, its digest, a divergence found (see RaftNode.verify()). */
@@ -53,7 +55,13 @@ export interface ProposalLoad {
 /** What status() takes from the node's parts rather than from its protocol. */
 export type NodeStatusParts = Pick<
   NodeStatus,
-  'appliedIndex' | 'snapshotIndex' | 'storageError' | 'droppedMessages' | 'verification' | 'proposals'
+  | 'appliedIndex'
+  | 'snapshotIndex'
+  | 'storageError'
+  | 'droppedMessages'
+  | 'halted'
+  | 'verification'
+  | 'proposals'
 >;
 
 /** A node's status: its protocol's, with what its parts report. */
@@ -75,6 +83,7 @@ export function nodeStatus(id: NodeId, p: RaftProtocol, parts: NodeStatusParts):
     ...(termStart !== undefined ? { appliedOwnTerm: p.log.applied >= termStart } : {}),
     ...(parts.storageError ? { storageError: parts.storageError } : {}),
     droppedMessages: parts.droppedMessages,
+    ...(parts.halted ? { halted: parts.halted } : {}),
     proposals: parts.proposals,
     verification: parts.verification,
   };

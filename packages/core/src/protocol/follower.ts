@@ -1,3 +1,4 @@
+import { StateLostError } from '../errors';
 import type { Peer } from './peer';
 import type { AppendRequest, Heartbeat, Message, SnapshotRequest } from './types';
 
@@ -44,9 +45,15 @@ function handleAppend(r: Peer, m: AppendRequest): void {
   r.ack(m.from, m.prevIndex, { hintIndex, hintTerm: log.term(hintIndex) ?? 0 });
 }
 
+/**
+ * The leader sends min(match, commit): never more than this replica
+ * acknowledged in the leader's term, which is durable here by the
+ * persistence contract. More than our last index means we lost it.
+ * @throws StateLostError then (the node halts; see RaftNode.onHalt)
+ */
 function handleHeartbeat(r: Peer, m: Heartbeat): void {
-  // The leader sends min(match, commit), so this never exceeds what matches.
-  r.log.commitTo(Math.min(m.commit, r.log.lastIndex()));
+  if (m.commit > r.log.lastIndex()) throw new StateLostError(r.id, r.log.lastIndex(), m.from, m.commit);
+  r.log.commitTo(m.commit);
   r.send({
     type: 'heartbeat-resp',
     from: r.id,

@@ -2,13 +2,16 @@ import {
   MemoryLogStore,
   MemoryNetwork,
   MemoryStableStore,
+  NodeStoppedError,
   NotLeaderError,
   RaftNode,
+  StateLostError,
   seededRandom,
   systemClock,
   type Applier,
   type CommandEnvelope,
 } from '../../src/index';
+import { until } from '../support/nodes';
 
 /** A minimal applier: a counter map, enough to drive RaftNode without the decorator layer. */
 class CounterApplier implements Applier {
@@ -98,5 +101,36 @@ describe('RaftNode - in-memory cluster', () => {
     await leader2.node.propose({ name: 'inc', args: ['x'] });
     expect(leader2.applier.counts.get('x')).toBe(21);
     await Promise.all([...again.values()].map((r) => r.node.stop()));
+  });
+
+  it('halts a replica restarted on empty stores (it lost what it acknowledged), and the others go on', async () => {
+    const { replicas, make } = await cluster(['a', 'b', 'c'], 2);
+    const leader = await leaderOf(replicas);
+    for (let i = 0; i < 10; i++) await leader.node.propose({ name: 'inc', args: ['x'] });
+    const victim = [...replicas.values()].find((r) => r !== leader)!;
+    const id = victim.node.id;
+    await until(
+      () => leader.node.status().followers?.[id]?.match === leader.node.status().lastIndex,
+      'a full match',
+    );
+    await victim.node.stop();
+
+    // The same id on new, empty stores: as if its disk was wiped, or in-memory stores restarted.
+    const amnesiac = make(id);
+    const halted = new Promise<Error>((resolve) => amnesiac.node.onHalt(resolve));
+    await amnesiac.node.start();
+    const cause = await halted;
+    expect(cause).toBeInstanceOf(StateLostError);
+    expect(cause.message).toMatch(new RegExp(`node ${id} lost log entries it had acknowledged`));
+    expect((cause as StateLostError).lastIndex).toBeLessThan((cause as StateLostError).acknowledged);
+    expect(amnesiac.node.status().halted).toBe(cause.message);
+    const refused = await amnesiac.node.propose({ name: 'inc', args: ['x'] }).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(NodeStoppedError);
+    expect((refused as Error).cause).toBe(cause);
+    expect(amnesiac.applier.counts.get('x')).toBeUndefined(); // it applied nothing it no longer holds
+
+    // The two others are a quorum: the group goes on, and its leader did not lose its place.
+    expect(await leader.node.propose({ name: 'inc', args: ['x'] })).toBe(11);
+    await Promise.all([...replicas.values()].filter((r) => r !== victim).map((r) => r.node.stop()));
   });
 });

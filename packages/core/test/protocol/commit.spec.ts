@@ -1,4 +1,4 @@
-import type { Message } from '../../src/index';
+import { StateLostError, type Message } from '../../src/index';
 import { Net } from '../support/net';
 import {
   appendReq,
@@ -164,15 +164,29 @@ describe('§5.3 followers learn the commit index from the leader', () => {
     expect(rd.committed.map((e) => e.index)).toEqual([1, 2]);
   });
 
-  it('never beyond the entries it holds (heartbeat)', () => {
-    const b = loneNode('b', ABC, { term: 1, terms: [1, 1] });
-    b.step(heartbeat('a', 'b', 1, 5));
+  it('a heartbeat commits what it says (the leader sends no more than the follower acknowledged)', () => {
+    const b = loneNode('b', ABC, { term: 1, terms: [1, 1, 1] });
+    b.step(heartbeat('a', 'b', 1, 2));
     const rd = cycleLone(b);
     expect(b.status().commitIndex).toBe(2);
     expect(rd.committed.map((e) => e.index)).toEqual([1, 2]);
     expect(rd.messages).toEqual([
       { type: 'heartbeat-resp', from: 'b', to: 'a', term: 1, context: '', sentAt: 0 },
     ]);
+  });
+
+  it('a heartbeat committing beyond the entries it holds shows it lost acknowledged ones: StateLostError, nothing changes', () => {
+    const b = loneNode('b', ABC, { term: 1, terms: [1, 1] });
+    let thrown: unknown;
+    try {
+      b.step(heartbeat('a', 'b', 1, 5));
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(StateLostError);
+    expect(thrown).toMatchObject({ nodeId: 'b', lastIndex: 2, leaderId: 'a', acknowledged: 5 });
+    expect(b.status().commitIndex).toBe(0);
+    expect(b.hasReady() ? b.ready().messages : []).toEqual([]);
   });
 
   it('an AppendEntries older than the follower\u2019s commit index is acknowledged up to that index', () => {
