@@ -71,7 +71,16 @@ export function describeValue(value: unknown): string {
   return `an instance of ${ctor?.name || 'an unnamed class'}`;
 }
 
-function encodeAt(value: unknown, path: string, hint: string, open: Set<object>): Tree {
+/** How to name a value in an error message, built only when one is thrown (snapshots hold many values). */
+type Path = () => string;
+
+/** Whether a container's child goes as it is: a string, number or boolean (most of a snapshot's values). */
+function plain(value: unknown): boolean {
+  const t = typeof value;
+  return t === 'string' || t === 'number' || t === 'boolean';
+}
+
+function encodeAt(value: unknown, path: Path, hint: string, open: Set<object>): Tree {
   if (isLeaf(value)) return localLeaf(value);
   if (
     typeof value !== 'object' ||
@@ -79,32 +88,51 @@ function encodeAt(value: unknown, path: string, hint: string, open: Set<object>)
     !(Array.isArray(value) || isMap(value) || isSet(value) || isPlainObject(value))
   ) {
     throw new TypeError(
-      `${path} holds ${describeValue(value)}, which is not plain data ` +
+      `${path()} holds ${describeValue(value)}, which is not plain data ` +
         `(objects, arrays, Map, Set, Date, typed arrays, primitives): ${hint}`,
     );
   }
   if (open.has(value))
-    throw new TypeError(`${path} refers back to one of its parents; plain data cannot hold a cycle`);
+    throw new TypeError(`${path()} refers back to one of its parents; plain data cannot hold a cycle`);
   open.add(value);
   let out: unknown[];
+  // Sized up front and filled by index; a child's path is made only for a child that is not plain.
   if (Array.isArray(value)) {
-    out = [ARRAY, ...Array.from(value, (v, i) => encodeAt(v, `${path}[${i}]`, hint, open))];
+    out = new Array<unknown>(value.length + 1);
+    out[0] = ARRAY;
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      out[i + 1] = plain(v) ? v : encodeAt(v, () => `${path()}[${i}]`, hint, open);
+    }
   } else if (isMap(value)) {
-    out = [MAP];
+    out = new Array<unknown>(2 * value.size + 1);
+    out[0] = MAP;
     let i = 0;
     for (const [k, v] of value) {
-      out.push(
-        encodeAt(k, `${path}<key ${i}>`, hint, open),
-        encodeAt(v, `${path}.get(${String(k)})`, hint, open),
-      );
+      const at = i;
+      out[2 * i + 1] = plain(k) ? k : encodeAt(k, () => `${path()}<key ${at}>`, hint, open);
+      out[2 * i + 2] = plain(v) ? v : encodeAt(v, () => `${path()}.get(${String(k)})`, hint, open);
       i++;
     }
   } else if (isSet(value)) {
-    out = [SET, ...Array.from(value, (v, i) => encodeAt(v, `${path}<element ${i}>`, hint, open))];
+    out = new Array<unknown>(value.size + 1);
+    out[0] = SET;
+    let i = 0;
+    for (const v of value) {
+      const at = i++;
+      out[at + 1] = plain(v) ? v : encodeAt(v, () => `${path()}<element ${at}>`, hint, open);
+    }
   } else {
-    out = [OBJECT];
-    for (const k of Object.keys(value))
-      out.push(k, encodeAt((value as Record<string, unknown>)[k], `${path}.${k}`, hint, open));
+    const o = value as Record<string, unknown>;
+    const keys = Object.keys(o);
+    out = new Array<unknown>(2 * keys.length + 1);
+    out[0] = OBJECT;
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
+      const v = o[k];
+      out[2 * i + 1] = k;
+      out[2 * i + 2] = plain(v) ? v : encodeAt(v, () => `${path()}.${k}`, hint, open);
+    }
   }
   open.delete(value);
   return out;
@@ -118,7 +146,7 @@ function encodeAt(value: unknown, path: string, hint: string, open: Set<object>)
  * @throws TypeError naming the path of a function, symbol, class instance or cycle
  */
 export function encodeTree(value: unknown, path: string, hint: string): Tree {
-  return encodeAt(value, path, hint, new Set());
+  return encodeAt(value, () => path, hint, new Set());
 }
 
 function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
