@@ -3,14 +3,14 @@ import { ServeMetrics } from '../src/metrics/metrics';
 import { parseMetrics } from './support/cli';
 
 // GroupMetrics.served counts every client command by outcome, a command
-// refused before it is decoded (ServedNode.overloaded) as one refused for overload.
+// refused before it is decoded (ServedNode.refusal) as one refused by propose().
 
 function node(overloaded: boolean) {
   return {
     id: 'n1',
     propose: async () => 'done',
     query: async () => ({ value: 1, appliedIndex: 1 }),
-    overloaded: () => (overloaded ? new OverloadedError('n1', 'maxPendingProposals', 1024) : undefined),
+    refusal: () => (overloaded ? new OverloadedError('n1', 'maxPendingProposals', 1024) : undefined),
     onRoleChange: () => () => {},
     onDivergence: () => () => {},
     status: () => ({ leaderId: '' }) as unknown as NodeStatus,
@@ -27,10 +27,10 @@ describe('ServeMetrics - client commands by outcome', () => {
   it('counts a refusal before decoding as a proposal refused for overload, and a served command as ok', async () => {
     const m = new ServeMetrics({ processMetrics: false });
     const full = m.group('g', 'n1').served(node(true));
-    expect(full.overloaded!()).toBeInstanceOf(OverloadedError);
-    expect(full.overloaded!()).toBeInstanceOf(OverloadedError);
+    expect(full.refusal!()).toBeInstanceOf(OverloadedError);
+    expect(full.refusal!()).toBeInstanceOf(OverloadedError);
     const free = m.group('h', 'n1').served(node(false));
-    expect(free.overloaded!()).toBeUndefined();
+    expect(free.refusal!()).toBeUndefined();
     await expect(free.propose({ name: 'put', args: [] })).resolves.toBe('done');
 
     expect(await samples(m, 'raftline_client_commands_total')).toEqual(

@@ -100,10 +100,23 @@ export class OverloadedError extends RaftlineError {
     const stackTraceLimit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     try {
-      super(`node ${nodeId} is overloaded: ${limitName} (${limit}) reached; nothing was applied, retry later`);
+      super(
+        `node ${nodeId} is overloaded: ${limitName} (${limit}) reached; nothing was applied, retry later`,
+      );
     } finally {
       Error.stackTraceLimit = stackTraceLimit;
     }
+  }
+}
+
+/** @internal What make() returns, made without capturing a stack trace (errors made at a flood's rate). */
+export function withoutStack<T>(make: () => T): T {
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return make();
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
   }
 }
 

@@ -35,10 +35,11 @@ export interface ServedNode {
   query(name: string, args: readonly unknown[], options: QueryOptions): Promise<QueryResult>;
   onRoleChange?(listener: (change: { role: Role; leaderId: NodeId; term: number }) => void): () => void;
   /**
-   * The OverloadedError a command arriving now would get (RaftNode.overloaded),
-   * or undefined: with it, a command is refused before it is decoded.
+   * The error any command arriving now would get (RaftNode.refusal:
+   * NotLeaderError, OverloadedError), or undefined: with it, a command is
+   * refused before it is decoded.
    */
-  overloaded?(): Error | undefined;
+  refusal?(): Error | undefined;
   status?(): { readonly role: Role; readonly leaderId: NodeId; readonly term: number };
 }
 
@@ -170,9 +171,9 @@ export function serveClients(options: ClientServerOptions): ClientServer {
   };
   const handleCommand = (err: Error | null, msg: Msg): void => {
     if (err || !msg.reply) return;
-    const overloaded = node.overloaded?.();
-    if (overloaded) {
-      refuse(msg, overloaded);
+    const refusal = node.refusal?.();
+    if (refusal) {
+      refuse(msg, refusal);
       return;
     }
     answer(msg, async (): Promise<Reply> => {

@@ -118,7 +118,7 @@ describe('serveClients - admission: at most maxInFlightPerClient per connection,
     let full = true;
     const node = {
       ...served.node,
-      overloaded: () => (full ? new OverloadedError('solo', 'maxPendingProposals', 7) : undefined),
+      refusal: () => (full ? new OverloadedError('solo', 'maxPendingProposals', 7) : undefined),
     };
     const serverConn = await connect();
     servers.push(serveClients({ connection: serverConn, cluster, group: 'g', node }));

@@ -224,9 +224,9 @@ export class GroupMetrics {
     };
     return {
       id: node.id,
-      // A command refused before it is decoded counts as a proposal refused for overload.
-      overloaded: () => {
-        const refusal = node.overloaded?.();
+      // A command refused before it is decoded counts as one refused by propose().
+      refusal: () => {
+        const refusal = node.refusal?.();
         if (refusal) commandFailed(refusal);
         return refusal;
       },

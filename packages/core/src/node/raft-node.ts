@@ -1,4 +1,12 @@
-import { ConfigError, NodeStoppedError, OverloadedError, RaftlineError, StateLostError } from '../errors';
+import {
+  ConfigError,
+  NodeStoppedError,
+  NotLeaderError,
+  OverloadedError,
+  RaftlineError,
+  StateLostError,
+  withoutStack,
+} from '../errors';
 import { checkKnownKeys } from '../known-keys';
 import { silentLogger, type Logger } from '../logger';
 import type { Cancel } from '../ports/clock';
@@ -224,12 +232,18 @@ export class RaftNode {
   }
 
   /**
-   * Whether a proposal arriving now would be refused for overload, checked
-   * as propose() checks first (and counted as refused when so): a server
-   * refuses that way before it decodes a request.
-   * @returns the OverloadedError to answer, or undefined when propose() would admit one
+   * The error any command arriving now would fail with, whatever it holds:
+   * NotLeaderError on a running node that does not lead (with the leader it
+   * knows), OverloadedError past a bound (counted as refused, as propose()
+   * counts it). A server answers that way before it decodes a request.
+   * Neither carries a stack trace: under a flood one is made per request.
+   * @returns the error to answer, or undefined when propose() would look at the command
    */
-  overloaded(): OverloadedError | undefined {
+  refusal(): NotLeaderError | OverloadedError | undefined {
+    const p = this.protocol;
+    if (this.state !== 'running' || !p) return undefined; // propose() says why
+    const { role, leaderId } = p.softState();
+    if (role !== 'leader') return withoutStack(() => new NotLeaderError(this.id, leaderId));
     return this.proposals.refuseIfFull();
   }
 

@@ -150,7 +150,8 @@ function familyProblems(m: Partial<MachineMetric>, at: string): string[] {
   if (m.type === 'counter' && typeof m.name === 'string' && !m.name.endsWith('_total')) {
     problems.push(`${at}: a counter's name must end in _total`);
   }
-  if (typeof m.help !== 'string' || m.help.trim() === '') problems.push(`${at}.help must be a non-empty string`);
+  if (typeof m.help !== 'string' || m.help.trim() === '')
+    problems.push(`${at}.help must be a non-empty string`);
   const labels = m.labels ?? [];
   if (!Array.isArray(labels)) return [...problems, `${at}.labels must be an array of label names`];
   const labelProblems = labelNameProblems(labels, at);
@@ -175,7 +176,9 @@ function labelNameProblems(labels: readonly unknown[], at: string): string[] {
   }
   labels.forEach((l, k) => {
     if (typeof l !== 'string' || !LABEL_NAME.test(l) || l.startsWith('__')) {
-      problems.push(`${at}.labels[${k}] (${String(l)}) must be a label name ([a-zA-Z_][a-zA-Z0-9_]*, not __…)`);
+      problems.push(
+        `${at}.labels[${k}] (${String(l)}) must be a label name ([a-zA-Z_][a-zA-Z0-9_]*, not __…)`,
+      );
     } else if (RESERVED_METRIC_LABELS.includes(l)) {
       problems.push(`${at}.labels[${k}] (${l}) is reserved: the serving process adds it`);
     } else if (labels.indexOf(l) !== k) {
@@ -223,9 +226,13 @@ export function readMachineMetrics(machine: object): readonly MachineMetric[] | 
   try {
     value = machine.metrics();
   } catch (cause) {
-    throw new MachineMetricsError(name, [`threw: ${cause instanceof Error ? cause.message : String(cause)}`], {
-      cause,
-    });
+    throw new MachineMetricsError(
+      name,
+      [`threw: ${cause instanceof Error ? cause.message : String(cause)}`],
+      {
+        cause,
+      },
+    );
   }
   const problems = machineMetricProblems(value);
   if (problems.length > 0) throw new MachineMetricsError(name, problems);
@@ -243,7 +250,8 @@ export function readMachineMetrics(machine: object): readonly MachineMetric[] | 
  * @throws RangeError when max is not a non-negative integer
  */
 export function boundedLabel(values: Iterable<string>, max: number): (value: string) => string {
-  if (!Number.isSafeInteger(max) || max < 0) throw new RangeError(`max (${max}) must be a non-negative integer`);
+  if (!Number.isSafeInteger(max) || max < 0)
+    throw new RangeError(`max (${max}) must be a non-negative integer`);
   const kept = new Set<string>();
   for (const v of values) {
     if (kept.size >= max) break;

@@ -73,9 +73,13 @@ describe('RaftNode - overload', () => {
     expect(refusal).toMatchObject({ nodeId: 'solo', limitName: 'maxPendingProposals', limit: 3 });
     expect(node.status().lastIndex).toBe(lastBefore); // nothing appended for it
     expect(node.status().proposals).toMatchObject({ pending: 3, refused: 1 });
+    // refusal() says so before any command is looked at, and counts it the same way.
+    expect(node.refusal()).toMatchObject({ name: 'OverloadedError', limitName: 'maxPendingProposals' });
+    expect(node.status().proposals).toMatchObject({ pending: 3, refused: 2 });
     log.release();
     expect(await Promise.all(waiting)).toEqual([2, 3, 4]);
-    expect(node.status().proposals).toEqual({ pending: 0, pendingBytes: 0, refused: 1 });
+    expect(node.refusal()).toBeUndefined();
+    expect(node.status().proposals).toEqual({ pending: 0, pendingBytes: 0, refused: 2 });
     expect(await node.propose(inc)).toBe(5);
     expect(applier.applied).toBe(5);
     await node.stop();

@@ -86,6 +86,10 @@ describe('RaftNode - in-memory cluster', () => {
     );
     const follower = [...replicas.values()].find((r) => r !== leader)!;
     await expect(follower.node.propose({ name: 'inc', args: ['x'] })).rejects.toBeInstanceOf(NotLeaderError);
+    // refusal(): what any command would get here, before it is looked at; the leader takes commands.
+    expect(follower.node.refusal()).toMatchObject({ name: 'NotLeaderError', leaderId: leader.node.id });
+    expect(follower.node.refusal()!.stack).not.toMatch(/\n\s+at /);
+    expect(leader.node.refusal()).toBeUndefined();
 
     for (let i = 0; i < 200 && [...replicas.values()].some((r) => r.applier.counts.get('x') !== 20); i++) {
       await new Promise((r) => setTimeout(r, 5));

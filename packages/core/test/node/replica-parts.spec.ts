@@ -1,11 +1,5 @@
 import 'reflect-metadata';
-import {
-  MemoryLogStore,
-  MemoryNetwork,
-  MemoryStableStore,
-  seededRandom,
-  type Logger,
-} from '../../src/index';
+import { MemoryLogStore, MemoryNetwork, MemoryStableStore, seededRandom, type Logger } from '../../src/index';
 import { Container, RAFTLINE, replicaFrom, replicaModule } from '../../src/inversify';
 import { KvMachine } from '../state-machine/kv-machine';
 
