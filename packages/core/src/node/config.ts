@@ -41,6 +41,13 @@ export interface NodeConfig {
    * On, restarted voters refuse votes for one election timeout.
    */
   readonly leaseReads: boolean;
+  /**
+   * Followers hear of a commit with the next append or within a tick, not
+   * from an append of its own (ProtocolConfig.lazyCommitNotify). Default on:
+   * it halves the Raft messages of a lone command; a follower then applies
+   * up to tickMs later (its linearizable reads do not wait for that).
+   */
+  readonly lazyCommitNotify: boolean;
   /** Snapshot after this many applied entries since the last snapshot (0 = never by count). */
   readonly snapshotEntries: number;
   /** Snapshot after this many applied payload bytes since the last snapshot (0 = never by size). */
@@ -125,6 +132,7 @@ export function defaultNodeConfig(): NodeConfig {
     streamResultWindow: 4096,
     maxClockDrift: 0.1,
     leaseReads: false,
+    lazyCommitNotify: true,
     snapshotEntries: 10_000,
     snapshotBytes: 64 * 1024 * 1024,
     snapshotTrailingEntries: 1_000,
@@ -213,6 +221,7 @@ export function resolveNodeConfig(partial: Partial<NodeConfig> = {}): {
     heartbeatTicks: Math.max(1, Math.round(node.heartbeatMs / node.tickMs)),
     preVote: node.preVote,
     leaseReads: node.leaseReads,
+    lazyCommitNotify: node.lazyCommitNotify,
     checkQuorum: node.checkQuorum,
     maxInflightMessages: node.maxInflightMessages,
     maxEntriesPerMessage: node.maxEntriesPerMessage,

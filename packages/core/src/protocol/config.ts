@@ -40,6 +40,14 @@ export interface ProtocolConfig {
    * remembers; its own first election cannot come sooner anyway.
    */
   readonly leaseReads: boolean;
+  /**
+   * When the commit index moves, followers hear of it with the next append
+   * (under load, entries flow anyway) or at the next tick, instead of from
+   * an append sent only to carry it (off). On halves the messages of a lone
+   * command; a follower then applies up to a tick later, except for a read
+   * it asked for, whose index the leader sends at once.
+   */
+  readonly lazyCommitNotify: boolean;
 }
 
 /** Returns a fresh copy of the defaults: 10 election ticks, 1 heartbeat tick, pre-vote and check-quorum on. */
@@ -55,6 +63,7 @@ export function defaultConfig(): ProtocolConfig {
     maxCommittedPerReady: 4096,
     leaseDriftTicks: 2,
     leaseReads: false,
+    lazyCommitNotify: false,
   };
 }
 
@@ -78,7 +87,7 @@ export function configProblems(config: ProtocolConfig): string[] {
     if (!Number.isSafeInteger(v) || v < 1)
       problems.push(`${field} (${String(v)}) must be a positive integer`);
   }
-  for (const field of ['preVote', 'checkQuorum', 'leaseReads'] as const) {
+  for (const field of ['preVote', 'checkQuorum', 'leaseReads', 'lazyCommitNotify'] as const) {
     if (typeof config[field] !== 'boolean')
       problems.push(`${field} (${String(config[field])}) must be true or false`);
   }

@@ -27,6 +27,8 @@ export class Leader {
   /** Leadership transfer (thesis §3.10). */
   readonly transfer: LeaderTransfer;
   private elapsedTicks = 0;
+  /** A commit advanced that some follower may not have heard of (see flushCommit). */
+  private commitUnsent = false;
 
   constructor(private readonly host: LeaderHost) {
     this.reads = new LeaderReads(host, this);
@@ -57,6 +59,19 @@ export class Leader {
   tick(): void {
     this.elapsedTicks++;
     this.transfer.tick();
+    this.flushCommit();
+  }
+
+  /**
+   * Tells followers of a commit they have not heard of, once a tick: an
+   * append of its own per commit would double the messages of a lone
+   * command, while under load the commit rides on the next entries.
+   */
+  private flushCommit(): void {
+    if (!this.commitUnsent) return;
+    this.commitUnsent = false;
+    const { committed } = this.host.log;
+    for (const pr of this.progress.values()) if (pr.commitSent < committed) pr.pendingEmpty = true;
   }
 
   /** Counts the voters heard from since the last check (thesis §6.2), then starts a new round. */
@@ -114,7 +129,9 @@ export class Leader {
     );
     if (q <= log.committed || log.term(q) !== term) return;
     log.commitTo(q);
-    for (const pr of this.progress.values()) pr.pendingEmpty = true;
+    if (this.host.config.lazyCommitNotify)
+      this.commitUnsent = true; // the next append or tick tells them
+    else for (const pr of this.progress.values()) pr.pendingEmpty = true;
     this.reads.releaseBeforeCommit();
   }
 
@@ -134,6 +151,7 @@ export class Leader {
       }
       const commit = Math.min(pr.match, log.committed);
       this.host.send({ type: 'heartbeat', from: id, to, term, commit, context, sentAt: this.ticks });
+      pr.commitSent = Math.max(pr.commitSent, commit);
     }
   }
 
@@ -164,6 +182,7 @@ export class Leader {
     pr.sent(prevIndex + entries.length, entries.length);
     pr.probeSentAt = this.ticks;
     pr.pendingEmpty = false;
+    pr.commitSent = log.committed;
     return true;
   }
 

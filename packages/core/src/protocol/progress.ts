@@ -24,6 +24,8 @@ export class Progress {
   lastAckSentAt = -Infinity;
   /** The leader owes this follower an append, even an empty one (to carry the commit index). */
   pendingEmpty = false;
+  /** The commit index the last append (or heartbeat) to this follower carried. */
+  commitSent = 0;
 
   constructor(
     next: number,

@@ -76,6 +76,9 @@ export class LeaderReads {
       return;
     }
     const { id: from, term } = this.host;
+    // The follower applies up to the read index before it answers: it must know that much is committed.
+    const pr = this.leader.progress.get(r.from);
+    if (pr && pr.commitSent < r.index) pr.pendingEmpty = true;
     this.host.send({
       type: 'read-index-resp',
       from,

@@ -91,3 +91,62 @@ describe('message economy: an idle cluster', () => {
     },
   );
 });
+
+describe('message economy: lazyCommitNotify', () => {
+  it('a lone command costs one append per follower: the commit rides on the next append, or goes at the next tick', () => {
+    const net = new Net(ABC, { lazyCommitNotify: true });
+    net.elect('a');
+    net.tickAll(); // the election's no-op: its commit goes out at the tick
+    net.settle();
+    expect(net.node('b').status().commitIndex).toBe(1);
+    let mark = net.sent.length;
+    net.propose('a', 'x');
+    expect(net.node('a').status().commitIndex).toBe(2);
+    for (const to of ['b', 'c']) {
+      expect(ofType(net.sent.slice(mark), 'append', 'a', to)).toHaveLength(1);
+      expect(net.node(to).status().commitIndex).toBe(1); // not told yet
+    }
+    // The next command's append carries the commit of the last.
+    mark = net.sent.length;
+    net.propose('a', 'y');
+    const [toB] = ofType(net.sent.slice(mark), 'append', 'a', 'b');
+    expect(toB).toMatchObject({ commit: 2, entries: [{ index: 3 }] });
+    expect(ofType(net.sent.slice(mark), 'append', 'a', 'b')).toHaveLength(1);
+    expect(net.node('b').status().commitIndex).toBe(2);
+    // Quiet: the next tick tells every follower, once.
+    mark = net.sent.length;
+    net.tickAll();
+    net.settle();
+    for (const to of ['b', 'c']) {
+      expect(ofType(net.sent.slice(mark), 'append', 'a', to)).toMatchObject([{ commit: 3, entries: [] }]);
+      expect(net.node(to).status().commitIndex).toBe(3);
+    }
+    mark = net.sent.length;
+    net.tickAll();
+    net.settle();
+    expect(ofType(net.sent.slice(mark), 'append')).toEqual([]);
+  });
+
+  it('a steady stream of proposals costs one append per follower per command, and followers keep up but the last', () => {
+    const net = new Net(ABC, { lazyCommitNotify: true });
+    net.elect('a');
+    const mark = net.sent.length;
+    for (let k = 0; k < 20; k++) net.propose('a', `p${k}`);
+    expect(ofType(net.sent.slice(mark), 'append', 'a', 'b')).toHaveLength(20);
+    expect(net.node('b').status().commitIndex).toBe(20);
+  });
+
+  it("a follower's lease read gets the commit index with its read index, not a tick later", () => {
+    const net = new Net(ABC, { lazyCommitNotify: true, leaseReads: true });
+    net.elect('a');
+    net.tickAll(); // a heartbeat round: the lease holds
+    net.settle();
+    net.propose('a', 'x');
+    expect(net.node('b').status().commitIndex).toBe(1);
+    expect(net.node('b').readIndex('r1', 'lease')).toBe(true);
+    net.settle();
+    expect(ofType(net.sent, 'read-index-resp', 'a', 'b')).toMatchObject([{ index: 2 }]);
+    expect(net.node('b').status().commitIndex).toBe(2); // it can apply what it reads at
+    expect(net.node('c').status().commitIndex).toBe(1); // no tick came: only the reader was told
+  });
+});
