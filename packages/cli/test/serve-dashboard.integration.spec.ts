@@ -2,11 +2,10 @@ import {
   eventually,
   freePort,
   KV,
-  NATS_URL,
   startServe,
   tempDir,
   unique,
-  writeFile,
+  writeServeConfig,
   type ServeProcess,
 } from './support/cli';
 
@@ -35,21 +34,13 @@ describe('raftline serve metrics.dashboard - each replica serves the page of its
   beforeAll(async () => {
     for (const id of ids) {
       ports[id] = await freePort();
-      const config = writeFile(
-        tmp.dir,
-        `${id}.yaml`,
-        [
-          `node: ${id}`,
-          `cluster: ${cluster}`,
-          `nats: { servers: [${NATS_URL}] }`,
-          'store: memory',
-          `metrics: { port: ${ports[id]}${id === 'n1' ? ', dashboard: true' : ''} }`,
-          'raft: { electionTimeoutMs: 1000, heartbeatMs: 150 }',
-          'groups:',
-          `  kv: { machine: ${KV}, voters: [n1, n2, n3], mirror: false }`,
-          '',
-        ].join('\n'),
-      );
+      const config = writeServeConfig(tmp.dir, id, cluster, [
+        'store: memory',
+        `metrics: { port: ${ports[id]}${id === 'n1' ? ', dashboard: true' : ''} }`,
+        'raft: { electionTimeoutMs: 1000, heartbeatMs: 150 }',
+        'groups:',
+        `  kv: { machine: ${KV}, voters: [n1, n2, n3], mirror: false }`,
+      ]);
       procs.set(id, startServe(['-c', config, ...(id === 'n2' ? ['--dashboard'] : [])]));
     }
     await Promise.all([...procs.values()].map((p) => p.waitForLog('raftline serve ready', 60_000)));

@@ -13,6 +13,7 @@ import {
   tempDir,
   unique,
   writeFile,
+  writeServeConfig,
   type ServeProcess,
 } from './support/cli';
 
@@ -143,20 +144,12 @@ describe('raftline serve - a replica that lost what it acknowledged halts and ex
     const configs = new Map(
       ids.map((id) => [
         id,
-        writeFile(
-          tmp.dir,
-          `${id}.yaml`,
-          [
-            `node: ${id}`,
-            `cluster: ${cluster}`,
-            `nats: { servers: [${NATS_URL}] }`,
-            'store: memory',
-            'metrics: { port: 0 }',
-            'raft: { electionTimeoutMs: 1000, heartbeatMs: 150 }',
-            `groups: { a: { machine: ${KV}, voters: [${ids.join(', ')}], mirror: false } }`,
-            '',
-          ].join('\n'),
-        ),
+        writeServeConfig(tmp.dir, id, cluster, [
+          'store: memory',
+          'metrics: { port: 0 }',
+          'raft: { electionTimeoutMs: 1000, heartbeatMs: 150 }',
+          `groups: { a: { machine: ${KV}, voters: [${ids.join(', ')}], mirror: false } }`,
+        ]),
       ]),
     );
     const start = (id: string) => {

@@ -59,7 +59,10 @@ describe('admin API - verify compares every replica’s digest at one marker', (
         const r = await client.query({ name: 'count', args: ['k1'] }, { consistency: 'stale' });
         expect(r.replica).not.toBe(odd.id);
       }
-      const refused = client.query({ name: 'count', args: ['k1'] }, { replica: odd.id, consistency: 'stale' });
+      const refused = client.query(
+        { name: 'count', args: ['k1'] },
+        { replica: odd.id, consistency: 'stale' },
+      );
       await expect(refused).rejects.toMatchObject({ remoteName: 'DivergedError' });
     } finally {
       client.close();

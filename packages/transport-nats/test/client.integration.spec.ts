@@ -56,9 +56,19 @@ describe('NatsRaftClient and serveClients - request/reply to a group', () => {
       error: { name: 'NotLeaderError', leaderId: client.leaderHint },
     });
 
-    // A malformed request is refused, not applied.
-    const bad = await nc.request(`raftline.${cluster}.g.client`, new Uint8Array([0xc1]), { timeout: 1000 });
+    // A malformed request is refused, not applied: by the leader as DecodeError; a follower refuses it unread.
+    const bad = await nc.request(
+      `raftline.${cluster}.g.client.${client.leaderHint}`,
+      new Uint8Array([0xc1]),
+      {
+        timeout: 1000,
+      },
+    );
     expect(unpack(bad.data)).toMatchObject({ ok: false, error: { name: 'DecodeError' } });
+    const unread = await nc.request(`raftline.${cluster}.g.client.${follower.id}`, new Uint8Array([0xc1]), {
+      timeout: 1000,
+    });
+    expect(unpack(unread.data)).toMatchObject({ ok: false, error: { name: 'NotLeaderError' } });
   });
 
   it('reports a replica refusal as RemoteCommandError and no replica as LeaderUnavailableError', async () => {

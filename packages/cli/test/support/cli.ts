@@ -48,6 +48,21 @@ export function writeFile(dir: string, name: string, text: string): string {
   return path;
 }
 
+/**
+ * Writes <dir>/<node>.yaml, a serve configuration of `node` in `cluster` on
+ * the test NATS, followed by `lines` (store, metrics, raft, groups…).
+ * @returns its path
+ */
+export function writeServeConfig(
+  dir: string,
+  node: string,
+  cluster: string,
+  lines: readonly string[],
+): string {
+  const head = [`node: ${node}`, `cluster: ${cluster}`, `nats: { servers: [${NATS_URL}] }`];
+  return writeFile(dir, `${node}.yaml`, [...head, ...lines, ''].join('\n'));
+}
+
 /** A free TCP port on 127.0.0.1. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -14,6 +14,8 @@ export interface LeaderHost {
   readonly log: RaftLog;
   readonly term: number;
   readonly membership: Membership;
+  /** The index of the newest configuration entry this leader appended (0: none). */
+  readonly pendingConfIndex: number;
   send(m: Message): void;
   readState(rs: ReadState): void;
   /** The newest durable snapshot, to send to followers that need compacted entries. */

@@ -120,7 +120,9 @@ export class Leader {
   /**
    * §5.3, §5.4.2: commit the highest index a quorum holds durably, but only
    * if that entry is of the current term; the leader counts only what it has
-   * itself made durable (log.stable, thesis §10.2.1). Tells followers when it moves.
+   * itself made durable (log.stable, thesis §10.2.1). Tells followers when it
+   * moves: at once, or with lazyCommitNotify by the next append or tick
+   * (at once still when the commit takes in a configuration entry).
    */
   maybeCommit(): void {
     const { log, term } = this.host;
@@ -128,10 +130,13 @@ export class Leader {
       id === this.host.id ? log.stable : (this.progress.get(id)?.match ?? 0),
     );
     if (q <= log.committed || log.term(q) !== term) return;
+    const { pendingConfIndex } = this.host;
+    // A configuration committed is told at once: followers act on it (a removed leader steps down now).
+    const eager =
+      !this.host.config.lazyCommitNotify || (log.committed < pendingConfIndex && pendingConfIndex <= q);
     log.commitTo(q);
-    if (this.host.config.lazyCommitNotify)
-      this.commitUnsent = true; // the next append or tick tells them
-    else for (const pr of this.progress.values()) pr.pendingEmpty = true;
+    if (eager) for (const pr of this.progress.values()) pr.pendingEmpty = true;
+    else this.commitUnsent = true; // the next append or tick tells them
     this.reads.releaseBeforeCommit();
   }
 

@@ -149,4 +149,14 @@ describe('message economy: lazyCommitNotify', () => {
     expect(net.node('b').status().commitIndex).toBe(2); // it can apply what it reads at
     expect(net.node('c').status().commitIndex).toBe(1); // no tick came: only the reader was told
   });
+
+  it('a commit that takes in a configuration entry is told at once: followers act on it', () => {
+    const net = new Net(ABC, { lazyCommitNotify: true });
+    net.elect('a');
+    net.node('a').proposeMembership([{ type: 'add-learner', node: 'l' }]);
+    net.settle();
+    const { commitIndex } = net.node('a').status();
+    expect(commitIndex).toBe(2);
+    for (const to of ['b', 'c']) expect(net.node(to).status().commitIndex).toBe(commitIndex);
+  });
 });
