@@ -148,7 +148,8 @@ export async function startMemoryCluster(dir: string, why: string): Promise<Demo
       // A follower's committed stream: what every replica applies, in log order.
       const replica = live(group).find((r) => r.node.status().role !== 'leader') ?? live(group)[0]!;
       const controller = new AbortController();
-      const fromIndex = replica.node.status().commitIndex + 1;
+      // From after what the group committed: a follower may hear of the last commit a tick late.
+      const fromIndex = Math.max(...live(group).map((r) => r.node.status().commitIndex)) + 1;
       void (async () => {
         for await (const e of replica.committed({ fromIndex, signal: controller.signal })) {
           onCommand({ index: e.index, name: e.command.name, args: e.command.args });
