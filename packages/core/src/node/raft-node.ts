@@ -13,8 +13,7 @@ import type { Cancel } from '../ports/clock';
 import type { Membership, MembershipChange } from '../protocol/membership';
 import type { ProtocolConfig } from '../protocol/config';
 import { RaftProtocol } from '../protocol/raft';
-import { NONE, type Entry, type Message, type NodeId, type Ready, type Role } from '../protocol/types';
-import { applyEntries, type ApplyParts } from './apply';
+import { NONE, type Entry, type Message, type NodeId, type Role } from '../protocol/types';
 import type { CommandEnvelope, CommandRequest } from './command';
 import { resolveNodeConfig, type NodeConfig } from './config';
 import type { NodeContext } from './context';
@@ -22,6 +21,7 @@ import { CommittedFeed, type CommittedEvent, type CommittedOptions } from './com
 import { Listeners } from './listeners';
 import { MembershipOps } from './membership';
 import { RAFT_NODE_OPTION_KEYS, type RaftNodeOptions } from './options';
+import { ReadyLoop } from './ready-loop';
 import { encodeProposal, Proposals, type ProposeOptions } from './proposals';
 import { NodeReads, type QueryOptions, type QueryResult } from './reads';
 import { SnapshotManager } from './snapshots';
@@ -40,9 +40,10 @@ export type { NodeStatus } from './status';
 
 /**
  * The asynchronous driver of one Raft peer: it owns the timers (through the
- * injected Clock), runs the Ready loop, persists before it sends what
- * durability requires, applies committed entries in order, resolves
- * proposals and feeds the committed stream.
+ * injected Clock) and the message intake, and runs the Ready loop
+ * (ready-loop.ts), which persists before it sends what durability requires,
+ * applies committed entries in order, resolves proposals and feeds the
+ * committed stream.
  *
  * Batching: proposals that arrive while a store write is in flight join the
  * next Ready, which becomes one LogStore append and one message per follower.
@@ -62,7 +63,6 @@ export class RaftNode {
   private protocol: RaftProtocol | undefined;
   private readonly feed: CommittedFeed;
   private state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
-  private processing: Promise<void> | undefined;
   private cancelTick: Cancel = () => {};
   /** Ticks due by the clock (see TickClock): set at start. */
   private tickClock: TickClock | undefined;
@@ -80,8 +80,8 @@ export class RaftNode {
   private readonly transfers: LeadershipTransfer;
   private readonly snapshots: SnapshotManager | undefined;
   private readonly verification: Verifier;
-  private readonly applyParts: ApplyParts;
   private readonly ticks: TickProposer;
+  private readonly loop: ReadyLoop;
 
   /** @throws ConfigError when options.config is invalid or options (or options.config) hold an unknown key */
   constructor(options: RaftNodeOptions) {
@@ -155,13 +155,28 @@ export class RaftNode {
       { ...ticks, propose, leads: () => this.isLeader() },
       applier.ticks?.() ?? [],
     );
-    this.applyParts = {
-      applier,
-      verification: this.verification,
-      proposals: this.proposals,
-      feed: this.feed,
+    this.loop = new ReadyLoop({
+      id: options.id,
+      logger: this.logger,
+      transport: options.transport,
+      storage: this.storage,
       snapshots: this.snapshots,
-    };
+      feed: this.feed,
+      verification: this.verification,
+      reads: this.reads,
+      proposals: this.proposals,
+      transfers: this.transfers,
+      applyParts: {
+        applier,
+        verification: this.verification,
+        proposals: this.proposals,
+        feed: this.feed,
+        snapshots: this.snapshots,
+      },
+      isRunning: () => this.state === 'running',
+      protocol: () => this.protocol,
+      changeRole: (role, leaderId, term) => this.changeRole(role, leaderId, term),
+    });
   }
 
   /**
@@ -459,7 +474,7 @@ export class RaftNode {
     // Settle callers first: a store write that never completes must not keep them waiting.
     this.proposals.failAll(() => new NodeStoppedError(this.id, this.halted));
     this.reads.fail('node stopped', true);
-    const settled = await this.storage.awaitInFlight(this.processing);
+    const settled = await this.storage.awaitInFlight(this.loop.inFlight);
     if (!settled) this.logger.warn({ node: this.id }, 'stopped while a store write was still in flight');
     // A clean stop saves the commit index, so the next start applies everything at once.
     else if (!this.halted)
@@ -538,56 +553,7 @@ export class RaftNode {
 
   /** Starts the Ready loop unless it is already running (it then picks up the new work itself). */
   private kick(): void {
-    if (this.processing || this.state !== 'running') return;
-    this.processing = this.readyLoop()
-      .catch((err: unknown) => this.logger.error({ node: this.id, err }, 'ready loop failed'))
-      .finally(() => {
-        this.processing = undefined;
-        if (this.state === 'running' && this.protocol?.hasReady()) this.kick();
-      });
-  }
-
-  private async readyLoop(): Promise<void> {
-    const p = this.protocol!;
-    while (this.state === 'running') {
-      // Compaction runs between Readies, so store writes never overlap.
-      if (this.snapshots?.compactionDue()) {
-        if (!(await this.storage.retrying('log compaction', () => this.snapshots!.compactIfDue()))) return;
-      }
-      if (this.state !== 'running' || !p.hasReady()) return;
-      const rd = p.ready();
-      if (rd.softState) this.changeRole(rd.softState.role, rd.softState.leaderId, p.hardState().term);
-      this.sendLeaderMessages(rd);
-      const snap = rd.snapshot;
-      if (snap && !(await this.storage.retrying('snapshot install', () => this.snapshots!.install(snap))))
-        return;
-      if (snap) {
-        this.feed.skipTo(snap.index);
-        this.verification.onSnapshotInstalled(snap.index);
-      }
-      const persisted = await this.storage.retrying('storage write', () => this.storage.persist(rd));
-      if (!persisted) return; // stopped while retrying: nothing unpersisted is acknowledged
-      if (rd.messages.length > 0) this.options.transport.send(rd.messages);
-      applyEntries(rd.committed, this.applyParts);
-      this.reads.confirm(rd.readStates);
-      p.advance(rd);
-      this.proposals.maybeCaughtUp(p);
-      // After advance(): config entries of this Ready are applied too, so the snapshot's membership matches its index.
-      if (!this.verification.stoppedApplying) this.snapshots?.maybeCreate(p.log.applied);
-      this.reads.serve(p.log.applied);
-      this.transfers.maybeEnd();
-      this.verification.afterReady();
-    }
-  }
-
-  /** Sends what may go before persisting; snapshot requests become a chunked transfer instead. */
-  private sendLeaderMessages(rd: Ready): void {
-    const out: Message[] = [];
-    for (const m of rd.leaderMessages) {
-      if (m.type === 'snapshot') this.snapshots?.send(m);
-      else out.push(m);
-    }
-    if (out.length > 0) this.options.transport.send(out);
+    this.loop.kick();
   }
 
   private changeRole(role: Role, leaderId: NodeId, term: number): void {
