@@ -81,57 +81,57 @@ export class KeyedHeap {
   }
 
   private removeAt(i: number): void {
-    const last = this.ids.length - 1;
     this.pos.delete(this.ids[i]!);
-    if (i !== last) {
-      this.ids[i] = this.ids[last]!;
-      this.keys[i] = this.keys[last]!;
-      this.pos.set(this.ids[i]!, i);
-    }
-    this.ids.pop();
-    this.keys.pop();
-    if (i < this.ids.length) this.down(this.up(i));
+    const id = this.ids.pop()!;
+    const key = this.keys.pop()!;
+    if (i === this.ids.length) return;
+    // The last one fills the hole, then finds its place.
+    this.ids[i] = id;
+    this.keys[i] = key;
+    this.down(this.up(i));
   }
 
-  private less(i: number, j: number): boolean {
-    const a = this.keys[i]!;
-    const b = this.keys[j]!;
-    return a < b || (a === b && this.ids[i]! < this.ids[j]!);
-  }
-
-  private swap(i: number, j: number): void {
-    const id = this.ids[i]!;
-    const key = this.keys[i]!;
-    this.ids[i] = this.ids[j]!;
-    this.keys[i] = this.keys[j]!;
-    this.ids[j] = id;
-    this.keys[j] = key;
-    this.pos.set(this.ids[i]!, i);
-    this.pos.set(id, j);
-  }
-
-  /** Sifts i up. @returns its final position */
+  /** Sifts the id at i up: parents larger than it move down into the hole. @returns its final position */
   private up(i: number): number {
+    const { ids, keys } = this;
+    const id = ids[i]!;
+    const key = keys[i]!;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!this.less(i, parent)) break;
-      this.swap(i, parent);
+      if (!before(key, id, keys[parent]!, ids[parent]!)) break;
+      this.place(i, ids[parent]!, keys[parent]!);
       i = parent;
     }
+    this.place(i, id, key);
     return i;
   }
 
+  /** Sifts the id at i down: smaller children move up into the hole. */
   private down(i: number): void {
-    const n = this.ids.length;
+    const { ids, keys } = this;
+    const n = ids.length;
+    const id = ids[i]!;
+    const key = keys[i]!;
     for (;;) {
       const l = 2 * i + 1;
+      if (l >= n) break;
       const r = l + 1;
-      let m = i;
-      if (l < n && this.less(l, m)) m = l;
-      if (r < n && this.less(r, m)) m = r;
-      if (m === i) return;
-      this.swap(i, m);
+      const m = r < n && before(keys[r]!, ids[r]!, keys[l]!, ids[l]!) ? r : l;
+      if (!before(keys[m]!, ids[m]!, key, id)) break;
+      this.place(i, ids[m]!, keys[m]!);
       i = m;
     }
+    this.place(i, id, key);
   }
+
+  private place(i: number, id: number, key: number): void {
+    this.ids[i] = id;
+    this.keys[i] = key;
+    this.pos.set(id, i);
+  }
+}
+
+/** Whether (keyA, idA) comes before (keyB, idB). */
+function before(keyA: number, idA: number, keyB: number, idB: number): boolean {
+  return keyA < keyB || (keyA === keyB && idA < idB);
 }

@@ -164,11 +164,11 @@ export class TaskQueue extends ReplicatedStateMachine implements MachineMetrics 
 
   @Validate('enqueueMany')
   protected checkEnqueueMany(_queue: string, items: readonly EnqueueItem[]): string | undefined {
-    for (let i = 0; i < items.length; i++) {
-      const problem = this.sizeProblem(`args[1] (items)[${i}].payload`, items[i]!.payload, 'maxPayloadBytes');
-      if (problem) return problem;
-    }
-    return undefined;
+    return this.sizesProblem(
+      items.map((item) => item.payload),
+      (i) => `args[1] (items)[${i}].payload`,
+      'maxPayloadBytes',
+    );
   }
 
   // ----------------------------------------------------------------- workers
@@ -255,11 +255,11 @@ export class TaskQueue extends ReplicatedStateMachine implements MachineMetrics 
 
   @Validate('ackMany')
   protected checkAckMany(items: readonly AckItem[]): string | undefined {
-    for (let i = 0; i < items.length; i++) {
-      const problem = this.sizeProblem(`args[0] (items)[${i}].result`, items[i]!.result, 'maxResultBytes');
-      if (problem) return problem;
-    }
-    return undefined;
+    return this.sizesProblem(
+      items.map((item) => item.result),
+      (i) => `args[0] (items)[${i}].result`,
+      'maxResultBytes',
+    );
   }
 
   /**
@@ -484,6 +484,28 @@ export class TaskQueue extends ReplicatedStateMachine implements MachineMetrics 
     }
     for (const job of targets) act(job);
     return { count: targets.length, skipped };
+  }
+
+  /**
+   * sizeProblem for each of values, in one encode when they fit together:
+   * an array encodes as a header and its items' encodings, so a list within
+   * the limit has no item past it. Only a longer list is checked item by item.
+   */
+  private sizesProblem(
+    values: readonly unknown[],
+    where: (i: number) => string,
+    limit: 'maxPayloadBytes' | 'maxResultBytes',
+  ): string | undefined {
+    try {
+      if (pack(values).byteLength <= this.limits[limit]) return undefined;
+    } catch {
+      // One of them cannot be encoded: the loop names it.
+    }
+    for (let i = 0; i < values.length; i++) {
+      const problem = this.sizeProblem(where(i), values[i], limit);
+      if (problem) return problem;
+    }
+    return undefined;
   }
 
   private sizeProblem(
