@@ -1,7 +1,7 @@
 import type { Logger } from '../logger';
 import type { Transport } from '../ports/transport';
 import type { RaftProtocol } from '../protocol/raft';
-import type { Message, NodeId, Ready, Role } from '../protocol/types';
+import type { Entry, Message, NodeId, Ready, Role } from '../protocol/types';
 import { applyEntries, type ApplyParts } from './apply';
 import type { CommittedFeed } from './committed-feed';
 import type { Proposals } from './proposals';
@@ -35,9 +35,10 @@ export interface ReadyLoopParts {
 /**
  * The Ready loop: one step at a time, it takes the protocol's Ready, sends
  * what may go before persisting (a leader's appends, thesis §10.2.1),
- * installs a snapshot, persists entries and hard state (retrying until the
- * stores take them), then sends the rest, applies what committed, confirms
- * reads and advances the protocol. Work that arrives during a step joins
+ * installs a snapshot, applies the committed entries already durable here,
+ * persists entries and hard state (retrying until the stores take them),
+ * then sends the rest, applies the other committed entries, confirms reads
+ * and advances the protocol. Work that arrives during a step joins
  * the next one, so a busy node batches by itself.
  */
 export class ReadyLoop {
@@ -80,10 +81,21 @@ export class ReadyLoop {
         feed.skipTo(snap.index);
         verification.onSnapshotInstalled(snap.index);
       }
+      // Committed entries this replica already holds durably are applied before this Ready's write,
+      // so their callers are answered while it runs, not one write later.
+      const early = snap ? 0 : durablePrefix(rd.committed, p.log.stable);
+      const { committed } = rd;
+      if (early > 0) {
+        const part = early < committed.length ? committed.slice(0, early) : committed;
+        applyEntries(part, this.parts.applyParts);
+        p.appliedPart(part);
+        reads.serve(p.log.applied);
+      }
       const persisted = await storage.retrying('storage write', () => storage.persist(rd));
       if (!persisted) return; // stopped while retrying: nothing unpersisted is acknowledged
       if (rd.messages.length > 0) this.parts.transport.send(rd.messages);
-      applyEntries(rd.committed, this.parts.applyParts);
+      if (early < committed.length)
+        applyEntries(early > 0 ? committed.slice(early) : committed, this.parts.applyParts);
       reads.confirm(rd.readStates);
       p.advance(rd);
       proposals.maybeCaughtUp(p);
@@ -104,4 +116,17 @@ export class ReadyLoop {
     }
     if (out.length > 0) this.parts.transport.send(out);
   }
+}
+
+/**
+ * How many of the committed entries (ascending) are at or below stable, the
+ * index this replica's log is durable to. They may be applied before the
+ * Ready's own write: committed means durable on a quorum, and they are on
+ * this replica's disk too, so no crash can take them back. (The rest are
+ * applied once the write made them durable here as well.)
+ */
+function durablePrefix(committed: readonly Entry[], stable: number): number {
+  let n = 0;
+  while (n < committed.length && committed[n]!.index <= stable) n++;
+  return n;
 }

@@ -287,15 +287,30 @@ export class RaftProtocol {
     return rd;
   }
 
-  /** Acknowledges that `rd` was persisted, sent and applied. */
+  /**
+   * Acknowledges that `rd` was persisted, sent and applied (its committed
+   * entries past those acknowledged with appliedPart()).
+   */
   advance(rd: Ready): void {
     const last = rd.entries[rd.entries.length - 1];
     if (last) this.log.stableTo(last.index, last.term);
-    const lastApplied = rd.committed[rd.committed.length - 1];
-    if (lastApplied) this.log.appliedTo(lastApplied.index);
-    for (const e of rd.committed) if (e.type === 'config') applyConfig(this.r, e);
+    this.appliedPart(rd.committed);
     // The leader counts itself toward a quorum only once its own entries are durable (thesis §10.2.1).
     if (last) this.r.leader?.maybeCommit();
+  }
+
+  /**
+   * Acknowledges that `committed`, the first committed entries of the Ready
+   * in hand, were applied before the Ready was persisted (a driver may apply
+   * those at or below log.stable at once: they are durable here already).
+   * Entries at or below the applied index are skipped, so advance() can be
+   * given the whole Ready afterwards.
+   */
+  appliedPart(committed: readonly Entry[]): void {
+    const from = this.log.applied;
+    const lastApplied = committed[committed.length - 1];
+    if (lastApplied) this.log.appliedTo(lastApplied.index);
+    for (const e of committed) if (e.type === 'config' && e.index > from) applyConfig(this.r, e);
   }
 
   // --------------------------------------------------------------- queries

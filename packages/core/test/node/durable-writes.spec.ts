@@ -51,7 +51,20 @@ class StepLog extends MemoryLogStore implements StepStore {
     this.appends++;
     return super.append(entries);
   }
+  /** Writes held by holdWrites(), each waiting for its release. */
+  private gate: (() => void)[] | undefined;
+  holdWrites(): void {
+    this.gate ??= [];
+  }
+  /** Lets the held writes go; with `holdOn`, later writes are held again. */
+  releaseWrites(holdOn = false): void {
+    const held = this.gate ?? [];
+    this.gate = holdOn ? [] : undefined;
+    for (const go of held) go();
+  }
   async persistStep(entries: readonly Entry[], state: HardState | undefined): Promise<void> {
+    const gate = this.gate;
+    if (gate) await new Promise<void>((resolve) => gate.push(resolve));
     this.steps.push({ entries: entries.length, state });
     this.appendSync(entries);
     if (state) await MemoryStableStore.prototype.save.call(this.stable, state);
@@ -154,6 +167,32 @@ describe('RaftNode - durable writes', () => {
       expect(carried).toBeGreaterThan(10);
       expect(m.stable.saves.length).toBeLessThan(carried);
     }
+    await Promise.all(members.map((m) => m.node.stop()));
+  });
+
+  it('applies a committed entry it holds durably without waiting for the write of the next step', async () => {
+    const { members } = cluster(['a', 'b', 'c'], true);
+    await Promise.all(members.map((m) => m.node.start()));
+    const leader = await leaderOf(members);
+    const log = leader.log as StepLog;
+    await leader.node.propose({ name: 'inc', args: [] });
+    log.holdWrites();
+    // The leader's write of the second command is held; its followers commit it meanwhile.
+    const second = leader.node.propose({ name: 'inc', args: [] });
+    const secondIndex = leader.node.status().lastIndex;
+    for (let i = 0; i < 200 && leader.node.status().commitIndex < secondIndex; i++) await sleep(2);
+    expect(leader.node.status().commitIndex).toBe(secondIndex);
+    let thirdSettled = false;
+    const third = leader.node.propose({ name: 'inc', args: [] }).finally(() => (thirdSettled = true));
+    // The second command's write completes; the next step (the third's write) is held again.
+    log.releaseWrites(true);
+    // The second is durable here and committed: it is applied while the third's write waits.
+    const outcome = await Promise.race([second, sleep(1000).then(() => 'still waiting')]);
+    const thirdWaited = !thirdSettled;
+    log.releaseWrites();
+    expect(outcome).toBe(2);
+    expect(thirdWaited).toBe(true);
+    await expect(third).resolves.toBe(3);
     await Promise.all(members.map((m) => m.node.stop()));
   });
 
