@@ -17,20 +17,21 @@ import { NONE, type Entry, type Message, type NodeId, type Role } from '../proto
 import type { CommandEnvelope, CommandRequest } from './command';
 import { resolveNodeConfig, type NodeConfig } from './config';
 import type { NodeContext } from './context';
-import { CommittedFeed, type CommittedEvent, type CommittedOptions } from './committed-feed';
+import type { CommittedFeed, CommittedEvent, CommittedOptions } from './committed-feed';
 import { Listeners } from './listeners';
-import { MembershipOps } from './membership';
+import type { MembershipOps } from './membership';
 import { RAFT_NODE_OPTION_KEYS, type RaftNodeOptions } from './options';
-import { ReadyLoop } from './ready-loop';
-import { encodeProposal, Proposals, type ProposeOptions } from './proposals';
-import { NodeReads, type QueryOptions, type QueryResult } from './reads';
-import { SnapshotManager } from './snapshots';
+import { buildNodeParts } from './parts';
+import type { ReadyLoop } from './ready-loop';
+import { encodeProposal, type Proposals, type ProposeOptions } from './proposals';
+import type { NodeReads, QueryOptions, QueryResult } from './reads';
+import type { SnapshotManager } from './snapshots';
 import { nodeStatus, type NodeStatus, type RoleChange } from './status';
-import { NodeStorage } from './storage';
+import type { NodeStorage } from './storage';
 import { TickClock } from './tick-clock';
-import { TickProposer } from './ticks';
-import { LeadershipTransfer } from './transfer';
-import { Verifier, type DigestAtOptions, type Divergence, type VerifyResult } from './verification';
+import type { TickProposer } from './ticks';
+import type { LeadershipTransfer } from './transfer';
+import type { DigestAtOptions, Divergence, Verifier, VerifyResult } from './verification';
 
 export { RAFT_NODE_OPTION_KEYS } from './options';
 export type { RaftNodeOptions } from './options';
@@ -108,75 +109,26 @@ export class RaftNode {
       sleep: (ms) => new Promise((resolve) => options.clock.setTimeout(resolve, ms)),
       kick: () => this.kick(),
     };
-    this.storage = new NodeStorage(ctx, options);
-    this.transfers = new LeadershipTransfer(ctx);
-    this.proposals = new Proposals(ctx, this.transfers);
-    this.membership = new MembershipOps(ctx, this.proposals);
-    this.reads = new NodeReads(ctx, (name, args) => this.queryLocal(name, args));
-    this.feed = new CommittedFeed(
-      this.config.streamResultWindow,
-      (lo, hi) => this.readLog(lo, hi),
-      () => this.protocol?.log.firstIndex() ?? 1,
-    );
-    this.verification = new Verifier({
-      id: options.id,
-      clock: options.clock,
-      applier: options.applier,
-      config: this.config,
-      logger: this.logger,
-      propose: (data, opts) =>
-        this.proposals.appendAndWait(opts, (p) => ({ ...p.propose([data]), bytes: data.byteLength })),
-      leadership: () => ({ leader: this.role === 'leader', term: this.protocol?.hardState().term ?? 0 }),
-      applied: () => this.protocol?.log.applied ?? 0,
-    });
-    const store = options.snapshotStore;
-    this.snapshots =
-      store &&
-      new SnapshotManager({
-        id: options.id,
-        store,
-        clock: options.clock,
-        send: (m) => options.transport.send([m]),
-        logger: this.logger,
-        chunkBytes: this.config.snapshotChunkBytes,
-        chunkTimeoutMs: this.config.snapshotChunkTimeoutMs,
-        protocol: () => this.protocol!,
-        applier: options.applier,
-        outcomes: this.feed.snapshotMarks(),
-        logStore: options.logStore,
-        settings: this.config,
-        kick: () => this.kick(),
-        step: (m) => this.receive(m),
-      });
-    const { applier } = options;
-    const ticks = { id: options.id, clock: options.clock, logger: this.logger };
-    const propose = (r: CommandRequest) => this.propose(r);
-    this.ticks = new TickProposer(
-      { ...ticks, propose, leads: () => this.isLeader() },
-      applier.ticks?.() ?? [],
-    );
-    this.loop = new ReadyLoop({
-      id: options.id,
-      logger: this.logger,
-      transport: options.transport,
+    ({
       storage: this.storage,
-      snapshots: this.snapshots,
+      transfers: this.transfers,
+      proposals: this.proposals,
+      membership: this.membership,
+      reads: this.reads,
       feed: this.feed,
       verification: this.verification,
-      reads: this.reads,
-      proposals: this.proposals,
-      transfers: this.transfers,
-      applyParts: {
-        applier,
-        verification: this.verification,
-        proposals: this.proposals,
-        feed: this.feed,
-        snapshots: this.snapshots,
-      },
-      isRunning: () => this.state === 'running',
-      protocol: () => this.protocol,
+      snapshots: this.snapshots,
+      ticks: this.ticks,
+      loop: this.loop,
+    } = buildNodeParts(options, ctx, {
+      queryLocal: (name, args) => this.queryLocal(name, args),
+      readLog: (lo, hi) => this.readLog(lo, hi),
+      leads: () => this.role === 'leader',
+      isLeader: () => this.isLeader(),
+      propose: (r) => this.propose(r),
+      receive: (m) => this.receive(m),
       changeRole: (role, leaderId, term) => this.changeRole(role, leaderId, term),
-    });
+    }));
   }
 
   /**
