@@ -124,34 +124,35 @@ export function serveClients(options: ClientServerOptions): ClientServer {
   const initial = safeStatus(node);
   let view: LeaderView | undefined = initial && { leaderId: initial.leaderId, term: initial.term };
 
-  const respond = (msg: Msg, reply: Reply): void => {
+  /** Sends bytes (made by encode) as msg's answer; a failure to encode or send is logged, never thrown. */
+  const send = (msg: Msg, encode: () => Uint8Array): void => {
     try {
-      msg.respond(
-        encodeReply({ ...reply, node: node.id, ...(view ? { leader: view } : {}) }, nc.info?.max_payload),
-      );
+      msg.respond(encode());
     } catch (err) {
       logger.warn({ node: node.id, err }, 'could not answer a client request');
     }
   };
+  const respond = (msg: Msg, reply: Reply): void =>
+    send(msg, () =>
+      encodeReply({ ...reply, node: node.id, ...(view ? { leader: view } : {}) }, nc.info?.max_payload),
+    );
   // Under a flood most requests are refused, alike: each refusal's reply is
   // encoded once per leader view and sent as is, so refusing costs little.
   let refusals = new Map<string, Uint8Array>();
   let refusalsView = view;
   const refuse = (msg: Msg, refusal: Error): void => {
     if (refusalsView !== view) [refusals, refusalsView] = [new Map(), view];
-    let bytes = refusals.get(refusal.message);
-    if (!bytes) {
-      bytes = encodeReply(
-        { ok: false, error: describe(refusal), node: node.id, ...(view ? { leader: view } : {}) },
-        nc.info?.max_payload,
-      );
-      if (refusals.size < 16) refusals.set(refusal.message, bytes);
-    }
-    try {
-      msg.respond(bytes);
-    } catch (err) {
-      logger.warn({ node: node.id, err }, 'could not answer a client request');
-    }
+    send(msg, () => {
+      let bytes = refusals.get(refusal.message);
+      if (!bytes) {
+        bytes = encodeReply(
+          { ok: false, error: describe(refusal), node: node.id, ...(view ? { leader: view } : {}) },
+          nc.info?.max_payload,
+        );
+        if (refusals.size < 16) refusals.set(refusal.message, bytes);
+      }
+      return bytes;
+    });
   };
   /** Runs work for the request in msg unless its client (or all) are at their bound, and answers. */
   const answer = (msg: Msg, work: () => Promise<Reply>): void => {
