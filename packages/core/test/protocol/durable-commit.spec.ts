@@ -1,4 +1,5 @@
 import { RaftProtocol, seededRandom, type Entry } from '../../src/index';
+import { Net } from '../support/net';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const entry = (index: number, term: number, data: string): Entry => ({
@@ -36,5 +37,36 @@ describe('persistence contract - the durable commit index never covers an entry 
     expect(rd.committed.map((e) => e.index)).toEqual([2]); // applying after persisting is still fine
     n2.advance(rd);
     expect(n2.ready().hardState?.commit).toBe(2); // once durable, the commit follows
+  });
+});
+
+describe('appliedPart - committed entries applied before the Ready in hand is persisted', () => {
+  it('moves the applied index, and a configuration entry applied early takes effect once', () => {
+    const net = new Net(['a', 'b', 'c', 'd']);
+    net.elect('a');
+    net.settle();
+    const a = net.node('a');
+    // Two voters leave at once: joint consensus, which the leader leaves by appending a second entry.
+    a.proposeMembership([
+      { type: 'remove', node: 'c' },
+      { type: 'remove', node: 'd' },
+    ]);
+    const joint = a.status().lastIndex;
+    net.cycle('a'); // persisted, and sent to the others
+    for (let round = 0; round < 4; round++) {
+      const batch = net.queue;
+      net.queue = [];
+      for (const m of batch) net.deliverOne(m);
+      for (const id of ['b', 'c', 'd']) net.cycle(id);
+    }
+    expect(a.status().commitIndex).toBe(joint);
+    const rd = a.ready();
+    expect(rd.committed.map((e) => e.index)).toEqual([joint]);
+    a.appliedPart(rd.committed);
+    expect(a.status()).toMatchObject({ appliedIndex: joint, lastIndex: joint + 1 }); // the leave-joint entry
+    a.advance(rd);
+    expect(a.status()).toMatchObject({ appliedIndex: joint, lastIndex: joint + 1 }); // not appended twice
+    net.settle();
+    expect(a.status()).toMatchObject({ voters: ['a', 'b'], outgoing: [], commitIndex: joint + 1 });
   });
 });
