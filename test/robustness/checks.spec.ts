@@ -115,7 +115,15 @@ describe('robustness checks - what a history must show', () => {
         targets: [],
       },
     ];
-    const acks = [500, 2100, 7300, 7400, 12_000];
+    const acks = [
+      { call: 400, return: 500 },
+      // Called before the leader's kill, answered just after it (on its way): not counted.
+      { call: 990, return: 1010 },
+      { call: 1500, return: 2100 },
+      { call: 7200, return: 7300 },
+      { call: 7350, return: 7400 },
+      { call: 11_500, return: 12_000 },
+    ];
     const gaps = singleFaultGaps(records, acks);
     expect(gaps).toEqual([
       { label: 'kill-leader', ms: 1100 },

@@ -1,18 +1,32 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { FaultProxy, FaultProxyError } from './support/fault-proxy';
 
-/** An upstream that answers every chunk with the same bytes. */
-async function echoServer(): Promise<{ server: Server; port: number; sockets: Set<Socket> }> {
+/** An upstream that answers every chunk with the same bytes, and notes what it received. */
+async function echoServer(): Promise<{
+  server: Server;
+  port: number;
+  sockets: Set<Socket>;
+  received: () => string;
+}> {
   const sockets = new Set<Socket>();
+  let got = '';
   const server = createServer((s) => {
     sockets.add(s);
     s.on('error', () => undefined);
     s.on('close', () => sockets.delete(s));
-    s.on('data', (b) => s.write(b));
+    s.on('data', (b) => {
+      got += b.toString();
+      s.write(b);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
-  return { server, port: typeof address === 'object' && address ? address.port : 0, sockets };
+  return {
+    server,
+    port: typeof address === 'object' && address ? address.port : 0,
+    sockets,
+    received: () => got,
+  };
 }
 
 /** A client of the proxy that collects what it receives and whether it was reset. */
@@ -91,6 +105,35 @@ describe('fault proxy - the link between a replica and NATS, as the nemesis brea
     expect(c.socket.destroyed).toBe(false);
     proxy.heal();
     await c.closed; // its stream has a gap: reset
+    const d = await open();
+    d.socket.write('back');
+    await until('the echo after heal', () => d.received() === 'back');
+  });
+
+  it('one-way up: the client is not heard, hears the upstream; heal resets the connection', async () => {
+    const c = await open();
+    await until('the upstream side', () => upstream.sockets.size === 1);
+    proxy.dropOneWay('up');
+    expect(proxy.mode).toBe('drop-up');
+    c.socket.write('mute');
+    await until('the bytes counted lost', () => proxy.stats().droppedBytes === 4);
+    for (const s of upstream.sockets) s.write('still');
+    await until('the upstream heard by the client', () => c.received() === 'still');
+    expect(upstream.received()).toBe('');
+    proxy.heal();
+    await c.closed;
+  });
+
+  it('one-way down: the client is heard and hears nothing', async () => {
+    const c = await open();
+    proxy.dropOneWay('down');
+    c.socket.write('deaf');
+    await until('the upstream hearing the client', () => upstream.received() === 'deaf');
+    await until('the echo counted lost', () => proxy.stats().droppedBytes === 4);
+    expect(c.received()).toBe('');
+    expect(c.socket.destroyed).toBe(false);
+    proxy.heal();
+    await c.closed;
     const d = await open();
     d.socket.write('back');
     await until('the echo after heal', () => d.received() === 'back');

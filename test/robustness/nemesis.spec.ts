@@ -1,4 +1,4 @@
-import { DEFAULT_WEIGHTS, FAULT_KINDS, planFaults, PlanError } from './support/nemesis';
+import { CLUSTER_WEIGHTS, DEFAULT_WEIGHTS, FAULT_KINDS, planFaults, PlanError } from './support/nemesis';
 
 const base = { durationMs: 120_000, electionMs: 1000 };
 
@@ -20,19 +20,26 @@ describe('nemesis plan - seeded, overlapping, inside the run', () => {
     }
   });
 
-  it('over 50 seeds every kind is drawn, and some faults overlap', () => {
-    const plans = Array.from({ length: 50 }, (_, i) => planFaults({ ...base, seed: i + 1 }));
+  it('over 50 seeds every kind is drawn (bridges with several nats-servers only), and some faults overlap', () => {
+    const plans = Array.from({ length: 50 }, (_, i) => planFaults({ ...base, seed: i + 1, natsServers: 3 }));
     const kinds = new Set(plans.flat().map((f) => f.kind));
     expect([...kinds].sort()).toEqual([...FAULT_KINDS].sort());
+    const variants = new Set(plans.flat().map((f) => `${f.kind} ${f.variant ?? ''}`));
+    for (const v of ['bridge cut', 'bridge drop', 'bridge one-way', 'one-way deaf', 'one-way mute']) {
+      expect(variants).toContain(v);
+    }
+    const single = Array.from({ length: 50 }, (_, i) => planFaults({ ...base, seed: i + 1 })).flat();
+    expect(single.some((f) => f.kind === 'bridge')).toBe(false);
     const overlaps = plans.flatMap((p) => p.slice(1).filter((f, i) => f.at < p[i]!.at + p[i]!.durationMs));
     expect(overlaps.length).toBeGreaterThan(20);
   });
 
   it('pauses and isolations outlast an election timeout; a zero weight leaves a kind out', () => {
     const plans = Array.from({ length: 20 }, (_, i) =>
-      planFaults({ ...base, seed: i, weights: { ...DEFAULT_WEIGHTS, 'kill-majority': 0 } }),
+      planFaults({ ...base, seed: i, weights: { ...CLUSTER_WEIGHTS, 'kill-majority': 0 } }),
     ).flat();
-    for (const f of plans.filter((p) => p.kind === 'pause' || p.kind === 'isolate')) {
+    const partitions = ['pause', 'isolate', 'one-way', 'bridge'];
+    for (const f of plans.filter((p) => partitions.includes(p.kind))) {
       expect(f.durationMs).toBeGreaterThan(base.electionMs);
     }
     expect(plans.some((f) => f.kind === 'kill-majority')).toBe(false);

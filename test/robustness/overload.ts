@@ -168,7 +168,7 @@ async function main(): Promise<number> {
     });
     await cluster.startAll();
     for (let i = 0; i < 9; i++)
-      connections.push(await connectNats({ servers: env.nats.url, name: `load ${i}` }));
+      connections.push(await connectNats({ servers: env.nats.url(0), name: `load ${i}` }));
     const [probeConn, ...floodConns] = connections;
     const at = { cluster: cluster.cluster, group: cluster.group };
     const probeTarget = { ...at, connections: [probeConn!], prefix: 'probe' };
@@ -189,7 +189,7 @@ async function main(): Promise<number> {
     const floodFrom = Date.now();
     const flood = floodProcesses({
       ...at,
-      natsUrl: env.nats.url,
+      natsUrl: env.nats.url(0),
       prefix: 'flood',
       ratePerSecond: offered,
       durationMs: floodMs,

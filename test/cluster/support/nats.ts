@@ -2,6 +2,7 @@
 // nats-server of the test's own on a spare loopback port, and polling helpers.
 export {
   startNatsServer,
+  sparePort,
   sleep,
   waitFor,
   type OwnNatsServer as NatsServer,

@@ -2,6 +2,9 @@
 // leader) or its end (a heal, a resume, a server back, a restart) to the
 // next acknowledged operation.
 import type { FaultRecord } from './faults';
+import { FAULT_VARIANTS } from './nemesis';
+
+const VARIANT = new RegExp(`\\((${FAULT_VARIANTS.join('|')})\\)`);
 
 /** One fault's measured gap. */
 export interface Gap {
@@ -16,6 +19,12 @@ export interface AvailabilitySummary {
   readonly [label: string]: { readonly count: number; readonly medianMs: number; readonly maxMs: number };
 }
 
+/** An acknowledged operation: when it was called and when it returned (ms since the run's start). */
+export interface Ack {
+  readonly call: number;
+  readonly return: number;
+}
+
 /** `kill-leader` is measured from its start, every other fault from its end. */
 function referenceOf(r: FaultRecord): number | undefined {
   return r.kind === 'kill-leader' ? r.start : r.end;
@@ -23,39 +32,45 @@ function referenceOf(r: FaultRecord): number | undefined {
 
 /** The kind plus the variant in the plan's text (`isolate (cut)`), without the timing. */
 export function labelOf(r: FaultRecord): string {
-  const variant = /\((leader|random|drop|cut|fast|immediate)\)/.exec(r.plan)?.[1];
+  const variant = VARIANT.exec(r.plan)?.[1];
   return variant ? `${r.kind} (${variant})` : r.kind;
 }
 
 /**
  * The gap after every single fault: one that took effect, and overlapped
- * no other fault that took effect, over its start to its end.
- * @param acks acknowledged operations' return times (any order)
+ * no other fault that took effect, over its start to its end. A gap from a
+ * fault's start counts only operations called after it: the answer to one
+ * called before may have left the killed leader just before it died.
+ * @param acks acknowledged operations (any order)
  * @returns one Gap per single fault, in the records' order
  */
-export function singleFaultGaps(records: readonly FaultRecord[], acks: readonly number[]): Gap[] {
-  const sorted = [...acks].sort((a, b) => a - b);
+export function singleFaultGaps(records: readonly FaultRecord[], acks: readonly Ack[]): Gap[] {
+  const sorted = [...acks].sort((a, b) => a.return - b.return);
   const happened = records.filter((r) => !r.skipped && r.start !== undefined && r.end !== undefined);
   const gaps: Gap[] = [];
   for (const r of happened) {
     const overlapping = happened.some((o) => o !== r && o.start! <= r.end! && r.start! <= o.end!);
     const ref = referenceOf(r);
     if (overlapping || ref === undefined) continue;
-    const next = firstAfter(sorted, ref);
-    gaps.push({ label: labelOf(r), ms: next === undefined ? Infinity : next - ref });
+    const next = firstAfter(sorted, ref, ref === r.start);
+    gaps.push({ label: labelOf(r), ms: next === undefined ? Infinity : next.return - ref });
   }
   return gaps;
 }
 
-/** The first value > x of an ascending list (binary search). */
-function firstAfter(sorted: readonly number[], x: number): number | undefined {
+/**
+ * The first ack returning after x of a list ascending by return time
+ * (binary search), called at or after x too when calledAfter.
+ */
+function firstAfter(sorted: readonly Ack[], x: number, calledAfter: boolean): Ack | undefined {
   let [lo, hi] = [0, sorted.length];
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (sorted[mid]! > x) hi = mid;
+    if (sorted[mid]!.return > x) hi = mid;
     else lo = mid + 1;
   }
-  return sorted[lo];
+  for (let i = lo; i < sorted.length; i++) if (!calledAfter || sorted[i]!.call >= x) return sorted[i];
+  return undefined;
 }
 
 /** Median and max per label. */

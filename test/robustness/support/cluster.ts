@@ -1,6 +1,7 @@
 // One run's replicas: test/cluster's ReplicaCluster running serve-replica.ts
 // (the voters it starts with, and a spare that joins and leaves), each
-// behind a FaultProxy to the run's nats-server, with pause/resume by pid.
+// behind a FaultProxy to its nats-server (rN on server (N − 1) mod the
+// servers' count), with pause/resume by pid.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,7 +48,7 @@ export class RobustCluster {
     this.ids = nodeIds(spec.nodes);
     this.spare = `r${spec.nodes + 1}`;
     const common = {
-      natsUrl: env.nats.url,
+      natsUrl: env.nats.url(0),
       cluster: this.cluster,
       group: this.group,
       electionMs: spec.electionMs,
@@ -74,7 +75,7 @@ export class RobustCluster {
     const proxies = new Map<string, FaultProxy>();
     try {
       for (const id of [...nodeIds(spec.nodes), `r${spec.nodes + 1}`]) {
-        const proxy = new FaultProxy(env.nats.port);
+        const proxy = new FaultProxy(env.nats.port(serverIndex(id, env.nats.count)));
         proxies.set(id, proxy);
         await proxy.listen();
       }
@@ -88,7 +89,12 @@ export class RobustCluster {
   }
 
   private proxyUrl(id: string): string {
-    return this.proxies.get(id)?.url ?? this.env.nats.url;
+    return this.proxies.get(id)?.url ?? this.env.nats.url(0);
+  }
+
+  /** The nats-server node id reaches NATS through (0-based). */
+  serverOf(id: string): number {
+    return serverIndex(id, this.env.nats.count);
   }
 
   /** The proxy of node id. @throws Error for a node the cluster does not have */
@@ -207,6 +213,11 @@ export class RobustCluster {
     rmSync(this.pidDir, { recursive: true, force: true });
     RobustCluster.live.delete(this);
   }
+}
+
+/** rN's server among count: (N − 1) mod count. */
+function serverIndex(id: string, count: number): number {
+  return (Number(id.slice(1)) - 1) % count;
 }
 
 /** r1 … rN. */

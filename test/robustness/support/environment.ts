@@ -1,37 +1,43 @@
 // The servers a robustness run owns: a PostgreSQL server (ThrowawayPostgres,
-// which the nemesis restarts) and a nats-server (which it restarts), both on
-// spare loopback ports, and a direct NATS connection for the workload's
-// clients and the admin API. Reuses test/cluster's helpers.
+// which the nemesis restarts) and one nats-server or a cluster of three
+// (NatsServers, which it restarts and whose routes it breaks), all on spare
+// loopback ports, and a direct NATS connection for the workload's clients
+// and the admin API. Reuses test/cluster's helpers.
 import { connectNats, type NatsConnection } from '@raftline/transport-nats';
 import type { Pool } from 'pg';
-import { startNatsServer, type NatsServer } from '../../cluster/support/nats';
 import { adminPool, ThrowawayPostgres, type ShutdownMode } from '../../cluster/support/postgres';
+import { NatsServers } from './nats-servers';
+
+/** How an Environment is made. */
+export interface EnvironmentOptions {
+  /** nats-servers: 1 (default), or 3 in a cluster with proxied routes (partial partitions). */
+  readonly natsServers?: number;
+}
 
 /** The suite's own PostgreSQL and NATS servers, and whether each is up. */
 export class Environment {
   private pgUp = true;
-  private natsUp = true;
 
   private constructor(
     readonly pg: ThrowawayPostgres,
-    readonly nats: NatsServer,
-    /** A connection straight to the nats-server (no proxy): clients and admin. */
+    readonly nats: NatsServers,
+    /** A connection straight to the nats-servers (no proxy): clients and admin. */
     readonly nc: NatsConnection,
     /** A small pool on the PostgreSQL server (for deleting a removed replica's rows). */
     readonly pool: Pool,
   ) {}
 
   /**
-   * Starts both servers and connects.
-   * @throws the servers' start errors (binaries missing, no port)
+   * Starts the servers and connects.
+   * @throws the servers' start errors (binaries missing, no port), NatsTopologyError
    */
-  static async start(): Promise<Environment> {
+  static async start(options: EnvironmentOptions = {}): Promise<Environment> {
     const pg = new ThrowawayPostgres();
     await pg.start();
-    let nats: NatsServer | undefined;
+    let nats: NatsServers | undefined;
     try {
-      nats = await startNatsServer();
-      const nc = await connectNats({ servers: nats.url, name: 'raftline robustness' });
+      nats = await NatsServers.start(options.natsServers ?? 1);
+      const nc = await connectNats({ servers: nats.urls(), name: 'raftline robustness' });
       return new Environment(pg, nats, nc, adminPool(pg.url));
     } catch (err) {
       await nats?.dispose();
@@ -40,12 +46,9 @@ export class Environment {
     }
   }
 
-  /** Whether PostgreSQL and NATS are up (not stopped by the nemesis). */
+  /** Whether PostgreSQL is up (not stopped by the nemesis). */
   get postgresUp(): boolean {
     return this.pgUp;
-  }
-  get natsServerUp(): boolean {
-    return this.natsUp;
   }
 
   /** Stops PostgreSQL (`fast` or `immediate`); restartPostgres() brings it back. */
@@ -60,21 +63,10 @@ export class Environment {
     this.pgUp = true;
   }
 
-  /** Stops the nats-server (SIGTERM); startNats() brings it back on the same port. */
-  async stopNats(): Promise<void> {
-    this.natsUp = false;
-    await this.nats.stop();
-  }
-
-  async startNats(): Promise<void> {
-    await this.nats.start();
-    this.natsUp = true;
-  }
-
-  /** Brings both servers back if the nemesis left either down. */
+  /** Brings every server back and heals every route, if the nemesis left any down. */
   async heal(): Promise<void> {
     if (!this.pgUp) await this.startPostgres();
-    if (!this.natsUp) await this.startNats();
+    await this.nats.heal();
   }
 
   /** Closes the connection and pool, and removes both servers. Safe after a failed run. */

@@ -22,7 +22,15 @@ export type LinkMode =
    */
   | 'drop'
   /** Resets every connection and every new one at once (connection refused, as it were). */
-  | 'cut';
+  | 'cut'
+  /**
+   * One way only, as an asymmetric partition: the bytes from the proxy's
+   * client to its upstream are lost (the client speaks and is not heard),
+   * the other direction passes. Reset when healed, as after 'drop'.
+   */
+  | 'drop-up'
+  /** One way only: the bytes from the upstream to the client are lost (the client hears nothing). */
+  | 'drop-down';
 
 /** Counters of one proxy, for a test and a run's summary. */
 export interface ProxyStats {
@@ -85,6 +93,9 @@ class Lane {
     this.to.write(chunk);
   }
 }
+
+/** Which way a chunk goes: from the client to the upstream, or back. */
+export type Direction = 'up' | 'down';
 
 interface Pair {
   readonly client: Socket;
@@ -172,6 +183,14 @@ export class FaultProxy {
   }
 
   /**
+   * Loses the bytes of one direction from now on until heal(), the other
+   * passing: 'up' (client to upstream) or 'down' (see LinkMode 'drop-up').
+   */
+  dropOneWay(direction: Direction): void {
+    this.linkMode = direction === 'up' ? 'drop-up' : 'drop-down';
+  }
+
+  /**
    * Delays every chunk by ms in each direction from now on (0: none), in
    * whatever mode the link is; heal() keeps it. Chunks already delayed keep
    * their time, and no chunk overtakes an earlier one.
@@ -222,8 +241,8 @@ export class FaultProxy {
     this.pairs.add(pair);
     client.setNoDelay(true);
     upstream.setNoDelay(true);
-    client.on('data', (chunk: Buffer) => this.carry(pair, chunk, up));
-    upstream.on('data', (chunk: Buffer) => this.carry(pair, chunk, down));
+    client.on('data', (chunk: Buffer) => this.carry(pair, chunk, up, 'up'));
+    upstream.on('data', (chunk: Buffer) => this.carry(pair, chunk, down, 'down'));
     // A peer that half-closes (FIN) or fails ends the connection for both peers.
     const end = () => this.reset(pair);
     for (const s of [client, upstream]) {
@@ -233,8 +252,9 @@ export class FaultProxy {
     }
   }
 
-  private carry(pair: Pair, chunk: Buffer, lane: Lane): void {
-    if (this.linkMode !== 'pass') {
+  private carry(pair: Pair, chunk: Buffer, lane: Lane, direction: Direction): void {
+    const mode = this.linkMode;
+    if (mode === 'drop' || mode === 'cut' || mode === `drop-${direction}`) {
       pair.lost = true;
       this.counts.droppedBytes += chunk.length;
       return;

@@ -160,6 +160,25 @@ export class Nemesis {
         r.end = this.now();
         return;
       }
+      case 'one-way': {
+        const id = f.pick < 0.5 ? await this.leader() : this.healthy(f.pick * 2 - 1);
+        if (!id || !this.c.ids.includes(id) || this.isImpaired(id) || !this.canImpair(1)) {
+          return skip('no node may be cut off one way now');
+        }
+        const proxy = this.c.proxy(id);
+        this.impair(id, 1);
+        r.targets.push(id);
+        r.start = this.now();
+        // The proxy's client is the replica: 'up' is what it sends, 'down' what it hears.
+        proxy.dropOneWay(f.variant === 'mute' ? 'up' : 'down');
+        await sleep(f.durationMs);
+        proxy.heal();
+        this.impair(id, -1);
+        r.end = this.now();
+        return;
+      }
+      case 'bridge':
+        return this.bridge(f, r);
       case 'latency': {
         r.targets.push(...this.c.proxies.keys());
         r.start = this.now();
@@ -169,16 +188,8 @@ export class Nemesis {
         r.end = this.now();
         return;
       }
-      case 'nats-restart': {
-        if (!(await this.noneStarting())) return skip('a replica is starting');
-        if (!this.c.env.natsServerUp) return skip('the nats-server is down already');
-        r.start = this.now();
-        await this.c.env.stopNats();
-        await sleep(f.durationMs);
-        await this.c.env.startNats();
-        r.end = this.now();
-        return;
-      }
+      case 'nats-restart':
+        return this.natsRestart(f, r);
       case 'pg-restart': {
         if (!(await this.noneStarting())) return skip('a replica is starting');
         if (!this.c.env.postgresUp) return skip('PostgreSQL is down already');
@@ -221,6 +232,73 @@ export class Nemesis {
     }
   }
 
+  /**
+   * Stops a nats-server and starts it again after durationMs: the one
+   * server, or one of three chosen by pick, whose nodes are cut off from
+   * the rest meanwhile (they count as impaired; skipped when that would
+   * impair a majority).
+   */
+  private async natsRestart(f: PlannedFault, r: FaultRecord): Promise<void> {
+    const nats = this.c.env.nats;
+    if (!(await this.noneStarting())) return void (r.skipped = 'a replica is starting');
+    if (!nats.allUp()) return void (r.skipped = 'a nats-server is down already');
+    const server = Math.floor(f.pick * nats.count);
+    const cutOff = nats.count > 1 ? this.voters().filter((id) => this.c.serverOf(id) === server) : [];
+    if (cutOff.some((id) => this.isImpaired(id)) || !this.canImpair(cutOff.length)) {
+      return void (r.skipped = `nats-server n${server + 1} may not be stopped now`);
+    }
+    for (const id of cutOff) this.impair(id, 1);
+    r.targets.push(`n${server + 1}`, ...cutOff);
+    r.start = this.now();
+    try {
+      await nats.stop(server);
+      await sleep(f.durationMs);
+      await nats.start(server);
+    } finally {
+      for (const id of cutOff) this.impair(id, -1);
+    }
+    r.end = this.now();
+  }
+
+  /**
+   * A partial partition (3 nats-servers): the route between two servers is
+   * cut, dropped, or dropped one way, for durationMs, then healed. The
+   * nodes on either end still reach those on the third server, not each
+   * other. The voters on the end with fewer count as impaired (skipped
+   * when that would impair a majority).
+   */
+  private async bridge(f: PlannedFault, r: FaultRecord): Promise<void> {
+    const nats = this.c.env.nats;
+    const routes = nats.routes();
+    if (routes.length === 0) return void (r.skipped = 'one nats-server: no route to break');
+    // pick chooses the route and, for a one-way drop, its direction.
+    const k = Math.floor(f.pick * routes.length * 2);
+    const [a, b] = routes[k >> 1]!;
+    const on = (s: number) => this.voters().filter((id) => this.c.serverOf(id) === s);
+    const impaired = on(a).length <= on(b).length ? on(a) : on(b);
+    if (impaired.some((id) => this.isImpaired(id)) || !this.canImpair(impaired.length)) {
+      return void (r.skipped = `the route n${a + 1}-n${b + 1} may not be broken now`);
+    }
+    const proxy = nats.route(a, b);
+    for (const id of impaired) this.impair(id, 1);
+    // The route's proxy client is server a: 'up' loses what a sends to b.
+    const direction = (k & 1) === 0 ? 'up' : 'down';
+    const lost =
+      f.variant === 'one-way' ? (direction === 'up' ? ` n${a + 1}>n${b + 1}` : ` n${b + 1}>n${a + 1}`) : '';
+    r.targets.push(`n${a + 1}-n${b + 1}${lost}`, ...impaired);
+    r.start = this.now();
+    try {
+      if (f.variant === 'cut') proxy.cut();
+      else if (f.variant === 'drop') proxy.drop();
+      else proxy.dropOneWay(direction);
+      await sleep(f.durationMs);
+      proxy.heal();
+    } finally {
+      for (const id of impaired) this.impair(id, -1);
+    }
+    r.end = this.now();
+  }
+
   /** kill -9 of ids, then each restarted once durationMs passed (and the servers it needs are up). */
   private async downFor(ids: readonly string[], durationMs: number, r: FaultRecord): Promise<void> {
     for (const id of ids) this.impair(id, 1);
@@ -245,7 +323,8 @@ export class Nemesis {
   private async restart(id: string): Promise<void> {
     const deadline = Date.now() + RESTART_WAIT_MS;
     for (let attempt = 1; ; attempt++) {
-      while (!(this.c.env.postgresUp && this.c.env.natsServerUp && this.c.proxy(id).mode === 'pass')) {
+      const nats = this.c.env.nats;
+      while (!(this.c.env.postgresUp && nats.isUp(this.c.serverOf(id)) && this.c.proxy(id).mode === 'pass')) {
         if (Date.now() > deadline) throw new Error(`${id} could not be restarted: servers or link down`);
         await sleep(100);
       }

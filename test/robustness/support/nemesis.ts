@@ -10,8 +10,10 @@ export const FAULT_KINDS = [
   'kill-majority', // kill -9 of a majority at once, restarted after durationMs
   'pause', // SIGSTOP of a node (the leader half the time) for longer than an election timeout, then SIGCONT
   'isolate', // the node's link to NATS dropped or cut (its proxy), then healed
+  'one-way', // the node's link to NATS loses one direction (it hears nothing, or is not heard), then healed
+  'bridge', // 3 nats-servers: the route between two is cut, dropped or one-way dropped; both still reach the third
   'latency', // every link delayed by delayMs, then not
-  'nats-restart', // the nats-server stopped, started again after durationMs
+  'nats-restart', // the nats-server (one of three: its nodes cut off) stopped, started again after durationMs
   'pg-restart', // the PostgreSQL server stopped (fast or immediate shutdown), started after durationMs
   'transfer', // a leadership transfer (admin API) to a node chosen by pick
   'membership', // the spare joins as a voter (admin API), stays durationMs, is removed
@@ -19,6 +21,21 @@ export const FAULT_KINDS = [
 ] as const;
 
 export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** Every variant a fault can have (see PlannedFault.variant). */
+export const FAULT_VARIANTS = [
+  'leader',
+  'random',
+  'drop',
+  'cut',
+  'deaf',
+  'mute',
+  'one-way',
+  'fast',
+  'immediate',
+] as const;
+
+export type FaultVariant = (typeof FAULT_VARIANTS)[number];
 
 /** One planned fault. */
 export interface PlannedFault {
@@ -29,8 +46,12 @@ export interface PlannedFault {
   readonly durationMs: number;
   /** In [0, 1): which node it hits, among the candidates when it runs. */
   readonly pick: number;
-  /** pause: whether it pauses the leader; isolate: 'drop' or 'cut'; pg-restart: 'fast' or 'immediate'. */
-  readonly variant?: 'leader' | 'random' | 'drop' | 'cut' | 'fast' | 'immediate';
+  /**
+   * pause: whether it pauses the leader; isolate: 'drop' or 'cut'; one-way:
+   * 'deaf' (the node hears nothing) or 'mute' (nothing it sends arrives);
+   * bridge: 'cut', 'drop' or 'one-way'; pg-restart: 'fast' or 'immediate'.
+   */
+  readonly variant?: FaultVariant;
   /** latency: the delay of each link, ms. */
   readonly delayMs?: number;
 }
@@ -38,12 +59,15 @@ export interface PlannedFault {
 /** Relative weights of the kinds (0 leaves one out). */
 export type FaultWeights = Readonly<Record<FaultKind, number>>;
 
+/** The weights with one nats-server (no route to break: no bridge). */
 export const DEFAULT_WEIGHTS: FaultWeights = {
   'kill-leader': 3,
   'kill-random': 2,
   'kill-majority': 1,
   pause: 3,
   isolate: 3,
+  'one-way': 2,
+  bridge: 0,
   latency: 1,
   'nats-restart': 1,
   'pg-restart': 2,
@@ -51,6 +75,9 @@ export const DEFAULT_WEIGHTS: FaultWeights = {
   membership: 1,
   snapshot: 2,
 };
+
+/** The weights with a cluster of nats-servers: partial partitions too. */
+export const CLUSTER_WEIGHTS: FaultWeights = { ...DEFAULT_WEIGHTS, bridge: 3 };
 
 /** How a plan is drawn. */
 export interface PlanOptions {
@@ -62,7 +89,10 @@ export interface PlanOptions {
   readonly quietMs?: number;
   /** The chance that the next fault starts while this one lasts (default 0.35). */
   readonly overlap?: number;
+  /** Default: DEFAULT_WEIGHTS with one nats-server, CLUSTER_WEIGHTS with more. */
   readonly weights?: FaultWeights;
+  /** How many nats-servers the run has (default 1). */
+  readonly natsServers?: number;
 }
 
 /** Raised for plan options that make no plan (no positive weight, a run shorter than its warm-up and quiet tail). */
@@ -76,7 +106,7 @@ export class PlanError extends Error {
  * @throws PlanError when every weight is 0, a weight is negative, or the run leaves no time for faults
  */
 export function planFaults(o: PlanOptions): PlannedFault[] {
-  const weights = o.weights ?? DEFAULT_WEIGHTS;
+  const weights = o.weights ?? ((o.natsServers ?? 1) > 1 ? CLUSTER_WEIGHTS : DEFAULT_WEIGHTS);
   const kinds = FAULT_KINDS.filter((k) => (weights[k] ?? 0) > 0);
   const bad = FAULT_KINDS.filter((k) => (weights[k] ?? 0) < 0);
   if (bad.length > 0) throw new PlanError(`weights of ${bad.join(', ')} must be >= 0`);
@@ -131,6 +161,26 @@ export function planFaults(o: PlanOptions): PlannedFault[] {
           durationMs: Math.round(uniform(1.5, 4) * et),
         };
         break;
+      case 'one-way':
+        fault = {
+          at,
+          kind,
+          pick,
+          variant: uniform(0, 1) < 0.5 ? 'deaf' : 'mute',
+          durationMs: Math.round(uniform(1.5, 4) * et),
+        };
+        break;
+      case 'bridge': {
+        const v = uniform(0, 3);
+        fault = {
+          at,
+          kind,
+          pick,
+          variant: v < 1 ? 'cut' : v < 2 ? 'drop' : 'one-way',
+          durationMs: Math.round(uniform(1.5, 4) * et),
+        };
+        break;
+      }
       case 'latency':
         fault = {
           at,

@@ -77,8 +77,8 @@ async function someLeader(c: RobustCluster, timeoutMs: number): Promise<string> 
 
 /**
  * Runs one seed on env's servers and writes its history to
- * `<outDir>/robustness-n<nodes>-seed<seed>.jsonl` (a line of settings and the
- * plan, one per fault, then one per operation).
+ * `<outDir>/robustness-n<nodes>[-s<nats-servers>]-seed<seed>.jsonl` (a line
+ * of settings and the plan, one per fault, then one per operation).
  * @returns the result; `ok` is false when any check failed (its problems say which)
  * @throws Error when the cluster does not start or elect a leader (nothing to check)
  */
@@ -88,6 +88,7 @@ export async function runSeed(env: Environment, o: RunOptions): Promise<RunResul
     seed: o.seed,
     durationMs: o.durationMs,
     electionMs: o.electionMs,
+    natsServers: env.nats.count,
     ...(o.weights ? { weights: o.weights } : {}),
   });
   const cluster = await RobustCluster.create(env, {
@@ -130,11 +131,16 @@ export async function runSeed(env: Environment, o: RunOptions): Promise<RunResul
     const availability = summarizeGaps(gaps);
 
     mkdirSync(o.outDir, { recursive: true });
-    const historyFile = join(o.outDir, `robustness-n${o.nodes}-seed${o.seed}.jsonl`);
+    const servers = env.nats.count;
+    const historyFile = join(
+      o.outDir,
+      `robustness-n${o.nodes}${servers > 1 ? `-s${servers}` : ''}-seed${o.seed}.jsonl`,
+    );
     const lines = [
       JSON.stringify({
         seed: o.seed,
         nodes: o.nodes,
+        natsServers: env.nats.count,
         durationMs: o.durationMs,
         electionMs: o.electionMs,
         clients: o.clients,
@@ -154,7 +160,7 @@ export async function runSeed(env: Environment, o: RunOptions): Promise<RunResul
       .join('; ');
     const ok = checks.problems.length === 0;
     const summary =
-      `robustness ${ok ? 'PASS' : 'FAIL'} target=${target.name} nodes=${o.nodes} seed=${o.seed} ` +
+      `robustness ${ok ? 'PASS' : 'FAIL'} target=${target.name} nodes=${o.nodes} nats=${servers} seed=${o.seed} ` +
       `${Math.round(o.durationMs / 1000)}s: ops ${workload.entries.length} (ok ${counts.ok}, unknown ${counts.unknown}, ` +
       `refused ${counts.refused}, failed ${counts.failed}); faults ${happened}/${plan.length} ` +
       `(${[...new Set(nemesis.records.filter((r) => !r.skipped).map((r) => r.kind))].join(',')}); ` +
@@ -163,7 +169,7 @@ export async function runSeed(env: Environment, o: RunOptions): Promise<RunResul
       `exits ${cluster.unexpectedExits().length}; bad frames ${Object.values(checks.badFramesCounted).join('/')} of ${checks.badFramesSent}; ` +
       `availability ms (ET ${o.electionMs}): ${avail || '-'}; ` +
       `${ok ? '' : `problems: ${checks.problems.slice(0, 3).join(' | ')}; `}` +
-      `history ${historyFile}; replay: npm run test:robustness -- --seed ${o.seed} --nodes ${o.nodes} --duration ${Math.round(o.durationMs / 1000)}${o.targetModule ? ` --machine ${o.targetModule}` : ''}`;
+      `history ${historyFile}; replay: npm run test:robustness -- --seed ${o.seed} --nodes ${o.nodes} --nats-servers ${servers} --duration ${Math.round(o.durationMs / 1000)}${o.targetModule ? ` --machine ${o.targetModule}` : ''}`;
     return {
       seed: o.seed,
       nodes: o.nodes,

@@ -12,6 +12,7 @@ import {
   type QueryCallOptions,
   type QueryReceipt,
 } from '@raftline/transport-nats';
+import type { Ack } from './availability';
 import type { Invocation, RobustnessTarget } from './target';
 
 /**
@@ -64,8 +65,8 @@ export interface WorkloadOptions {
 /** A running workload: its history so far, and stop(). */
 export interface Workload<I, O> {
   readonly entries: HistoryEntry<I, O>[];
-  /** Return times of acknowledged commands and non-stale reads, in about the order they came. */
-  readonly acks: number[];
+  /** Call and return times of acknowledged commands and non-stale reads, in about the order they came. */
+  readonly acks: Ack[];
   /** Stops issuing; resolves once every client's operation in flight settled. */
   stop(): Promise<void>;
 }
@@ -102,7 +103,7 @@ export async function startWorkload<S, I, O>(
   o: WorkloadOptions,
 ): Promise<Workload<I, O>> {
   const entries: HistoryEntry<I, O>[] = [];
-  const acks: number[] = [];
+  const acks: Ack[] = [];
   const now = () => performance.now() - o.origin;
   const root = seededRandom(o.seed);
   const clients: MachineClient<Machine>[] = [];
@@ -146,7 +147,8 @@ export async function startWorkload<S, I, O>(
       entry.return = now();
       entry.outcome = 'ok';
       // A stale read answers without a leader: it says nothing about the group being available.
-      if (inv.kind === 'command' || inv.consistency !== 'stale') acks.push(entry.return);
+      if (inv.kind === 'command' || inv.consistency !== 'stale')
+        acks.push({ call: entry.call, return: entry.return });
       target.observe?.(c, inv, entry.output);
     } catch (err) {
       entry.outcome = inv.kind === 'command' ? commandOutcome(err) : 'failed';

@@ -35,11 +35,13 @@ export function sparePort(): Promise<number> {
 }
 
 /**
- * Starts nats-server with JetStream on a spare loopback port, with optional
- * config lines (e.g. `max_payload: 65536`).
+ * Starts nats-server with JetStream (unless `jetstream: false`) on a spare
+ * loopback port, with optional config lines (e.g. `max_payload: 65536`).
  * @throws Error when the server is not accepting connections within 10 s
  */
-export async function startNatsServer(options: { config?: string } = {}): Promise<OwnNatsServer> {
+export async function startNatsServer(
+  options: { config?: string; jetstream?: boolean } = {},
+): Promise<OwnNatsServer> {
   const dir = mkdtempSync(join(tmpdir(), 'raftline-nats-'));
   const port = await sparePort();
   const configFile = join(dir, 'nats.conf');
@@ -47,7 +49,8 @@ export async function startNatsServer(options: { config?: string } = {}): Promis
   let child: ChildProcess | undefined;
 
   const start = async (): Promise<void> => {
-    const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', join(dir, 'js'), '-c', configFile];
+    const js = options.jetstream === false ? [] : ['-js', '-sd', join(dir, 'js')];
+    const args = ['-a', '127.0.0.1', '-p', String(port), ...js, '-c', configFile];
     const proc = spawn(NATS_SERVER, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     child = proc;
     let log = '';
