@@ -266,7 +266,8 @@ async function main(): Promise<void> {
         commandBytes: COMMAND_BYTES,
         keys: KEYS,
         sampleEverySeconds: SAMPLE_MS / 1000,
-        snapshot: "the node's defaults (snapshotEntries 10 000, snapshotTrailingEntries 1 000)",
+        snapshot:
+          "the node's defaults (snapshotEntries 10 000, snapshotLogRatio 1, snapshotTrailingEntries 1 000)",
         boundedWhenSecondHalfSlopeBelowMbPer10Min: BOUNDED_MB_PER_10MIN,
       },
       modes: results,

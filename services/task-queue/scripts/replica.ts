@@ -56,7 +56,7 @@ async function main(): Promise<void> {
       heartbeatMs: Math.round(electionTimeoutMs / 6),
       tickMs: 10,
       proposalTimeoutMs: 3000,
-      ...(snapshotEntries ? { snapshotEntries: Number(snapshotEntries) } : {}),
+      ...(snapshotEntries ? { snapshotEntries: Number(snapshotEntries), snapshotLogRatio: 0 } : {}),
     },
     tickMs: Number(env('TICK_MS', '1000')),
     mirror: env('RAFT_MIRROR', '1') !== '0',

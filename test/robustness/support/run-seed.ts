@@ -96,7 +96,13 @@ export async function runSeed(env: Environment, o: RunOptions): Promise<RunResul
     electionMs: o.electionMs,
     machine: target.machine,
     ...(target.export ? { export: target.export } : {}),
-    raft: { leaseReads: true, snapshotEntries: 300, snapshotTrailingEntries: 50, ...o.raft },
+    raft: {
+      leaseReads: true,
+      snapshotEntries: 300,
+      snapshotLogRatio: 0, // every 300 entries, however large the state: snapshots during faults
+      snapshotTrailingEntries: 50,
+      ...o.raft,
+    },
   });
   try {
     await cluster.startAll();

@@ -153,6 +153,12 @@ export const SERVE_SETTINGS: readonly ServeSetting[] = [
     description: 'snapshot after this many applied bytes (default 64 MiB; 0: never by size)',
   },
   {
+    path: 'raft.snapshotLogRatio',
+    flag: '--snapshot-log-ratio <r>',
+    env: 'RAFTLINE_SNAPSHOT_LOG_RATIO',
+    description: "and once the log since the last snapshot holds r × its size (default 1; 0: don't wait)",
+  },
+  {
     path: 'raft.verifyEveryEntries',
     flag: '--verify-every <n>',
     env: 'RAFTLINE_VERIFY_EVERY',

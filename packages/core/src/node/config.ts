@@ -52,6 +52,20 @@ export interface NodeConfig {
   readonly snapshotEntries: number;
   /** Snapshot after this many applied payload bytes since the last snapshot (0 = never by size). */
   readonly snapshotBytes: number;
+  /**
+   * An automatic snapshot (after snapshotEntries or snapshotBytes) also
+   * waits until the payload bytes applied since the last snapshot reach
+   * this many times that snapshot's size (0: it does not wait). Taking a
+   * snapshot encodes the whole state and holds the node's event loop
+   * meanwhile, so without this floor a state of a million keys would be
+   * encoded every snapshotEntries entries, and a growing share of the
+   * node's time (and its latency tail) would go to snapshots. With ratio r
+   * a node encodes at most about 1/r byte of snapshot per byte of log it
+   * applies; its log in memory stays within r × the state's size (or the
+   * thresholds, when larger). Default 1. Snapshots taken on request
+   * (snapshotNow, the admin API) never wait.
+   */
+  readonly snapshotLogRatio: number;
   /** Entries kept behind a snapshot so slightly lagging followers catch up from the log. */
   readonly snapshotTrailingEntries: number;
   /** Size of one InstallSnapshot chunk; keep well below the transport's frame limit (NATS: 1 MiB). */
@@ -135,6 +149,7 @@ export function defaultNodeConfig(): NodeConfig {
     lazyCommitNotify: true,
     snapshotEntries: 10_000,
     snapshotBytes: 64 * 1024 * 1024,
+    snapshotLogRatio: 1,
     snapshotTrailingEntries: 1_000,
     snapshotChunkBytes: 256 * 1024,
     snapshotChunkTimeoutMs: 1_000,
@@ -199,6 +214,9 @@ export function resolveNodeConfig(partial: Partial<NodeConfig> = {}): {
     const v = node[field];
     if (!Number.isSafeInteger(v) || v < 0)
       problems.push(`${field} (${String(v)}) must be a non-negative integer`);
+  }
+  if (!(Number.isFinite(node.snapshotLogRatio) && node.snapshotLogRatio >= 0)) {
+    problems.push(`snapshotLogRatio (${String(node.snapshotLogRatio)}) must be a finite number >= 0`);
   }
   if (!(node.maxClockDrift >= 0 && node.maxClockDrift < 0.5)) {
     problems.push(`maxClockDrift (${String(node.maxClockDrift)}) must be at least 0 and below 0.5`);

@@ -23,6 +23,11 @@ export interface SnapshotSettings {
   readonly snapshotEntries: number;
   /** Take a snapshot after this many payload bytes applied since the last one (0 = never by size). */
   readonly snapshotBytes: number;
+  /**
+   * And only once the payload bytes applied since the last snapshot reach
+   * this many times that snapshot's size (0: no such floor); see NodeConfig.
+   */
+  readonly snapshotLogRatio: number;
   /** Entries kept in the log behind a snapshot, so slightly lagging followers catch up without one. */
   readonly snapshotTrailingEntries: number;
   readonly snapshotChunkBytes: number;
@@ -63,6 +68,8 @@ export class SnapshotManager {
   index = 0;
   private sinceEntries = 0;
   private sinceBytes = 0;
+  /** Size of the newest snapshot's state-machine part (0 before any), for snapshotLogRatio. */
+  private lastBytes = 0;
   /** The snapshot being written, while one is. */
   private creating: Promise<void> | undefined;
   /** Enough was applied since the last snapshot: take one after the current Ready. */
@@ -88,6 +95,7 @@ export class SnapshotManager {
     this.deps.applier.restore(app);
     marks?.();
     this.index = meta.index;
+    this.lastBytes = app.byteLength;
     return { index: meta.index, term: meta.term, membership };
   }
 
@@ -100,6 +108,7 @@ export class SnapshotManager {
     const marks = this.deps.outcomes?.prepare(outcomes);
     this.deps.applier.restore(app);
     marks?.();
+    this.lastBytes = app.byteLength;
     const { logStore } = this.deps;
     await logStore.truncateSuffix(await logStore.firstIndex());
     await logStore.compactPrefix(info.index);
@@ -107,14 +116,21 @@ export class SnapshotManager {
     this.sinceEntries = this.sinceBytes = 0;
   }
 
-  /** Counts an applied entry of `bytes` payload bytes; marks a snapshot due when enough were applied. */
+  /**
+   * Counts an applied entry of `bytes` payload bytes; marks a snapshot due
+   * when enough were applied: snapshotEntries or snapshotBytes reached, and
+   * at least snapshotLogRatio × the last snapshot's size, so that the time a
+   * node spends encoding snapshots (in proportion to its state) stays a
+   * bounded share of the log it applies, however large the state grows.
+   */
   afterApply(bytes: number): void {
     this.sinceEntries++;
     this.sinceBytes += bytes;
-    const { snapshotEntries, snapshotBytes } = this.deps.settings;
+    const { snapshotEntries, snapshotBytes, snapshotLogRatio } = this.deps.settings;
     const due =
-      (snapshotEntries > 0 && this.sinceEntries >= snapshotEntries) ||
-      (snapshotBytes > 0 && this.sinceBytes >= snapshotBytes);
+      ((snapshotEntries > 0 && this.sinceEntries >= snapshotEntries) ||
+        (snapshotBytes > 0 && this.sinceBytes >= snapshotBytes)) &&
+      this.sinceBytes >= snapshotLogRatio * this.lastBytes;
     if (due) this.due = true;
   }
 
@@ -156,6 +172,7 @@ export class SnapshotManager {
     this.sinceEntries = this.sinceBytes = 0;
     // Capture synchronously: the state is exactly that of appliedIndex (hashicorp/raft's FSMSnapshot idea).
     const data = this.deps.applier.snapshot();
+    this.lastBytes = data.byteLength;
     const marks = this.deps.outcomes?.capture();
     const info: SnapshotInfo = { index: appliedIndex, term, membership: protocol.members() };
     const write = (async () => {

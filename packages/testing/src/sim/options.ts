@@ -141,6 +141,8 @@ export function resolveSimOptions(o: SimClusterOptions): ResolvedSimOptions {
   const { node } = resolveNodeConfig({
     tickMs: 10,
     snapshotBytes: 0,
+    // snapshotEvery means every so many entries, whatever the state's size.
+    snapshotLogRatio: 0,
     snapshotChunkBytes: 1024,
     snapshotChunkTimeoutMs: min,
     ...o.node,

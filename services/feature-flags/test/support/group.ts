@@ -55,7 +55,12 @@ export class Group {
           machine: new FeatureFlags(),
           ...this.stores.get(id)!,
           transport: this.network.transport(id),
-          config: { ...FAST, snapshotEntries: this.snapshotEntries, snapshotTrailingEntries: 0 },
+          config: {
+            ...FAST,
+            snapshotEntries: this.snapshotEntries,
+            snapshotLogRatio: 0,
+            snapshotTrailingEntries: 0,
+          },
         });
         this.replicas.set(id, r);
         await r.start();
