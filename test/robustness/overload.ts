@@ -2,7 +2,8 @@
 // Three replica processes of the kv machine on the suite's own PostgreSQL
 // and NATS, default bounds (raft.maxPendingProposals, clients.*). It
 // measures what the cluster serves (closed-loop writers), the latency of a
-// light probe load alone, then offers `factor` times that capacity for
+// light probe load alone and beside those writers (the cluster at capacity,
+// nothing in excess), then offers `factor` times that capacity for
 // `duration` seconds (an open-loop flood over several connections) with the
 // same probe running, sampling every replica's RSS each second.
 //   --duration S     seconds of flood (default 60)
@@ -20,8 +21,9 @@
 // Passes (exit 0) when no replica exited, the excess was refused with
 // OverloadedError, admitted puts were acknowledged, and no replica's RSS kept
 // growing (the last third's peak within 1.5 × the first third's, + 64 MiB).
-// One summary line, with latencies as ratios to the probe alone (the machine
-// is shared: read the ratios), and the leader changes and term rise seen by
+// One summary line, with latencies as ratios to the probe alone and at
+// capacity (the machine is shared: read the ratios; what the excess itself
+// costs the admitted load is the ratio to the probe at capacity), and the leader changes and term rise seen by
 // a status poll once a second during the flood, and each replica's longest
 // event-loop delay under flood (a heartbeat cannot leave a blocked loop,
 // whichever connection it would take).
@@ -177,6 +179,10 @@ async function main(): Promise<number> {
     const capacity = await closedLoop({ ...at, connections: floodConns, prefix: 'cap' }, 128, measureMs);
     const capacityPerSecond = perSecond(capacity, measureMs);
     const alone = await closedLoop(probeTarget, 4, measureMs);
+    const [, atCapacity] = await Promise.all([
+      closedLoop({ ...at, connections: floodConns, prefix: 'full' }, 128, measureMs),
+      closedLoop(probeTarget, 4, measureMs),
+    ]);
 
     const rss = new Map<string, number[]>(cluster.ids.map((id) => [id, []]));
     const sampler = setInterval(() => {
@@ -224,6 +230,7 @@ async function main(): Promise<number> {
 
     const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : '-');
     const [p50a, p99a] = [quantile(alone.latencies, 0.5), quantile(alone.latencies, 0.99)];
+    const [p50c, p99c] = [quantile(atCapacity.latencies, 0.5), quantile(atCapacity.latencies, 0.99)];
     const [p50p, p99p] = [quantile(probeTally.latencies, 0.5), quantile(probeTally.latencies, 0.99)];
     const [p50f, p99f] = [quantile(floodTally.latencies, 0.5), quantile(floodTally.latencies, 0.99)];
     const ok = problems.length === 0;
@@ -234,8 +241,10 @@ async function main(): Promise<number> {
         `(${floodTally.notSent} not sent: a flood process at 10000 unanswered); ` +
         `admitted and acknowledged ${perSecond(floodTally, floodMs)}/s, OverloadedError ${floodTally.overloaded}, ` +
         `other failures: ${failures(floodTally)}; ` +
-        `probe alone p50 ${p50a} p99 ${p99a} ms; probe under flood p50 ${p50p} p99 ${p99p} ms ` +
-        `(×${ratio(p50p, p50a)} / ×${ratio(p99p, p99a)}), ok ${probeTally.ok}, overloaded ${probeTally.overloaded}, ` +
+        `probe alone p50 ${p50a} p99 ${p99a} ms; probe at capacity p50 ${p50c} p99 ${p99c} ms; ` +
+        `probe under flood p50 ${p50p} p99 ${p99p} ms ` +
+        `(× alone ${ratio(p50p, p50a)} / ${ratio(p99p, p99a)}, × at capacity ${ratio(p50p, p50c)} / ${ratio(p99p, p99c)}), ` +
+        `ok ${probeTally.ok}, overloaded ${probeTally.overloaded}, ` +
         `other ${failures(probeTally)}; admitted flood puts p50 ${p50f} p99 ${p99f} ms; ` +
         `RSS first→last third peak: ${rssReport.join(', ')}; ` +
         `replica event-loop delay under flood, longest: ${cluster.ids
