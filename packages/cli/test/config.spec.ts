@@ -43,6 +43,7 @@ describe('serve configuration - the file, then RAFTLINE_* variables, then flags'
       store: { kind: 'memory' },
       metrics: { enabled: true, host: '127.0.0.1', readyMaxLagEntries: 1000 },
       log: { level: 'info', pretty: false },
+      startup: { waitMs: 30_000 },
       shutdown: { drainTimeoutMs: 5000, timeoutMs: 20_000 },
       clients: { maxInFlightPerClient: 1024, maxInFlight: 8192 },
     });
@@ -112,6 +113,7 @@ describe('serve configuration - the file, then RAFTLINE_* variables, then flags'
         'nats: { servers: [], user: u }',
         'store: { postgres: mysql://x, dataDir: ./d }',
         'log: { level: loud }',
+        'startup: { waitMs: -5 }',
         'shutdown: { drainTimeoutMs: -1 }',
         'raft: { electionTimeout: 100 }',
         'groups:',
@@ -135,6 +137,7 @@ describe('serve configuration - the file, then RAFTLINE_* variables, then flags'
         'store must be exactly one of postgres (a URL), dataDir (embedded PGlite) or memory (got store.postgres, store.dataDir)',
         'metrics.port (x, from --metrics-port) must be an integer from 0 to 65535',
         'log.level (loud) must be one of fatal, error, warn, info, debug, trace, silent',
+        'startup.waitMs (-5) must be an integer at least 0',
         'shutdown.drainTimeoutMs (-1) must be an integer at least 0',
         "raft: unknown key 'electionTimeout' (did you mean 'electionTimeoutMs'?)",
         'groups.kv.join (maybe) must be one of voter, learner',

@@ -22,8 +22,6 @@ export interface FaultRecord {
   error?: string;
 }
 
-const RESTART_WAIT_MS = 60_000;
-
 /** Runs faults; see runPlan and healAll. */
 export class Nemesis {
   readonly records: FaultRecord[] = [];
@@ -31,8 +29,6 @@ export class Nemesis {
   private spareVoter = false;
   private readonly admin: AdminClient;
   private majorityDown = false;
-  /** Replicas starting now: the servers they open at start stay up meanwhile (see restart). */
-  private starting = 0;
 
   constructor(
     private readonly c: RobustCluster,
@@ -191,7 +187,6 @@ export class Nemesis {
       case 'nats-restart':
         return this.natsRestart(f, r);
       case 'pg-restart': {
-        if (!(await this.noneStarting())) return skip('a replica is starting');
         if (!this.c.env.postgresUp) return skip('PostgreSQL is down already');
         r.start = this.now();
         await this.c.env.stopPostgres(f.variant === 'immediate' ? 'immediate' : 'fast');
@@ -240,7 +235,6 @@ export class Nemesis {
    */
   private async natsRestart(f: PlannedFault, r: FaultRecord): Promise<void> {
     const nats = this.c.env.nats;
-    if (!(await this.noneStarting())) return void (r.skipped = 'a replica is starting');
     if (!nats.allUp()) return void (r.skipped = 'a nats-server is down already');
     const server = Math.floor(f.pick * nats.count);
     const cutOff = nats.count > 1 ? this.voters().filter((id) => this.c.serverOf(id) === server) : [];
@@ -315,45 +309,21 @@ export class Nemesis {
   }
 
   /**
-   * Starts node id again once PostgreSQL and NATS are up and its link passes
-   * (a replica that cannot reach its store or NATS at start exits; the
-   * server faults wait for its start, see noneStarting).
+   * Starts node id again, whatever the state of the servers and of its
+   * link: a start waits for NATS and the store (`startup.waitMs`), so the
+   * faults that overlap it strike a replica while it starts.
    * @throws Error when it is not running after three tries
    */
   private async restart(id: string): Promise<void> {
-    const deadline = Date.now() + RESTART_WAIT_MS;
     for (let attempt = 1; ; attempt++) {
-      const nats = this.c.env.nats;
-      while (!(this.c.env.postgresUp && nats.isUp(this.c.serverOf(id)) && this.c.proxy(id).mode === 'pass')) {
-        if (Date.now() > deadline) throw new Error(`${id} could not be restarted: servers or link down`);
-        await sleep(100);
-      }
-      this.starting++;
       try {
         if (!this.c.isUp(id)) await this.c.start(id);
         return;
       } catch (err) {
         if (attempt >= 3) throw err;
         await sleep(500);
-      } finally {
-        this.starting--;
       }
     }
-  }
-
-  /**
-   * Waits (up to 20 s) until no replica is starting: `raftline serve` exits
-   * when its store or NATS is unreachable at start, so the nemesis stops a
-   * server only while every replica it runs is past its start.
-   * @returns false when some replica was still starting after 20 s
-   */
-  private async noneStarting(): Promise<boolean> {
-    const until = Date.now() + 20_000;
-    while (this.starting > 0) {
-      if (Date.now() > until) return false;
-      await sleep(50);
-    }
-    return true;
   }
 
   /** The spare joins as a voter, stays, and is removed (then killed, its rows deleted). */

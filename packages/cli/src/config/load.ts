@@ -177,6 +177,13 @@ export const SERVE_SETTINGS: readonly ServeSetting[] = [
     description: "one client connection's requests served at once before OverloadedError (default 1024)",
   },
   {
+    path: 'startup.waitMs',
+    flag: '--startup-wait-ms <ms>',
+    env: 'RAFTLINE_STARTUP_WAIT_MS',
+    description:
+      'how long a start retries while NATS or the store cannot be reached (default 30000; 0: no retry)',
+  },
+  {
     path: 'shutdown.drainTimeoutMs',
     flag: '--drain-timeout-ms <ms>',
     env: 'RAFTLINE_DRAIN_TIMEOUT_MS',

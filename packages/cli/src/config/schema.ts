@@ -1,6 +1,6 @@
 /**
  * What `raftline serve` runs, as validated: the settings of the process
- * (node id, cluster, NATS, store, metrics, logs, shutdown) and of each Raft
+ * (node id, cluster, NATS, store, metrics, logs, startup, shutdown) and of each Raft
  * group it serves. validateServeConfig turns a parsed file (with the
  * environment and flags merged in, see load.ts) into a ServeConfig, or
  * throws one ConfigError naming every bad field.
@@ -62,6 +62,15 @@ export interface LogSettings {
   readonly pretty: boolean;
 }
 
+export interface StartupSettings {
+  /**
+   * How long a start may keep retrying while NATS or the store cannot be
+   * reached yet (connection refused, a database starting up), before
+   * `raftline serve` gives up with the last error (0: at once).
+   */
+  readonly waitMs: number;
+}
+
 export interface ShutdownSettings {
   /** On SIGTERM: how long client commands in flight may take to finish before the replicas stop. */
   readonly drainTimeoutMs: number;
@@ -86,6 +95,7 @@ export interface ServeConfig {
   readonly store: StoreSettings;
   readonly metrics: MetricsSettings;
   readonly log: LogSettings;
+  readonly startup: StartupSettings;
   readonly shutdown: ShutdownSettings;
   readonly clients: ClientSettings;
   readonly groups: readonly GroupSettings[];
@@ -103,6 +113,7 @@ export const SERVE_DEFAULTS = {
   logLevel: 'info' as LogLevel,
   drainTimeoutMs: 5000,
   shutdownTimeoutMs: 20_000,
+  startupWaitMs: 30_000,
   maxInFlightPerClient: 1024,
   maxInFlight: 8192,
   separateRaftConnection: true,
@@ -117,6 +128,7 @@ const TOP_KEYS = {
   metrics: true,
   log: true,
   raft: true,
+  startup: true,
   shutdown: true,
   clients: true,
   groups: true,
@@ -146,6 +158,7 @@ const METRICS_KEYS: KnownKeys<MetricsSettings> = {
   dashboard: true,
 };
 const LOG_KEYS: KnownKeys<LogSettings> = { level: true, pretty: true };
+const STARTUP_KEYS: KnownKeys<StartupSettings> = { waitMs: true };
 const SHUTDOWN_KEYS: KnownKeys<ShutdownSettings> = { drainTimeoutMs: true, timeoutMs: true };
 const CLIENT_KEYS: KnownKeys<ClientSettings> = { maxInFlightPerClient: true, maxInFlight: true };
 /**
@@ -180,6 +193,7 @@ export function validateServeConfig(
   const store = readStore(f, top.store, options.baseDir);
   const metrics = readMetrics(f, top.metrics);
   const log = readLog(f, top.log);
+  const startup = readStartup(f, top.startup);
   const shutdown = readShutdown(f, top.shutdown);
   const clients = readClients(f, top.clients);
   const raft = readRaft(f, top.raft, 'raft');
@@ -206,6 +220,7 @@ export function validateServeConfig(
     store,
     metrics,
     log,
+    startup,
     shutdown,
     clients,
     groups,
@@ -316,6 +331,12 @@ function readLog(f: FieldReader, value: unknown): LogSettings {
     level: f.oneOf(o.level, 'log.level', LOG_LEVELS) ?? SERVE_DEFAULTS.logLevel,
     pretty: f.boolean(o.pretty, 'log.pretty') ?? false,
   };
+}
+
+function readStartup(f: FieldReader, value: unknown): StartupSettings {
+  const o = f.object(value, 'startup') ?? {};
+  f.known(o, STARTUP_KEYS, 'startup');
+  return { waitMs: f.integer(o.waitMs, 'startup.waitMs', 0) ?? SERVE_DEFAULTS.startupWaitMs };
 }
 
 function readShutdown(f: FieldReader, value: unknown): ShutdownSettings {

@@ -32,18 +32,42 @@ export interface RunningServe {
   close(): Promise<void>;
 }
 
+/** Errors of a start that a later attempt may not meet: NATS or the store not reachable yet. */
+const UNREACHABLE = new Set(['StoreUnavailableError', 'ConnectionError', 'TimeoutError']);
+
 /**
  * Starts everything the configuration names, logging through `logger`
- * (default: pino as config.log says, on stdout).
+ * (default: pino as config.log says, on stdout). While NATS or the store
+ * cannot be reached (connection refused, a database starting up), it
+ * closes what it opened and tries again, for up to config.startup.waitMs
+ * (a warning each time), so replicas may start before their servers do.
  * @returns once every group serves
  * @throws the first error of any group (the others are stopped and everything opened is closed):
  *   ConfigError (machine, bindings, a port in use), DuplicateNodeError, the store's errors,
- *   the NATS connection's error
+ *   the NATS connection's error (these two once startup.waitMs has passed)
  */
 export async function startServe(
   config: ServeConfig,
   logger: ProcessContext['logger'] = createLogger(config.log, { node: config.node }),
 ): Promise<RunningServe> {
+  const deadline = Date.now() + config.startup.waitMs;
+  for (let attempt = 1, pauseMs = 200; ; attempt++, pauseMs = Math.min(2000, pauseMs * 2)) {
+    try {
+      return await startOnce(config, logger);
+    } catch (err) {
+      const name = err instanceof Error ? err.name : '';
+      if (!UNREACHABLE.has(name) || Date.now() + pauseMs > deadline) throw err;
+      logger.warn(
+        { err, attempt, retryInMs: pauseMs, waitMs: config.startup.waitMs },
+        'cannot reach NATS or the store yet; retrying',
+      );
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    }
+  }
+}
+
+/** One attempt of startServe. */
+async function startOnce(config: ServeConfig, logger: ProcessContext['logger']): Promise<RunningServe> {
   const metrics = new ServeMetrics();
   const groups: RunningGroup[] = [];
   const readiness = (): Record<string, GroupReadiness> => {
