@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { unpack, type NodeStatus } from '@raftline/core';
 import { groupSubjects, type NatsConnection } from '@raftline/transport-nats';
@@ -24,6 +25,8 @@ export interface ClusterOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Another replica script that reads the same environment (default test/fixtures/replica.ts). */
   readonly script?: string;
+  /** A directory to append each replica's stdout and stderr to, as `<id>.log` (over all its runs). */
+  readonly logDir?: string;
 }
 
 interface Running {
@@ -84,6 +87,13 @@ export class ReplicaCluster {
     });
     const entry: Running = { proc, killed: false };
     this.running.set(id, entry);
+    if (o.logDir) {
+      const file = createWriteStream(join(o.logDir, `${id}.log`), { flags: 'a' });
+      file.on('error', () => undefined);
+      proc.stdout?.on('data', (b: Buffer) => file.write(b));
+      proc.stderr?.on('data', (b: Buffer) => file.write(b));
+      proc.once('close', () => file.end());
+    }
     proc.stderr?.on('data', (b: Buffer) => {
       const text = (this.logs.get(id) ?? '') + b.toString();
       this.logs.set(id, text.slice(-20_000));
@@ -98,13 +108,15 @@ export class ReplicaCluster {
         void this.kill9(id);
         reject(new Error(`replica ${id} not ready in ${READY_TIMEOUT_MS} ms: ${this.log(id)}`));
       }, READY_TIMEOUT_MS);
-      proc.stdout?.on('data', (b: Buffer) => {
+      const onData = (b: Buffer) => {
         out += b.toString();
         if (out.includes('"ready"')) {
           clearTimeout(timer);
+          proc.stdout?.off('data', onData);
           resolve();
         }
-      });
+      };
+      proc.stdout?.on('data', onData);
       proc.once('exit', (code, signal) => {
         clearTimeout(timer);
         reject(new Error(`replica ${id} exited (${signal ?? code}) before ready: ${this.log(id)}`));

@@ -23,6 +23,8 @@ export interface ClusterSpec {
   readonly export?: string;
   /** More NodeConfig fields (JSON-able). */
   readonly raft?: Readonly<Record<string, unknown>>;
+  /** Where each replica's output goes, as `<id>.log`, at log level info (default: kept in memory, warnings only). */
+  readonly logDir?: string;
 }
 
 /** The replicas of one run and the links the nemesis breaks. */
@@ -54,6 +56,7 @@ export class RobustCluster {
       electionMs: spec.electionMs,
       pgUrl: env.pg.url,
       script: SCRIPT,
+      ...(spec.logDir ? { logDir: spec.logDir } : {}),
     };
     const scriptEnv = (join: boolean): Record<string, string> => ({
       ROBUST_NATS: [...this.ids, this.spare].map((id) => `${id}=${this.proxyUrl(id)}`).join(','),
@@ -61,6 +64,7 @@ export class RobustCluster {
       ...(spec.export ? { ROBUST_EXPORT: spec.export } : {}),
       ROBUST_RAFT: JSON.stringify(spec.raft ?? {}),
       ROBUST_PID_DIR: this.pidDir,
+      ...(spec.logDir ? { ROBUST_LOG_LEVEL: 'info' } : {}),
       ...(join ? { ROBUST_JOIN: 'voter' } : {}),
     });
     this.base = new ReplicaCluster({ ...common, ids: this.ids, env: scriptEnv(false) });

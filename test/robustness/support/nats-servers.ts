@@ -28,6 +28,8 @@ export class NatsServers {
     private readonly servers: readonly NatsServer[],
     private readonly routeProxies: ReadonlyMap<string, FaultProxy>,
     private readonly deadEnd: FaultProxy | undefined,
+    /** Each server's monitoring port (cluster only). */
+    private readonly monitorPorts: readonly number[] = [],
   ) {}
 
   /**
@@ -38,6 +40,7 @@ export class NatsServers {
     if (count === 1) return new NatsServers([await startNatsServer()], new Map(), undefined);
     if (count !== 3) throw new NatsTopologyError(`a run has 1 or 3 nats-servers, not ${count}`);
     const clusterPorts = [await sparePort(), await sparePort(), await sparePort()];
+    const monitorPorts = [await sparePort(), await sparePort(), await sparePort()];
     const proxies = new Map<string, FaultProxy>();
     const deadEnd = new FaultProxy(clusterPorts[0]!);
     const servers: NatsServer[] = [];
@@ -56,6 +59,7 @@ export class NatsServers {
         for (let b = a + 1; b < count; b++) routes.push(`"nats-route://${proxies.get(routeKey(a, b))!.url}"`);
         const config = [
           `server_name: n${a + 1}`,
+          `http: 127.0.0.1:${monitorPorts[a]}`,
           'cluster {',
           '  name: robustness',
           `  listen: 127.0.0.1:${clusterPorts[a]}`,
@@ -71,7 +75,7 @@ export class NatsServers {
       await Promise.all([...proxies.values(), deadEnd].map((p) => p.close()));
       throw err;
     }
-    return new NatsServers(servers, proxies, deadEnd);
+    return new NatsServers(servers, proxies, deadEnd, monitorPorts);
   }
 
   /** How many servers. */
@@ -129,6 +133,27 @@ export class NatsServers {
   /** Every route as [a, b] with a < b. */
   routes(): [number, number][] {
     return [...this.routeProxies.keys()].map((k) => k.split('-').map(Number) as [number, number]);
+  }
+
+  /**
+   * What each server's monitoring says of its routes (cluster only), for a
+   * failed run's record: `n1: routes to n2, n3; 42 subscriptions`.
+   */
+  async describeRoutes(): Promise<string[]> {
+    return Promise.all(
+      this.monitorPorts.map(async (port, i) => {
+        try {
+          const get = async (path: string) =>
+            (await (await fetch(`http://127.0.0.1:${port}${path}`)).json()) as Record<string, unknown>;
+          const routez = (await get('/routez')) as { routes?: { remote_id?: string; ip?: string }[] };
+          const subsz = (await get('/subsz')) as { num_subscriptions?: number };
+          const peers = (routez.routes ?? []).map((r) => r.remote_id ?? '?');
+          return `n${i + 1}: ${peers.length} routes (${peers.join(', ')}); ${subsz.num_subscriptions ?? '?'} subscriptions`;
+        } catch (err) {
+          return `n${i + 1}: monitoring unanswered (${err instanceof Error ? err.message : String(err)})`;
+        }
+      }),
+    );
   }
 
   /** Starts every stopped server and heals and undelays every route. */

@@ -1,7 +1,7 @@
 // One robustness run: a fresh cluster on the environment's servers, the
 // workload, the seeded nemesis, healing, the checks, the history file and
 // the one summary line.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { AdminClient } from '@raftline/transport-nats';
@@ -91,7 +91,14 @@ export async function runSeed(env: Environment, o: RunOptions): Promise<RunResul
     natsServers: env.nats.count,
     ...(o.weights ? { weights: o.weights } : {}),
   });
+  const servers = env.nats.count;
+  const runName = `robustness-n${o.nodes}${servers > 1 ? `-s${servers}` : ''}-seed${o.seed}`;
+  // Each replica's log (level info), kept when the run fails.
+  const logDir = join(o.outDir, `${runName}.logs`);
+  rmSync(logDir, { recursive: true, force: true });
+  mkdirSync(logDir, { recursive: true });
   const cluster = await RobustCluster.create(env, {
+    logDir,
     nodes: o.nodes,
     electionMs: o.electionMs,
     machine: target.machine,
@@ -136,12 +143,7 @@ export async function runSeed(env: Environment, o: RunOptions): Promise<RunResul
     const gaps = singleFaultGaps(nemesis.records, workload.acks);
     const availability = summarizeGaps(gaps);
 
-    mkdirSync(o.outDir, { recursive: true });
-    const servers = env.nats.count;
-    const historyFile = join(
-      o.outDir,
-      `robustness-n${o.nodes}${servers > 1 ? `-s${servers}` : ''}-seed${o.seed}.jsonl`,
-    );
+    const historyFile = join(o.outDir, `${runName}.jsonl`);
     const lines = [
       JSON.stringify({
         seed: o.seed,
@@ -174,8 +176,10 @@ export async function runSeed(env: Environment, o: RunOptions): Promise<RunResul
       `digests ${checks.verifyIndex !== undefined ? `@${checks.verifyIndex}` : '-'}; ` +
       `exits ${cluster.unexpectedExits().length}; bad frames ${Object.values(checks.badFramesCounted).join('/')} of ${checks.badFramesSent}; ` +
       `availability ms (ET ${o.electionMs}): ${avail || '-'}; ` +
-      `${ok ? '' : `problems: ${checks.problems.slice(0, 3).join(' | ')}; `}` +
+      `${ok ? '' : `problems: ${checks.problems.slice(0, 3).join(' | ')}; replica logs ${logDir}; `}` +
       `history ${historyFile}; replay: npm run test:robustness -- --seed ${o.seed} --nodes ${o.nodes} --nats-servers ${servers} --duration ${Math.round(o.durationMs / 1000)}${o.targetModule ? ` --machine ${o.targetModule}` : ''}`;
+    if (ok) rmSync(logDir, { recursive: true, force: true });
+    else writeFileSync(join(logDir, 'nats-routes.txt'), `${(await env.nats.describeRoutes()).join('\n')}\n`);
     return {
       seed: o.seed,
       nodes: o.nodes,

@@ -10,6 +10,7 @@
 //   ROBUST_JOIN      'voter': start outside the configuration and ask the leader to add it (serve's join)
 //   ROBUST_RAFT      JSON of more NodeConfig fields (snapshotEntries, leaseReads, …)
 //   ROBUST_PID_DIR   where it writes <id>.pid before it reports ready (the nemesis pauses it by pid)
+//   ROBUST_LOG_LEVEL serve's log level (default warn)
 //   ROBUST_RAFT_CONNECTION  'shared': Raft and client traffic on one NATS connection
 //                    (nats.separateRaftConnection: false), for comparisons; unset or
 //                    'separate': serve's default, a connection of its own for Raft
@@ -68,7 +69,7 @@ async function main(): Promise<void> {
       nats: { servers: [natsUrl(id)], ...separateRaftConnection() },
       store: { postgres: env('RAFT_PG_URL'), schema: env('RAFT_PG_SCHEMA'), poolSize: 4 },
       metrics: { enabled: false },
-      log: { level: 'warn' },
+      log: { level: process.env.ROBUST_LOG_LEVEL ?? 'warn' },
       shutdown: { drainTimeoutMs: 1000 },
       raft: {
         electionTimeoutMs,
