@@ -202,12 +202,22 @@ describe('JetStreamMirror - the committed stream in JetStream (shared NATS)', ()
     const ma = await start(a, cluster, { maxInFlight: 4 });
     const mb = await start(b, cluster, { maxInFlight: 7 });
     const script = history(600);
-    // Chunks of 30: alternately one writer hears of them first, or both at once (a race).
+    // Chunks of 30: alternately one writer hears of them first and stores them
+    // before the other hears (which then meets a conflict and resyncs), or
+    // both hear at once (a race). Waiting for the first, not a fixed delay,
+    // makes each writer store some on a loaded machine too.
     for (let i = 0, round = 0; i < script.length; i += 30, round++) {
       const chunk = script.slice(i, i + 30);
-      const [first, second] = round % 2 === 0 ? [a, b] : [b, a];
+      const [first, second, firstMirror] = round % 2 === 0 ? [a, b, ma] : [b, a, mb];
       first.add(...chunk);
-      if (round % 3 !== 2) await new Promise((resolve) => setTimeout(resolve, 15));
+      if (round % 3 !== 2) {
+        const end = chunk[chunk.length - 1]!.index;
+        await waitFor(
+          'the first writer to store its chunk',
+          () => firstMirror.status().lastIndex >= end,
+          15_000,
+        );
+      }
       second.add(...chunk);
     }
     const lastIndex = script[script.length - 1]!.index;
