@@ -2,6 +2,7 @@
 // or NATS cannot be reached, for up to startup.waitMs, and comes up once they
 // do; with startup.waitMs 0 it gives up at once. A PostgreSQL and a
 // nats-server of this test's own, stopped and started by it.
+import { createServer, connect, type Server, type Socket } from 'node:net';
 import { startServe, validateServeConfig, type RunningServe } from '../src/index';
 import { ThrowawayPostgres } from '../../store-postgres/test/support/throwaway-postgres';
 import { startNatsServer, type OwnNatsServer } from '../../transport-nats/test/support/nats-server';
@@ -27,13 +28,13 @@ describe('raftline serve - a start waits for NATS and the store', () => {
     await pg.remove();
   });
 
-  const config = (waitMs: number) => {
+  const config = (waitMs: number, natsUrl = nats.url) => {
     const cluster = unique('startup');
     return validateServeConfig(
       {
         node: 'n1',
         cluster,
-        nats: { servers: [nats.url] },
+        nats: { servers: [natsUrl] },
         store: { postgres: pg.url, schema: unique('rl_start_'), poolSize: 2 },
         metrics: { enabled: false },
         log: { level: 'silent' },
@@ -78,6 +79,42 @@ describe('raftline serve - a start waits for NATS and the store', () => {
 
   it('comes up once NATS, down at start, is back', async () => {
     await startWhileDown(nats, 1500);
+  });
+
+  it('comes up once an address that reset every connection (a cut link) forwards to NATS', async () => {
+    // Accepts and resets (what a cut link or a firewall's RST does) until `open`, then forwards to NATS.
+    let open = false;
+    const sockets = new Set<Socket>();
+    const relay: Server = createServer((client) => {
+      sockets.add(client);
+      client.on('error', () => undefined);
+      if (!open) return void client.resetAndDestroy();
+      const upstream = connect({ host: '127.0.0.1', port: nats.port });
+      sockets.add(upstream);
+      upstream.on('error', () => client.destroy());
+      client.on('close', () => upstream.destroy());
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const address = relay.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    try {
+      const serve = startServe(config(30_000, `127.0.0.1:${port}`));
+      let settled: unknown = false;
+      void serve.then(
+        () => (settled = true),
+        (err: unknown) => (settled = err),
+      );
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(settled).toBe(false); // each connection reset: still trying
+      open = true;
+      const s = await serve;
+      running.push(s);
+      await s.close();
+    } finally {
+      for (const so of sockets) so.destroy();
+      await new Promise<void>((resolve) => relay.close(() => resolve()));
+    }
   });
 
   it('with startup.waitMs 0, fails at once with StoreUnavailableError while PostgreSQL is down', async () => {

@@ -34,6 +34,29 @@ export interface RunningServe {
 
 /** Errors of a start that a later attempt may not meet: NATS or the store not reachable yet. */
 const UNREACHABLE = new Set(['StoreUnavailableError', 'ConnectionError', 'TimeoutError']);
+/** Socket errors with the same meaning (a connection refused, reset in its handshake, timed out). */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+/**
+ * Whether err (or an error it was caused by) says a server could not be
+ * reached. Read by property, not instanceof: a socket error may come from
+ * another realm (node's own, seen from a vm context such as jest's).
+ */
+function unreachable(err: unknown): boolean {
+  let e = err as { name?: unknown; code?: unknown; cause?: unknown } | null | undefined;
+  for (let depth = 0; typeof e === 'object' && e !== null && depth < 5; depth++) {
+    if (UNREACHABLE.has(String(e.name)) || UNREACHABLE_CODES.has(String(e.code))) return true;
+    e = e.cause as typeof e;
+  }
+  return false;
+}
 
 /**
  * Starts everything the configuration names, logging through `logger`
@@ -55,8 +78,7 @@ export async function startServe(
     try {
       return await startOnce(config, logger);
     } catch (err) {
-      const name = err instanceof Error ? err.name : '';
-      if (!UNREACHABLE.has(name) || Date.now() + pauseMs > deadline) throw err;
+      if (!unreachable(err) || Date.now() + pauseMs > deadline) throw err;
       logger.warn(
         { err, attempt, retryInMs: pauseMs, waitMs: config.startup.waitMs },
         'cannot reach NATS or the store yet; retrying',
