@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { AdminClient } from '@raftline/transport-nats';
 import { sleep } from '../../cluster/support/nats';
 import type { RobustCluster } from './cluster';
+import type { FaultProxy } from './fault-proxy';
 import { describeFault, type FaultKind, type PlannedFault } from './nemesis';
 
 /** What one fault did. Times are ms since the run started. */
@@ -139,40 +140,15 @@ export class Nemesis {
         r.end = this.now();
         return;
       }
-      case 'isolate': {
-        const id = f.pick < 0.5 ? await this.leader() : this.healthy(f.pick * 2 - 1);
-        if (!id || !this.c.ids.includes(id) || this.isImpaired(id) || !this.canImpair(1)) {
-          return skip('no node may be isolated now');
-        }
-        const proxy = this.c.proxy(id);
-        this.impair(id, 1);
-        r.targets.push(id);
-        r.start = this.now();
-        if (f.variant === 'cut') proxy.cut();
-        else proxy.drop();
-        await sleep(f.durationMs);
-        proxy.heal();
-        this.impair(id, -1);
-        r.end = this.now();
-        return;
-      }
-      case 'one-way': {
-        const id = f.pick < 0.5 ? await this.leader() : this.healthy(f.pick * 2 - 1);
-        if (!id || !this.c.ids.includes(id) || this.isImpaired(id) || !this.canImpair(1)) {
-          return skip('no node may be cut off one way now');
-        }
-        const proxy = this.c.proxy(id);
-        this.impair(id, 1);
-        r.targets.push(id);
-        r.start = this.now();
+      case 'isolate':
+        return this.breakLink(f, r, 'no node may be isolated now', (proxy) =>
+          f.variant === 'cut' ? proxy.cut() : proxy.drop(),
+        );
+      case 'one-way':
         // The proxy's client is the replica: 'up' is what it sends, 'down' what it hears.
-        proxy.dropOneWay(f.variant === 'mute' ? 'up' : 'down');
-        await sleep(f.durationMs);
-        proxy.heal();
-        this.impair(id, -1);
-        r.end = this.now();
-        return;
-      }
+        return this.breakLink(f, r, 'no node may be cut off one way now', (proxy) =>
+          proxy.dropOneWay(f.variant === 'mute' ? 'up' : 'down'),
+        );
       case 'bridge':
         return this.bridge(f, r);
       case 'latency': {
@@ -225,6 +201,33 @@ export class Nemesis {
       case 'membership':
         return this.membership(f, r);
     }
+  }
+
+  /**
+   * Breaks the link of the leader (pick < 0.5) or of a healthy node with
+   * `apply`, for durationMs, then heals it; skipped (`skipWhy`) when no
+   * such node may be impaired now.
+   */
+  private async breakLink(
+    f: PlannedFault,
+    r: FaultRecord,
+    skipWhy: string,
+    apply: (proxy: FaultProxy) => void,
+  ): Promise<void> {
+    const id = f.pick < 0.5 ? await this.leader() : this.healthy(f.pick * 2 - 1);
+    if (!id || !this.c.ids.includes(id) || this.isImpaired(id) || !this.canImpair(1)) {
+      r.skipped = skipWhy;
+      return;
+    }
+    const proxy = this.c.proxy(id);
+    this.impair(id, 1);
+    r.targets.push(id);
+    r.start = this.now();
+    apply(proxy);
+    await sleep(f.durationMs);
+    proxy.heal();
+    this.impair(id, -1);
+    r.end = this.now();
   }
 
   /**

@@ -134,6 +134,14 @@ export function planFaults(o: PlanOptions): PlannedFault[] {
   for (let at = warmup; at < end;) {
     const kind = draw();
     const pick = uniform(0, 1);
+    /** A fault of one of two variants, even odds, lasting 1.5–4 election timeouts. */
+    const outlasting = (k: FaultKind, a: FaultVariant, b: FaultVariant): PlannedFault => ({
+      at,
+      kind: k,
+      pick,
+      variant: uniform(0, 1) < 0.5 ? a : b,
+      durationMs: Math.round(uniform(1.5, 4) * et),
+    });
     let fault: PlannedFault;
     switch (kind) {
       case 'kill-leader':
@@ -144,31 +152,13 @@ export function planFaults(o: PlanOptions): PlannedFault[] {
         fault = { at, kind, pick, durationMs: Math.round(uniform(1, 3) * et) };
         break;
       case 'pause':
-        fault = {
-          at,
-          kind,
-          pick,
-          variant: uniform(0, 1) < 0.5 ? 'leader' : 'random',
-          durationMs: Math.round(uniform(1.5, 4) * et),
-        };
+        fault = outlasting(kind, 'leader', 'random');
         break;
       case 'isolate':
-        fault = {
-          at,
-          kind,
-          pick,
-          variant: uniform(0, 1) < 0.5 ? 'drop' : 'cut',
-          durationMs: Math.round(uniform(1.5, 4) * et),
-        };
+        fault = outlasting(kind, 'drop', 'cut');
         break;
       case 'one-way':
-        fault = {
-          at,
-          kind,
-          pick,
-          variant: uniform(0, 1) < 0.5 ? 'deaf' : 'mute',
-          durationMs: Math.round(uniform(1.5, 4) * et),
-        };
+        fault = outlasting(kind, 'deaf', 'mute');
         break;
       case 'bridge': {
         const v = uniform(0, 3);
