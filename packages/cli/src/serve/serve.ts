@@ -61,7 +61,7 @@ function unreachable(err: unknown): boolean {
 /**
  * Starts everything the configuration names, logging through `logger`
  * (default: pino as config.log says, on stdout). While NATS or the store
- * cannot be reached (connection refused, a database starting up), it
+ * cannot be reached (connection refused or reset, a database starting up), it
  * closes what it opened and tries again, for up to config.startup.waitMs
  * (a warning each time), so replicas may start before their servers do.
  * @returns once every group serves
